@@ -1,0 +1,259 @@
+// Package api holds the wire types of drover's HTTP/JSON API. Paths are versioned
+// (/v1/...). No logic lives here.
+package api
+
+import "time"
+
+// Version is the API path prefix.
+const Version = "v1"
+
+// DefaultSocket is where the daemon listens unless told otherwise.
+const DefaultSocket = "/run/drover/drover.sock"
+
+// UpgradeProto names the framed stream (internal/stream) that hijacked connections speak
+// after "101 Switching Protocols".
+const UpgradeProto = "drover-stream"
+
+// Error is the body of every non-2xx response.
+type Error struct {
+	Message string `json:"message"`
+}
+
+// ContainerConfig is what a user asks for when creating a container.
+type ContainerConfig struct {
+	Name  string `json:"Name,omitempty"`
+	Image string `json:"Image"`
+	// Entrypoint nil keeps the image's; an empty list clears it.
+	Entrypoint []string `json:"Entrypoint"`
+	// Cmd nil keeps the image's.
+	Cmd         []string          `json:"Cmd"`
+	Env         []string          `json:"Env,omitempty"`
+	WorkingDir  string            `json:"WorkingDir,omitempty"`
+	User        string            `json:"User,omitempty"`
+	Hostname    string            `json:"Hostname,omitempty"`
+	Labels      map[string]string `json:"Labels,omitempty"`
+	Tty         bool              `json:"Tty,omitempty"`
+	OpenStdin   bool              `json:"OpenStdin,omitempty"`
+	StdinOnce   bool              `json:"StdinOnce,omitempty"`
+	StopSignal  string            `json:"StopSignal,omitempty"`
+	StopTimeout *int              `json:"StopTimeout,omitempty"`
+	Healthcheck *HealthConfig     `json:"Healthcheck,omitempty"`
+	Host        HostConfig        `json:"HostConfig"`
+}
+
+// HostConfig is the part of a container's configuration that concerns the host.
+type HostConfig struct {
+	Binds          []string          `json:"Binds,omitempty"` // "src:dst[:ro|rw]"
+	Tmpfs          map[string]string `json:"Tmpfs,omitempty"` // path -> options
+	ReadonlyRootfs bool              `json:"ReadonlyRootfs,omitempty"`
+	Memory         int64             `json:"Memory,omitempty"`
+	MemorySwap     int64             `json:"MemorySwap,omitempty"`
+	NanoCPUs       int64             `json:"NanoCpus,omitempty"`
+	CPUShares      int64             `json:"CpuShares,omitempty"`
+	PidsLimit      int64             `json:"PidsLimit,omitempty"`
+	Ulimits        []Ulimit          `json:"Ulimits,omitempty"`
+	CapAdd         []string          `json:"CapAdd,omitempty"`
+	CapDrop        []string          `json:"CapDrop,omitempty"`
+	SecurityOpt    []string          `json:"SecurityOpt,omitempty"`
+	Privileged     bool              `json:"Privileged,omitempty"`
+	RestartPolicy  RestartPolicy     `json:"RestartPolicy"`
+	AutoRemove     bool              `json:"AutoRemove,omitempty"`
+	Init           bool              `json:"Init,omitempty"`
+	NetworkMode    string            `json:"NetworkMode,omitempty"` // "none" (default) or "host"
+	Runtime        string            `json:"Runtime,omitempty"`     // "" = daemon default
+	LogConfig      LogConfig         `json:"LogConfig"`
+	ShmSize        int64             `json:"ShmSize,omitempty"`
+}
+
+// Ulimit is one resource limit.
+type Ulimit struct {
+	Name string `json:"Name"`
+	Soft int64  `json:"Soft"`
+	Hard int64  `json:"Hard"`
+}
+
+// RestartPolicy is no, on-failure (with MaximumRetryCount), always or unless-stopped.
+type RestartPolicy struct {
+	Name              string `json:"Name,omitempty"`
+	MaximumRetryCount int    `json:"MaximumRetryCount,omitempty"`
+}
+
+// LogConfig configures the json-file log (max-size, max-file).
+type LogConfig struct {
+	Type   string            `json:"Type,omitempty"`
+	Config map[string]string `json:"Config,omitempty"`
+}
+
+// HealthConfig is a health check, from the image or --health-* flags.
+type HealthConfig struct {
+	// Test is ["NONE"], ["CMD", args...] or ["CMD-SHELL", command].
+	Test        []string      `json:"Test,omitempty"`
+	Interval    time.Duration `json:"Interval,omitempty"`
+	Timeout     time.Duration `json:"Timeout,omitempty"`
+	StartPeriod time.Duration `json:"StartPeriod,omitempty"`
+	Retries     int           `json:"Retries,omitempty"`
+}
+
+// Container is what inspect and ps report.
+type Container struct {
+	ID           string          `json:"Id"`
+	Name         string          `json:"Name"`
+	Created      time.Time       `json:"Created"`
+	Image        string          `json:"Image"`     // image ID
+	ImageName    string          `json:"ImageName"` // as the user named it
+	Path         string          `json:"Path"`
+	Args         []string        `json:"Args"`
+	Config       ContainerConfig `json:"Config"`
+	State        ContainerState  `json:"State"`
+	RestartCount int             `json:"RestartCount"`
+	LogPath      string          `json:"LogPath"`
+	Runtime      string          `json:"Runtime"`
+}
+
+// Container statuses.
+const (
+	StatusCreated    = "created"
+	StatusRunning    = "running"
+	StatusPaused     = "paused"
+	StatusRestarting = "restarting"
+	StatusExited     = "exited"
+	StatusDead       = "dead"
+	StatusRemoving   = "removing"
+)
+
+// ContainerState is the life of a container as the daemon knows it.
+type ContainerState struct {
+	Status     string    `json:"Status"`
+	Running    bool      `json:"Running"`
+	Paused     bool      `json:"Paused"`
+	Restarting bool      `json:"Restarting"`
+	OOMKilled  bool      `json:"OOMKilled"`
+	Dead       bool      `json:"Dead"`
+	Pid        int       `json:"Pid"`
+	ExitCode   int       `json:"ExitCode"`
+	Error      string    `json:"Error"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
+	Health     *Health   `json:"Health,omitempty"`
+}
+
+// Health states.
+const (
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// Health is the state of a container's health check.
+type Health struct {
+	Status        string         `json:"Status"`
+	FailingStreak int            `json:"FailingStreak"`
+	Log           []HealthResult `json:"Log"`
+}
+
+// HealthResult is one run of a health check.
+type HealthResult struct {
+	Start    time.Time `json:"Start"`
+	End      time.Time `json:"End"`
+	ExitCode int       `json:"ExitCode"`
+	Output   string    `json:"Output"`
+}
+
+// CreateResponse answers a create.
+type CreateResponse struct {
+	ID       string   `json:"Id"`
+	Warnings []string `json:"Warnings,omitempty"`
+}
+
+// WaitResponse answers a wait.
+type WaitResponse struct {
+	StatusCode int    `json:"StatusCode"`
+	Error      string `json:"Error,omitempty"`
+}
+
+// ExecConfig describes a process to run in a running container.
+type ExecConfig struct {
+	Cmd        []string `json:"Cmd"`
+	Env        []string `json:"Env,omitempty"`
+	User       string   `json:"User,omitempty"`
+	WorkingDir string   `json:"WorkingDir,omitempty"`
+	Tty        bool     `json:"Tty,omitempty"`
+	Stdin      bool     `json:"AttachStdin,omitempty"`
+	Privileged bool     `json:"Privileged,omitempty"`
+	Width      uint16   `json:"Width,omitempty"`
+	Height     uint16   `json:"Height,omitempty"`
+}
+
+// TopResponse lists a container's processes as ps shows them.
+type TopResponse struct {
+	Titles    []string   `json:"Titles"`
+	Processes [][]string `json:"Processes"`
+}
+
+// Stats is one sample of a container's resource use.
+type Stats struct {
+	ID          string    `json:"Id"`
+	Name        string    `json:"Name"`
+	Read        time.Time `json:"Read"`
+	CPUUsageNs  uint64    `json:"CpuUsageNs"`  // total CPU time used
+	SystemNs    uint64    `json:"SystemNs"`    // host CPU time at Read, for percentages
+	OnlineCPUs  int       `json:"OnlineCpus"`  //
+	MemoryUsage uint64    `json:"MemoryUsage"` // bytes, page cache excluded
+	MemoryLimit uint64    `json:"MemoryLimit"`
+	Pids        uint64    `json:"Pids"`
+	BlockRead   uint64    `json:"BlockRead"`
+	BlockWrite  uint64    `json:"BlockWrite"`
+}
+
+// PruneResponse answers a prune.
+type PruneResponse struct {
+	Deleted        []string `json:"Deleted"`
+	SpaceReclaimed int64    `json:"SpaceReclaimed"`
+}
+
+// Image is what images and image inspect report.
+type Image struct {
+	ID          string            `json:"Id"`
+	RepoTags    []string          `json:"RepoTags"`
+	RepoDigests []string          `json:"RepoDigests"`
+	Created     time.Time         `json:"Created"`
+	Size        int64             `json:"Size"`
+	Config      ImageConfig       `json:"Config"`
+	Layers      []string          `json:"Layers"` // diff IDs
+	Labels      map[string]string `json:"Labels,omitempty"`
+	Os          string            `json:"Os"`
+	Arch        string            `json:"Architecture"`
+}
+
+// ImageConfig is the runtime part of an image's configuration.
+type ImageConfig struct {
+	Entrypoint   []string            `json:"Entrypoint"`
+	Cmd          []string            `json:"Cmd"`
+	Env          []string            `json:"Env"`
+	WorkingDir   string              `json:"WorkingDir"`
+	User         string              `json:"User"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	StopSignal   string              `json:"StopSignal,omitempty"`
+	Labels       map[string]string   `json:"Labels,omitempty"`
+	Healthcheck  *HealthConfig       `json:"Healthcheck,omitempty"`
+}
+
+// ImageDeleteItem reports one effect of rmi.
+type ImageDeleteItem struct {
+	Untagged string `json:"Untagged,omitempty"`
+	Deleted  string `json:"Deleted,omitempty"`
+}
+
+// Info describes the daemon.
+type Info struct {
+	Version        string `json:"Version"`
+	Root           string `json:"Root"`
+	ExecRoot       string `json:"ExecRoot"`
+	DefaultRuntime string `json:"DefaultRuntime"`
+	CgroupVersion  string `json:"CgroupVersion"`
+	CgroupParent   string `json:"CgroupParent"`
+	Containers     int    `json:"Containers"`
+	Running        int    `json:"ContainersRunning"`
+	Images         int    `json:"Images"`
+	Pid            int    `json:"Pid"`
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drover/drover/daemon"
+)
+
+func daemonCommand() *cobra.Command {
+	var cfg daemon.Config
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the drover engine",
+		Long: `Run the drover engine: it serves the API on a unix socket, keeps images and
+container state, and supervises containers through one shim each. Containers keep
+running when the daemon stops; the next daemon picks them up again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if host, _ := cmd.Flags().GetString("host"); host != "" && !cmd.Flags().Changed("socket") {
+				cfg.Socket = host
+			}
+			d, err := daemon.New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return d.Serve(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Root, "root", "/var/lib/drover", "directory of persistent state (images, metadata, logs)")
+	f.StringVar(&cfg.ExecRoot, "exec-root", "/run/drover", "directory of runtime state (bundles, sockets)")
+	f.StringVar(&cfg.Socket, "socket", "", "API socket (default EXEC-ROOT/drover.sock)")
+	f.StringVar(&cfg.DefaultRuntime, "default-runtime", "", "OCI runtime for containers that do not choose one (default: embedded)")
+	f.StringVar(&cfg.CgroupParent, "cgroup-parent", "drover", "parent cgroup of all containers")
+	f.StringVar(&cfg.InitPath, "init-path", "", "static init binary for --init (default: tini-static or docker-init from PATH)")
+	return cmd
+}

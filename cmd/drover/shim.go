@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drover/drover/runtime"
+	"github.com/drover/drover/runtime/libcontainer"
+	"github.com/drover/drover/runtime/oci"
+	"github.com/drover/drover/shim"
+)
+
+// shimCommand documents "drover shim"; main dispatches it before cobra to keep the
+// per-container process's start-up small.
+func shimCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "shim BUNDLE",
+		Short:  "Supervise one container (started by the daemon)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := runShim(args); code != 0 {
+				return fmt.Errorf("shim failed")
+			}
+			return nil
+		},
+	}
+}
+
+// runShim serves one container; fd 3 is the pipe on which the daemon awaits "ok PID".
+func runShim(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: drover shim BUNDLE")
+		return 2
+	}
+	sync := os.NewFile(3, "sync")
+	cfg, err := shim.ReadConfig(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if sync != nil {
+			fmt.Fprintf(sync, "error %v\n", err)
+		}
+		return 1
+	}
+	var rt runtime.Runtime
+	if cfg.Runtime == "" {
+		rt = libcontainer.New(cfg.RuntimeRoot)
+	} else {
+		rt = &oci.Runtime{Path: cfg.Runtime, Root: cfg.RuntimeRoot}
+	}
+	if err := shim.Serve(cfg, rt, sync); err != nil {
+		fmt.Fprintln(os.Stderr, "shim:", err)
+		return 1
+	}
+	return 0
+}

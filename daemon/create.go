@@ -1,0 +1,222 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/drover/drover/api"
+	"github.com/drover/drover/image"
+	"github.com/drover/drover/internal/errdefs"
+	"github.com/drover/drover/internal/jsonlog"
+	"github.com/drover/drover/runtime/spec"
+)
+
+// create validates cfg, merges it with the image's config and records a new container.
+// Nothing is left behind when it fails.
+func (d *Daemon) create(ctx context.Context, cfg api.ContainerConfig) (_ *container, retErr error) {
+	if cfg.Image == "" {
+		return nil, fmt.Errorf("no image given: name the image to run: %w", errdefs.ErrInvalidArgument)
+	}
+	img, err := d.images.Get(cfg.Image)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateHostConfig(&cfg.Host); err != nil {
+		return nil, err
+	}
+	runtimePath, err := d.resolveRuntime(cfg.Host.Runtime)
+	if err != nil {
+		return nil, err
+	}
+	mergeImageConfig(&cfg, img)
+	args := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
+	if len(args) == 0 {
+		return nil, fmt.Errorf("no command specified: the image has no CMD or ENTRYPOINT, give a command after the image name: %w", errdefs.ErrInvalidArgument)
+	}
+
+	id := newID()
+	name, err := d.reserveName(cfg.Name, id)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			d.releaseName(name)
+		}
+	}()
+	cfg.Name = name
+	if cfg.Hostname == "" && cfg.Host.NetworkMode != "host" {
+		cfg.Hostname = id[:12]
+	}
+	logDir := filepath.Join(d.cfg.Root, "containers", id)
+	rec := &record{
+		Container: api.Container{
+			ID:        id,
+			Name:      name,
+			Created:   time.Now().UTC(),
+			Image:     img.ID.String(),
+			ImageName: cfg.Image,
+			Path:      args[0],
+			Args:      args[1:],
+			Config:    cfg,
+			State:     api.ContainerState{Status: api.StatusCreated},
+			LogPath:   filepath.Join(logDir, id+"-json.log"),
+			Runtime:   runtimeName(runtimePath),
+		},
+		Bundle:      filepath.Join(d.cfg.ExecRoot, "containers", id),
+		RuntimePath: runtimePath,
+	}
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			os.RemoveAll(logDir)
+		}
+	}()
+	if err := d.images.Snapshots().Prepare(id, img.ChainID); err != nil {
+		return nil, fmt.Errorf("prepare root filesystem: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			_ = d.images.Snapshots().Remove(id)
+		}
+	}()
+	if err := d.store.put(rec); err != nil {
+		return nil, err
+	}
+	c := newContainer(rec)
+	d.mu.Lock()
+	d.containers[id] = c
+	d.mu.Unlock()
+	return c, nil
+}
+
+func runtimeName(path string) string {
+	if path == "" {
+		return "drover"
+	}
+	return filepath.Base(path)
+}
+
+// mergeImageConfig fills what the user left unset from the image, as Docker does: an
+// explicit entrypoint drops the image's CMD too.
+func mergeImageConfig(cfg *api.ContainerConfig, img *image.Image) {
+	ic := img.Config.Config
+	if cfg.Entrypoint == nil {
+		cfg.Entrypoint = ic.Entrypoint
+		if cfg.Cmd == nil {
+			cfg.Cmd = ic.Cmd
+		}
+	}
+	cfg.Env = mergeEnv(ic.Env, cfg.Env)
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = ic.WorkingDir
+	}
+	if cfg.User == "" {
+		cfg.User = ic.User
+	}
+	if cfg.StopSignal == "" {
+		cfg.StopSignal = ic.StopSignal
+	}
+	if cfg.Healthcheck == nil && img.Healthcheck != nil {
+		h := *img.Healthcheck
+		cfg.Healthcheck = &api.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+	} else if cfg.Healthcheck != nil && img.Healthcheck != nil && len(cfg.Healthcheck.Test) == 0 {
+		// --health-interval and friends without --health-cmd tune the image's check.
+		cfg.Healthcheck.Test = img.Healthcheck.Test
+	}
+	if cfg.Labels == nil && len(ic.Labels) > 0 {
+		cfg.Labels = map[string]string{}
+	}
+	for k, v := range ic.Labels {
+		if _, set := cfg.Labels[k]; !set {
+			cfg.Labels[k] = v
+		}
+	}
+}
+
+// mergeEnv overlays user variables on the image's, keyed by name.
+func mergeEnv(base, over []string) []string {
+	out := append([]string{}, base...)
+	index := map[string]int{}
+	for i, kv := range out {
+		k, _, _ := strings.Cut(kv, "=")
+		index[k] = i
+	}
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := index[k]; ok {
+			out[i] = kv
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
+}
+
+func validateHostConfig(h *api.HostConfig) error {
+	switch h.RestartPolicy.Name {
+	case "", "no", "always", "unless-stopped":
+		if h.RestartPolicy.MaximumRetryCount != 0 {
+			return fmt.Errorf("maximum retry count only applies to the on-failure restart policy: %w", errdefs.ErrInvalidArgument)
+		}
+	case "on-failure":
+		if h.RestartPolicy.MaximumRetryCount < 0 {
+			return fmt.Errorf("maximum retry count cannot be negative: %w", errdefs.ErrInvalidArgument)
+		}
+	default:
+		return fmt.Errorf("invalid restart policy %q: use no, on-failure[:N], always or unless-stopped: %w", h.RestartPolicy.Name, errdefs.ErrInvalidArgument)
+	}
+	if h.AutoRemove && h.RestartPolicy.Name != "" && h.RestartPolicy.Name != "no" {
+		return fmt.Errorf("conflicting options: --restart and --rm cannot be used together: %w", errdefs.ErrInvalidArgument)
+	}
+	switch h.NetworkMode {
+	case "", "none", "host", "default":
+	default:
+		return fmt.Errorf("network %q is not supported yet: use none or host: %w", h.NetworkMode, errdefs.ErrInvalidArgument)
+	}
+	if _, err := jsonlog.ParseLogOpts(h.LogConfig.Config); err != nil {
+		return fmt.Errorf("invalid --log-opt: %v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	if h.LogConfig.Type != "" && h.LogConfig.Type != "json-file" {
+		return fmt.Errorf("log driver %q is not supported: use json-file: %w", h.LogConfig.Type, errdefs.ErrInvalidArgument)
+	}
+	if h.Memory > 0 && h.Memory < minMemory {
+		return fmt.Errorf("minimum memory limit allowed is 6MB: %w", errdefs.ErrInvalidArgument)
+	}
+	if h.Memory > 0 && h.MemorySwap > 0 && h.MemorySwap < h.Memory {
+		return fmt.Errorf("--memory-swap must be at least --memory (or -1 for unlimited swap): %w", errdefs.ErrInvalidArgument)
+	}
+	if h.MemorySwap > 0 && h.Memory == 0 {
+		return fmt.Errorf("--memory-swap needs --memory to be set too: %w", errdefs.ErrInvalidArgument)
+	}
+	for _, b := range h.Binds {
+		m, err := spec.ParseVolume(b)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(m.Source); err != nil {
+			return fmt.Errorf("invalid mount config: bind source path does not exist: %s: create it or fix the -v value: %w", m.Source, errdefs.ErrInvalidArgument)
+		}
+	}
+	for dst, opts := range h.Tmpfs {
+		if _, err := spec.ParseTmpfs(dst + ":" + opts); err != nil {
+			return err
+		}
+	}
+	for _, o := range h.SecurityOpt {
+		if _, err := spec.ParseSecurityOpt(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// minMemory is the smallest memory limit a container starts in, as Docker enforces.
+const minMemory = 6 << 20

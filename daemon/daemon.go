@@ -1,0 +1,215 @@
+// Package daemon is drover's engine: it wires the image store, the runtime and the shims
+// together, keeps container metadata in bbolt, serves the HTTP API on a unix socket and
+// recovers its state from disk when it starts.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/drover/drover/image"
+	"github.com/drover/drover/runtime"
+	"github.com/drover/drover/runtime/libcontainer"
+	"github.com/drover/drover/runtime/oci"
+)
+
+// Config is the daemon's configuration; cmd/drover fills it from flags.
+type Config struct {
+	// Root holds persistent state: metadata, images, logs (default /var/lib/drover).
+	Root string
+	// ExecRoot holds runtime state that a reboot clears: bundles, sockets (default /run/drover).
+	ExecRoot string
+	// Socket is the API socket (default ExecRoot/drover.sock).
+	Socket string
+	// DefaultRuntime is "" for the embedded runtime, else an OCI runtime name or path.
+	DefaultRuntime string
+	// CgroupParent is the cgroup under which every container's cgroup is made.
+	CgroupParent string
+	// InitPath is the init binary injected by --init (a static tini).
+	InitPath string
+	// Self is the drover binary, started again as "drover shim".
+	Self string
+	// Logger receives the daemon's own log.
+	Logger *slog.Logger
+}
+
+// Version is drover's version string.
+var Version = "0.1.0-dev"
+
+// Daemon is a running engine.
+type Daemon struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *store
+	images   *image.Store
+	embedded runtime.Runtime
+
+	mu         sync.Mutex
+	containers map[string]*container // by ID
+	names      map[string]string     // name -> ID
+
+	srv      *http.Server
+	ln       net.Listener
+	ready    chan struct{}
+	shutdown chan struct{}
+	bg       sync.WaitGroup
+}
+
+// New opens the daemon's state and recovers containers; Serve then answers the API.
+func New(cfg Config) (*Daemon, error) {
+	if cfg.Root == "" {
+		cfg.Root = "/var/lib/drover"
+	}
+	if cfg.ExecRoot == "" {
+		cfg.ExecRoot = "/run/drover"
+	}
+	if cfg.Socket == "" {
+		cfg.Socket = filepath.Join(cfg.ExecRoot, "drover.sock")
+	}
+	if cfg.CgroupParent == "" {
+		cfg.CgroupParent = "drover"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Self == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find drover binary: %w", err)
+		}
+		cfg.Self = self
+	}
+	for _, dir := range []string{cfg.Root, filepath.Join(cfg.Root, "containers"), cfg.ExecRoot, filepath.Join(cfg.ExecRoot, "containers")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create state directory: %w", err)
+		}
+	}
+	if !libcontainer.SeccompSupported() {
+		return nil, fmt.Errorf("this drover binary was built without seccomp support, so containers would run without their default syscall filter: rebuild with make (cgo, -tags seccomp, libseccomp-dev)")
+	}
+	if cfg.InitPath == "" {
+		for _, name := range []string{"docker-init", "tini-static"} {
+			if p, err := exec.LookPath(name); err == nil {
+				cfg.InitPath = p
+				break
+			}
+		}
+	}
+	if cfg.DefaultRuntime != "" {
+		if _, err := oci.New(cfg.DefaultRuntime, ""); err != nil {
+			return nil, err
+		}
+	}
+	st, err := openStore(filepath.Join(cfg.Root, "drover.db"))
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := image.Open(filepath.Join(cfg.Root, "image"))
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("open image store: %w", err)
+	}
+	d := &Daemon{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		store:      st,
+		images:     imgs,
+		embedded:   libcontainer.New(filepath.Join(cfg.ExecRoot, "runtime")),
+		containers: map[string]*container{},
+		names:      map[string]string{},
+		ready:      make(chan struct{}),
+		shutdown:   make(chan struct{}),
+	}
+	if err := d.recover(); err != nil {
+		d.close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Ready is closed once the API socket accepts connections.
+func (d *Daemon) Ready() <-chan struct{} { return d.ready }
+
+// Serve listens on the API socket and serves until ctx is done, then shuts down. Running
+// containers keep running: their shims do not depend on the daemon.
+func (d *Daemon) Serve(ctx context.Context) error {
+	_ = os.Remove(d.cfg.Socket)
+	if err := os.MkdirAll(filepath.Dir(d.cfg.Socket), 0o700); err != nil {
+		return err
+	}
+	ln, err := net.Listen("unix", d.cfg.Socket)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", d.cfg.Socket, err)
+	}
+	if err := os.Chmod(d.cfg.Socket, 0o600); err != nil {
+		ln.Close()
+		return err
+	}
+	d.ln = ln
+	d.srv = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	close(d.ready)
+	d.log.Info("drover daemon ready", "socket", d.cfg.Socket, "root", d.cfg.Root)
+	errc := make(chan error, 1)
+	go func() { errc <- d.srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			d.close()
+			return err
+		}
+	}
+	close(d.shutdown)
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = d.srv.Shutdown(sctx)
+	d.srv.Close()
+	d.close()
+	return nil
+}
+
+func (d *Daemon) close() {
+	if d.images != nil {
+		d.images.Close()
+	}
+	if d.store != nil {
+		d.store.close()
+	}
+}
+
+// runtimeFor returns the runtime a container uses: embedded for "", else the binary.
+func (d *Daemon) runtimeFor(path string) (runtime.Runtime, error) {
+	if path == "" {
+		return d.embedded, nil
+	}
+	return oci.New(path, d.ociRoot(path))
+}
+
+func (d *Daemon) ociRoot(path string) string {
+	return filepath.Join(d.cfg.ExecRoot, "oci", filepath.Base(path))
+}
+
+// resolveRuntime maps a user's --runtime value to a binary path ("" = embedded).
+func (d *Daemon) resolveRuntime(name string) (string, error) {
+	if name == "" {
+		name = d.cfg.DefaultRuntime
+	}
+	switch name {
+	case "", "drover", "embedded", "libcontainer":
+		return "", nil
+	}
+	r, err := oci.New(name, "")
+	if err != nil {
+		return "", err
+	}
+	return r.Path, nil
+}

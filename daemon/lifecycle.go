@@ -1,0 +1,328 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/drover/drover/api"
+	"github.com/drover/drover/internal/errdefs"
+	"github.com/drover/drover/internal/signals"
+)
+
+// errRemoved says the container was removed meanwhile.
+var errRemoved = errors.New("container removed")
+
+func (c *container) running() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.rec.State.Status
+	return s == api.StatusRunning || s == api.StatusPaused
+}
+
+// kill sends sig to the container's init.
+func (d *Daemon) kill(ctx context.Context, c *container, sig syscall.Signal) error {
+	if !c.running() {
+		return fmt.Errorf("container %s is not running: %w", c.rec.Name, errdefs.ErrConflict)
+	}
+	rt, err := d.runtimeFor(c.rec.RuntimePath)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	paused := c.rec.State.Status == api.StatusPaused
+	c.mu.Unlock()
+	if err := rt.Kill(ctx, c.rec.ID, sig, false); err != nil {
+		if !c.running() {
+			return nil // it exited meanwhile
+		}
+		return err
+	}
+	if paused && sig == syscall.SIGKILL {
+		// A frozen process only dies once thawed.
+		_ = d.unpause(ctx, c)
+	}
+	return nil
+}
+
+// stop sends the stop signal, waits up to timeout, then kills. Restart policies leave a
+// stopped container alone.
+func (d *Daemon) stop(ctx context.Context, c *container, timeout *time.Duration, sigName string) error {
+	c.busy.Lock()
+	defer c.busy.Unlock()
+	return d.stopLocked(ctx, c, timeout, sigName)
+}
+
+func (d *Daemon) stopLocked(ctx context.Context, c *container, timeout *time.Duration, sigName string) error {
+	c.mu.Lock()
+	c.rec.ManuallyStopped = true
+	c.cancelRestart()
+	_ = d.save(c)
+	exited := c.exited
+	if sigName == "" {
+		sigName = c.rec.Config.StopSignal
+	}
+	wait := 10 * time.Second
+	if c.rec.Config.StopTimeout != nil {
+		wait = time.Duration(*c.rec.Config.StopTimeout) * time.Second
+	}
+	c.mu.Unlock()
+	if timeout != nil {
+		wait = *timeout
+	}
+	if !c.running() {
+		return nil
+	}
+	sig := syscall.SIGTERM
+	if sigName != "" {
+		s, err := signals.Parse(sigName)
+		if err != nil {
+			return err
+		}
+		sig = s
+	}
+	if wait > 0 || wait < 0 {
+		if err := d.kill(ctx, c, sig); err == nil && wait < 0 {
+			<-exited
+			return nil
+		}
+		select {
+		case <-exited:
+			return nil
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	_ = d.kill(ctx, c, syscall.SIGKILL)
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("container %s did not exit after SIGKILL", c.rec.Name)
+	}
+}
+
+func (d *Daemon) restart(ctx context.Context, c *container, timeout *time.Duration) error {
+	c.busy.Lock()
+	defer c.busy.Unlock()
+	if err := d.stopLocked(ctx, c, timeout, ""); err != nil {
+		return err
+	}
+	return d.start(ctx, c, nil)
+}
+
+func (d *Daemon) pause(ctx context.Context, c *container) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.rec.State.Status {
+	case api.StatusPaused:
+		return fmt.Errorf("container %s is already paused: %w", c.rec.Name, errdefs.ErrConflict)
+	case api.StatusRunning:
+	default:
+		return fmt.Errorf("container %s is not running: %w", c.rec.Name, errdefs.ErrConflict)
+	}
+	rt, err := d.runtimeFor(c.rec.RuntimePath)
+	if err != nil {
+		return err
+	}
+	if err := rt.Pause(ctx, c.rec.ID); err != nil {
+		return fmt.Errorf("pause %s: %w", c.rec.Name, err)
+	}
+	c.rec.State.Status, c.rec.State.Paused = api.StatusPaused, true
+	return d.save(c)
+}
+
+func (d *Daemon) unpause(ctx context.Context, c *container) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rec.State.Status != api.StatusPaused {
+		return fmt.Errorf("container %s is not paused: %w", c.rec.Name, errdefs.ErrConflict)
+	}
+	rt, err := d.runtimeFor(c.rec.RuntimePath)
+	if err != nil {
+		return err
+	}
+	if err := rt.Resume(ctx, c.rec.ID); err != nil {
+		return fmt.Errorf("unpause %s: %w", c.rec.Name, err)
+	}
+	c.rec.State.Status, c.rec.State.Paused = api.StatusRunning, false
+	return d.save(c)
+}
+
+// remove deletes a container and everything it owns on the host. force kills a running one.
+func (d *Daemon) remove(ctx context.Context, c *container, force bool) error {
+	c.busy.Lock()
+	defer c.busy.Unlock()
+	select {
+	case <-c.removed:
+		return errRemoved
+	default:
+	}
+	if c.running() {
+		if !force {
+			return fmt.Errorf("you cannot remove a running container %s: stop it first, or use rm -f: %w", c.rec.ID[:12], errdefs.ErrConflict)
+		}
+		c.mu.Lock()
+		c.rec.ManuallyStopped = true
+		exited := c.exited
+		c.mu.Unlock()
+		_ = d.kill(ctx, c, syscall.SIGKILL)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("container %s did not exit after SIGKILL", c.rec.Name)
+		}
+	}
+	c.mu.Lock()
+	c.cancelRestart()
+	c.rec.State.Status = api.StatusRemoving
+	_ = d.save(c)
+	c.mu.Unlock()
+	return d.finishRemove(c)
+}
+
+// finishRemove removes the host state and the record of a stopped container.
+func (d *Daemon) finishRemove(c *container) error {
+	d.cleanupRun(c)
+	if err := d.images.Snapshots().Remove(c.rec.ID); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove root filesystem of %s: %w", c.rec.Name, err)
+	}
+	if err := os.RemoveAll(filepath.Dir(c.rec.LogPath)); err != nil {
+		return err
+	}
+	if err := d.store.delete(c.rec.ID); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	delete(d.containers, c.rec.ID)
+	if d.names[c.rec.Name] == c.rec.ID {
+		delete(d.names, c.rec.Name)
+	}
+	d.mu.Unlock()
+	closeOnce(c.removed)
+	return nil
+}
+
+func (d *Daemon) rename(c *container, name string) error {
+	name = strings.TrimPrefix(name, "/")
+	if name == "" {
+		return fmt.Errorf("new name cannot be empty: %w", errdefs.ErrInvalidArgument)
+	}
+	c.mu.Lock()
+	old := c.rec.Name
+	c.mu.Unlock()
+	if old == name {
+		return fmt.Errorf("renaming a container with the same name as its current name: %w", errdefs.ErrInvalidArgument)
+	}
+	if _, err := d.reserveName(name, c.rec.ID); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.rec.Name = name
+	c.rec.Config.Name = name
+	err := d.save(c)
+	c.mu.Unlock()
+	if err != nil {
+		d.releaseName(name)
+		return err
+	}
+	d.releaseName(old)
+	return nil
+}
+
+// wait blocks until the condition holds: "not-running" (default), "next-exit" or "removed".
+func (d *Daemon) wait(ctx context.Context, c *container, condition string) (api.WaitResponse, error) {
+	c.mu.Lock()
+	exited := c.exited
+	removed := c.removed
+	running := c.rec.State.Status == api.StatusRunning || c.rec.State.Status == api.StatusPaused || c.rec.State.Status == api.StatusRestarting
+	c.mu.Unlock()
+	switch condition {
+	case "", "not-running":
+		if running {
+			select {
+			case <-exited:
+			case <-removed:
+			case <-ctx.Done():
+				return api.WaitResponse{}, ctx.Err()
+			}
+		}
+	case "next-exit":
+		select {
+		case <-exited:
+			if !running {
+				// Not running now: wait for the run that comes next.
+				for {
+					c.mu.Lock()
+					next := c.exited
+					c.mu.Unlock()
+					if next != exited {
+						exited = next
+						break
+					}
+					select {
+					case <-removed:
+						return d.waitResult(c), nil
+					case <-ctx.Done():
+						return api.WaitResponse{}, ctx.Err()
+					case <-time.After(50 * time.Millisecond):
+					}
+				}
+				select {
+				case <-exited:
+				case <-ctx.Done():
+					return api.WaitResponse{}, ctx.Err()
+				}
+			}
+		case <-removed:
+		case <-ctx.Done():
+			return api.WaitResponse{}, ctx.Err()
+		}
+	case "removed":
+		select {
+		case <-removed:
+		case <-ctx.Done():
+			return api.WaitResponse{}, ctx.Err()
+		}
+	default:
+		return api.WaitResponse{}, fmt.Errorf("invalid wait condition %q: use not-running, next-exit or removed: %w", condition, errdefs.ErrInvalidArgument)
+	}
+	return d.waitResult(c), nil
+}
+
+func (d *Daemon) waitResult(c *container) api.WaitResponse {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return api.WaitResponse{StatusCode: c.rec.State.ExitCode, Error: c.rec.State.Error}
+}
+
+func (d *Daemon) prune(ctx context.Context) (api.PruneResponse, error) {
+	out := api.PruneResponse{Deleted: []string{}}
+	d.mu.Lock()
+	var list []*container
+	for _, c := range d.containers {
+		list = append(list, c)
+	}
+	d.mu.Unlock()
+	for _, c := range list {
+		c.mu.Lock()
+		s := c.rec.State.Status
+		c.mu.Unlock()
+		if s != api.StatusExited && s != api.StatusCreated && s != api.StatusDead {
+			continue
+		}
+		size := d.images.Snapshots().Usage(c.rec.ID)
+		if err := d.remove(ctx, c, false); err != nil {
+			continue
+		}
+		out.Deleted = append(out.Deleted, c.rec.ID)
+		out.SpaceReclaimed += size
+	}
+	return out, nil
+}

@@ -1,0 +1,104 @@
+package daemon
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/drover/drover/api"
+	"github.com/drover/drover/runtime"
+	"github.com/drover/drover/shim"
+)
+
+// recover rebuilds the daemon's view from its metadata and the shims still running, and
+// finishes what a crash interrupted: exits that happened while the daemon was away are
+// recorded with their real exit code, leftover host state is removed, restart policies and
+// --rm are applied.
+func (d *Daemon) recover() error {
+	recs, err := d.store.all()
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, rec := range recs {
+		known[rec.ID] = true
+		c := newContainer(rec)
+		d.containers[rec.ID] = c
+		d.names[rec.Name] = rec.ID
+	}
+	for _, c := range d.containers {
+		d.recoverContainer(c)
+	}
+	// Bundles without a record come from a crash during create or remove.
+	entries, _ := os.ReadDir(filepath.Join(d.cfg.ExecRoot, "containers"))
+	for _, e := range entries {
+		if known[e.Name()] {
+			continue
+		}
+		orphan := newContainer(&record{Container: api.Container{ID: e.Name()}, Bundle: filepath.Join(d.cfg.ExecRoot, "containers", e.Name())})
+		if cfg, err := shim.ReadConfig(orphan.rec.Bundle); err == nil {
+			orphan.rec.RuntimePath = cfg.Runtime
+		}
+		d.log.Info("removing leftovers of unknown container", "container", e.Name())
+		d.cleanupRun(orphan)
+	}
+	return nil
+}
+
+func (d *Daemon) recoverContainer(c *container) {
+	rec := c.rec
+	switch rec.State.Status {
+	case api.StatusRunning, api.StatusPaused:
+		exited := make(chan struct{})
+		c.exited = exited
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		resp, err := c.shim().Call(ctx, shim.Request{Op: shim.OpState})
+		cancel()
+		if err == nil && resp.Exit == nil {
+			// A crash between create and start leaves an init that never ran: end it.
+			if rt, rerr := d.runtimeFor(rec.RuntimePath); rerr == nil {
+				if st, serr := rt.State(context.Background(), rec.ID); serr == nil && st.Status == runtime.StatusCreated {
+					_ = rt.Delete(context.Background(), rec.ID, true)
+				}
+			}
+			// Still running: watch it again.
+			d.bg.Add(1)
+			go func() { defer d.bg.Done(); d.monitor(c, exited) }()
+			d.startHealth(c)
+			return
+		}
+		st := resp.Exit
+		if st == nil {
+			st = d.exitFromDisk(c)
+		}
+		d.log.Info("container exited while the daemon was down", "container", rec.ID, "exitCode", st.Code)
+		d.bg.Add(1)
+		go func() { defer d.bg.Done(); d.handleExit(c, st, exited) }()
+	case api.StatusRestarting:
+		rec.State.Status = api.StatusExited
+		rec.State.Restarting = false
+		d.cleanupRun(c)
+		if d.shouldRestart(rec, rec.State.ExitCode) {
+			rec.State.Status = api.StatusRestarting
+			rec.State.Restarting = true
+			d.scheduleRestart(c, 0)
+		}
+		_ = d.save(c)
+	case api.StatusRemoving:
+		d.bg.Add(1)
+		go func() {
+			defer d.bg.Done()
+			if err := d.finishRemove(c); err != nil {
+				d.log.Warn("finish removal", "container", rec.ID, "err", err)
+			}
+		}()
+	default:
+		// created or exited: nothing may run or stay mounted.
+		d.cleanupRun(c)
+		if rec.Config.Host.AutoRemove && rec.State.Status == api.StatusExited {
+			d.bg.Add(1)
+			go func() { defer d.bg.Done(); _ = d.remove(context.Background(), c, true) }()
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package daemon
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/drover/drover/internal/errdefs"
+	"github.com/drover/drover/runtime/spec"
+)
+
+// buildSpec turns a container's configuration into its OCI runtime spec, and fails early,
+// with Docker's wording, when the command cannot be found in the image.
+func (d *Daemon) buildSpec(rec *record, rootfs string) (*specs.Spec, error) {
+	cfg := rec.Config
+	h := cfg.Host
+	args := append([]string{rec.Path}, rec.Args...)
+	o := spec.Options{
+		ID:             rec.ID,
+		Rootfs:         rootfs,
+		ReadonlyRootfs: h.ReadonlyRootfs,
+		Args:           args,
+		Env:            cfg.Env,
+		Cwd:            cfg.WorkingDir,
+		User:           cfg.User,
+		Hostname:       cfg.Hostname,
+		Terminal:       cfg.Tty,
+		CapAdd:         h.CapAdd,
+		CapDrop:        h.CapDrop,
+		Privileged:     h.Privileged,
+		CgroupsPath:    d.cgroupsPath(rec.ID),
+		Network:        spec.NetworkNone,
+		ShmSize:        h.ShmSize,
+		Labels:         cfg.Labels,
+		Resources: spec.Resources{
+			Memory:     h.Memory,
+			MemorySwap: h.MemorySwap,
+			CPUs:       float64(h.NanoCPUs) / 1e9,
+			CPUShares:  uint64(h.CPUShares),
+			PidsLimit:  h.PidsLimit,
+		},
+	}
+	if h.NetworkMode == "host" {
+		o.Network = spec.NetworkHost
+	}
+	for _, u := range h.Ulimits {
+		o.Ulimits = append(o.Ulimits, spec.Ulimit{Name: u.Name, Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
+	}
+	for _, b := range h.Binds {
+		m, err := spec.ParseVolume(b)
+		if err != nil {
+			return nil, err
+		}
+		o.Mounts = append(o.Mounts, m)
+	}
+	dsts := make([]string, 0, len(h.Tmpfs))
+	for dst := range h.Tmpfs {
+		dsts = append(dsts, dst)
+	}
+	sort.Strings(dsts)
+	for _, dst := range dsts {
+		arg := dst
+		if opts := h.Tmpfs[dst]; opts != "" {
+			arg += ":" + opts
+		}
+		m, err := spec.ParseTmpfs(arg)
+		if err != nil {
+			return nil, err
+		}
+		o.Mounts = append(o.Mounts, m)
+	}
+	for _, raw := range h.SecurityOpt {
+		so, err := spec.ParseSecurityOpt(raw)
+		if err != nil {
+			return nil, err
+		}
+		if so.NoNewPrivileges != nil {
+			o.NoNewPrivileges = *so.NoNewPrivileges
+		}
+		if so.Seccomp != nil {
+			o.Seccomp.Mode = *so.Seccomp
+			if *so.Seccomp == spec.SeccompCustom {
+				prof, err := loadSeccompFile(so.SeccompProfilePath)
+				if err != nil {
+					return nil, err
+				}
+				o.Seccomp.Profile = prof
+			}
+		}
+	}
+	if h.Init {
+		path, err := d.initPath()
+		if err != nil {
+			return nil, err
+		}
+		o.InitPath = path
+	}
+	if _, err := spec.LookPath(rootfs, args[0], o.Env); err != nil {
+		return nil, err
+	}
+	return spec.Generate(o)
+}
+
+func loadSeccompFile(path string) (*spec.SeccompProfile, error) {
+	var data []byte
+	if strings.HasPrefix(strings.TrimSpace(path), "{") {
+		data = []byte(path) // the profile itself, as Docker's CLI sends it
+	} else {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("read seccomp profile: %v: %w", err, errdefs.ErrInvalidArgument)
+		}
+	}
+	prof, err := spec.ParseSeccompProfile(data)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile %s: %v: %w", path, err, errdefs.ErrInvalidArgument)
+	}
+	return prof, nil
+}
+
+// initPath is the static init injected by --init.
+func (d *Daemon) initPath() (string, error) {
+	if d.cfg.InitPath != "" {
+		return d.cfg.InitPath, nil
+	}
+	return "", fmt.Errorf("--init needs a static init binary: install tini (apt-get install tini) or start the daemon with --init-path: %w", errdefs.ErrInvalidArgument)
+}

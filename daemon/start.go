@@ -1,0 +1,201 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/drover/drover/api"
+	"github.com/drover/drover/internal/atomicfile"
+	"github.com/drover/drover/internal/errdefs"
+	"github.com/drover/drover/internal/jsonlog"
+	"github.com/drover/drover/shim"
+)
+
+// beforeStart runs once the container's process exists but before it runs (used to wire
+// attach streams so no output is lost).
+type beforeStart func(c *container) error
+
+// start runs a created or stopped container. The caller holds c.busy.
+func (d *Daemon) start(ctx context.Context, c *container, hook beforeStart) (retErr error) {
+	c.mu.Lock()
+	st := c.rec.State.Status
+	c.mu.Unlock()
+	switch st {
+	case api.StatusRunning, api.StatusPaused:
+		return fmt.Errorf("container %s is already running: %w", c.rec.Name, errdefs.ErrConflict)
+	case api.StatusRemoving:
+		return fmt.Errorf("container %s is being removed: %w", c.rec.Name, errdefs.ErrConflict)
+	}
+	defer func() {
+		if retErr != nil {
+			d.recordStartError(c, retErr)
+		}
+	}()
+	bundle := c.rec.Bundle
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o700); err != nil {
+		return err
+	}
+	undo := func() { d.cleanupRun(c) }
+	if err := d.images.Snapshots().Mount(c.rec.ID, rootfs, false); err != nil {
+		undo()
+		return fmt.Errorf("mount root filesystem: %w", err)
+	}
+	s, err := d.buildSpec(c.rec, rootfs)
+	if err != nil {
+		undo()
+		return err
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		undo()
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
+		undo()
+		return err
+	}
+	logOpts, _ := jsonlog.ParseLogOpts(c.rec.Config.Host.LogConfig.Config)
+	cfg := c.rec.Config
+	shimCfg := shim.Config{
+		ID:          c.rec.ID,
+		Bundle:      bundle,
+		Runtime:     c.rec.RuntimePath,
+		RuntimeRoot: d.runtimeRoot(c.rec.RuntimePath),
+		LogPath:     c.rec.LogPath,
+		LogMaxSize:  logOpts.MaxSize,
+		LogMaxFiles: logOpts.MaxFiles,
+		Terminal:    cfg.Tty,
+		OpenStdin:   cfg.OpenStdin,
+		OOMFile:     oomFile(d.cgroupsPath(c.rec.ID)),
+	}
+	shimPid, initPid, reap, err := shim.Spawn(d.cfg.Self, shimCfg)
+	if err != nil {
+		undo()
+		return startError(err)
+	}
+	d.bg.Add(1)
+	go func() { defer d.bg.Done(); _ = reap() }()
+
+	exited := make(chan struct{})
+	c.mu.Lock()
+	c.exited = exited
+	c.rec.ShimPid = shimPid
+	c.rec.ManuallyStopped = false
+	c.rec.State = api.ContainerState{
+		Status:    api.StatusRunning,
+		Running:   true,
+		Pid:       initPid,
+		StartedAt: time.Now().UTC(),
+		Health:    initialHealth(cfg.Healthcheck),
+	}
+	err = d.save(c)
+	c.mu.Unlock()
+	if err == nil && hook != nil {
+		err = hook(c)
+	}
+	if err == nil {
+		_, err = c.shim().Call(ctx, shim.Request{Op: shim.OpStart})
+		err = startError(err)
+	}
+	if err != nil {
+		// The shim reports the exit of the killed init; the monitor then cleans up.
+		rt, rerr := d.runtimeFor(c.rec.RuntimePath)
+		if rerr == nil {
+			_ = rt.Delete(context.Background(), c.rec.ID, true)
+		}
+		d.bg.Add(1)
+		go func() { defer d.bg.Done(); d.monitor(c, exited) }()
+		<-exited
+		return err
+	}
+	d.bg.Add(1)
+	go func() { defer d.bg.Done(); d.monitor(c, exited) }()
+	d.startHealth(c)
+	return nil
+}
+
+// startError turns the runtime's failure to exec the user's command into Docker's wording,
+// which the CLI maps to exit codes 126 and 127.
+func startError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return fmt.Errorf("failed to start container: %s: %w", msg, errdefs.ErrInvalidArgument)
+	case strings.Contains(msg, "permission denied"):
+		return fmt.Errorf("failed to start container: %s: %w", msg, errdefs.ErrInvalidArgument)
+	}
+	return fmt.Errorf("failed to start container: %w", err)
+}
+
+// recordStartError keeps a failed start visible in inspect, with Docker's exit codes.
+func (d *Daemon) recordStartError(c *container, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	msg := err.Error()
+	code := 128
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		code = 127
+	case strings.Contains(msg, "permission denied"):
+		code = 126
+	}
+	c.rec.State.Error = msg
+	c.rec.State.ExitCode = code
+	c.rec.State.Running = false
+	c.rec.State.Pid = 0
+	if c.rec.State.Status == api.StatusRunning {
+		c.rec.State.Status = api.StatusExited
+	}
+	_ = d.save(c)
+}
+
+func (d *Daemon) runtimeRoot(runtimePath string) string {
+	if runtimePath == "" {
+		return filepath.Join(d.cfg.ExecRoot, "runtime")
+	}
+	return d.ociRoot(runtimePath)
+}
+
+func (d *Daemon) cgroupsPath(id string) string {
+	return "/" + strings.Trim(d.cfg.CgroupParent, "/") + "/" + id
+}
+
+// oomFile is the cgroup file counting OOM kills for a container cgroup.
+func oomFile(cgroupsPath string) string {
+	if _, err := os.Stat("/sys/fs/cgroup/memory"); err == nil {
+		return filepath.Join("/sys/fs/cgroup/memory", cgroupsPath, "memory.oom_control")
+	}
+	return filepath.Join("/sys/fs/cgroup", cgroupsPath, "memory.events")
+}
+
+func initialHealth(h *api.HealthConfig) *api.Health {
+	if h == nil || len(h.Test) == 0 || h.Test[0] == "NONE" {
+		return nil
+	}
+	return &api.Health{Status: api.HealthStarting}
+}
+
+// cleanupRun removes the host state of a run: the runtime's state, the rootfs mount and the
+// bundle. It is idempotent, so recovery can call it for any container.
+func (d *Daemon) cleanupRun(c *container) {
+	if rt, err := d.runtimeFor(c.rec.RuntimePath); err == nil {
+		_ = rt.Delete(context.Background(), c.rec.ID, true)
+	}
+	rootfs := filepath.Join(c.rec.Bundle, "rootfs")
+	if err := d.images.Snapshots().Unmount(rootfs); err != nil && !errors.Is(err, os.ErrNotExist) {
+		d.log.Warn("unmount root filesystem", "container", c.rec.ID, "err", err)
+	}
+	if err := os.RemoveAll(c.rec.Bundle); err != nil {
+		d.log.Warn("remove bundle", "container", c.rec.ID, "err", err)
+	}
+}

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drover/drover/client"
+)
+
+func runCommand() *cobra.Command {
+	var f containerFlags
+	var detach bool
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and run a new container",
+		Long: `Create and run a new container. In the foreground, drover run streams the container's
+output, forwards signals to it and exits with its exit code; 125 means drover itself
+failed, 126 that the command could not be run, 127 that it was not found.
+
+--privileged gives the container every capability drover has, all devices in the device
+cgroup, no seccomp filter and no masked /proc paths: only for trusted workloads.`,
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeImages,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.config(cmd.Flags(), args)
+			if err != nil {
+				return err
+			}
+			if detach && f.rm && f.restart != "no" && f.restart != "" {
+				return exitCode(125, "conflicting options: --restart and --rm")
+			}
+			ctx := cmd.Context()
+			c := clientFor()
+			created, err := c.ContainerCreate(ctx, cfg)
+			if err != nil {
+				return exitCode(125, err.Error())
+			}
+			if detach {
+				if err := c.ContainerStart(ctx, created.ID); err != nil {
+					if f.rm {
+						_ = c.ContainerRemove(ctx, created.ID, client.RemoveOptions{Force: true})
+					}
+					return startExitCode(err)
+				}
+				fmt.Println(created.ID)
+				return nil
+			}
+			conn, err := c.ContainerAttach(ctx, created.ID, client.AttachOptions{Stdin: f.interactive, Start: true})
+			if err != nil {
+				if f.rm {
+					_ = c.ContainerRemove(ctx, created.ID, client.RemoveOptions{Force: true})
+				}
+				return startExitCode(err)
+			}
+			code, err := pump(ctx, c, conn, streamOptions{stdin: f.interactive, tty: f.tty, proxySignals: true, id: created.ID})
+			if err != nil {
+				return exitCode(125, err.Error())
+			}
+			if code != 0 {
+				return exitCode(code, "")
+			}
+			return nil
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container ID")
+	cmd.Flags().BoolVar(&f.rm, "rm", false, "remove the container when it exits")
+	return cmd
+}
+
+func createCommand() *cobra.Command {
+	var f containerFlags
+	cmd := &cobra.Command{
+		Use:               "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short:             "Create a new container without starting it",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeImages,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.config(cmd.Flags(), args)
+			if err != nil {
+				return err
+			}
+			created, err := clientFor().ContainerCreate(cmd.Context(), cfg)
+			if err != nil {
+				return exitCode(125, err.Error())
+			}
+			fmt.Println(created.ID)
+			return nil
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().BoolVar(&f.rm, "rm", false, "remove the container when it exits")
+	return cmd
+}
+
+func startCommand() *cobra.Command {
+	var attach, interactive bool
+	cmd := &cobra.Command{
+		Use:               "start [OPTIONS] CONTAINER [CONTAINER...]",
+		Short:             "Start one or more stopped containers",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeContainers,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c := clientFor()
+			if attach || interactive {
+				if len(args) > 1 {
+					return exitCode(125, "you cannot start and attach several containers at once")
+				}
+				info, err := c.ContainerInspect(ctx, args[0])
+				if err != nil {
+					return exitCode(1, err.Error())
+				}
+				conn, err := c.ContainerAttach(ctx, args[0], client.AttachOptions{Stdin: interactive, Start: true})
+				if err != nil {
+					return startExitCode(err)
+				}
+				code, err := pump(ctx, c, conn, streamOptions{stdin: interactive, tty: info.Config.Tty, proxySignals: true, id: info.ID})
+				if err != nil {
+					return exitCode(1, err.Error())
+				}
+				return exitCode(code, "")
+			}
+			return forEach(args, func(name string) error {
+				if err := c.ContainerStart(ctx, name); err != nil {
+					return err
+				}
+				fmt.Println(name)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach stdout/stderr and forward signals")
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach stdin")
+	return cmd
+}
+
+func attachCommand() *cobra.Command {
+	var noStdin, sigProxy bool
+	cmd := &cobra.Command{
+		Use:               "attach [OPTIONS] CONTAINER",
+		Short:             "Attach local stdin, stdout and stderr to a running container",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeContainers,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c := clientFor()
+			info, err := c.ContainerInspect(ctx, args[0])
+			if err != nil {
+				return exitCode(1, err.Error())
+			}
+			stdin := !noStdin && info.Config.OpenStdin
+			conn, err := c.ContainerAttach(ctx, args[0], client.AttachOptions{Stdin: stdin})
+			if err != nil {
+				return exitCode(1, err.Error())
+			}
+			code, err := pump(ctx, c, conn, streamOptions{stdin: stdin, tty: info.Config.Tty, proxySignals: sigProxy, id: info.ID})
+			if err != nil {
+				return exitCode(1, err.Error())
+			}
+			return exitCode(code, "")
+		},
+	}
+	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach stdin")
+	cmd.Flags().BoolVar(&sigProxy, "sig-proxy", true, "forward received signals to the container")
+	return cmd
+}

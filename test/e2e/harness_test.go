@@ -1,0 +1,250 @@
+// Package e2e drives the built drover binary against a real daemon, real containers and
+// real kernel state. Every test runs as root (CI does) and leaves nothing behind.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/drover/drover/internal/testutil"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// droverBin builds cmd/drover once per test binary.
+func droverBin(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "drover-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "drover")
+		cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", binPath, "github.com/drover/drover/cmd/drover")
+		cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build drover: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// env is one daemon with its own state directories and cgroup parent.
+type env struct {
+	t      *testing.T
+	bin    string
+	dir    string
+	root   string
+	exec   string
+	sock   string
+	cgroup string
+	daemon *exec.Cmd
+	logBuf *bytes.Buffer
+	done   chan error
+}
+
+// newEnv starts a daemon for t and registers its teardown, which also checks that no
+// mount, cgroup, shim process or state file is left.
+func newEnv(t *testing.T, daemonArgs ...string) *env {
+	t.Helper()
+	testutil.RequiresRoot(t)
+	bin := droverBin(t)
+	// Short paths: unix socket names are limited to 108 bytes.
+	dir, err := os.MkdirTemp("/tmp", "dv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, bin: bin, dir: dir, root: filepath.Join(dir, "lib"), exec: filepath.Join(dir, "run"),
+		cgroup: "drover-e2e-" + filepath.Base(dir)}
+	e.sock = filepath.Join(e.exec, "drover.sock")
+	t.Cleanup(func() { e.teardown() })
+	e.startDaemon(daemonArgs...)
+	return e
+}
+
+func (e *env) startDaemon(args ...string) {
+	e.t.Helper()
+	all := append([]string{"daemon", "--root", e.root, "--exec-root", e.exec, "--cgroup-parent", e.cgroup}, args...)
+	cmd := exec.Command(e.bin, all...)
+	e.logBuf = &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = e.logBuf, e.logBuf
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.daemon = cmd
+	e.done = make(chan error, 1)
+	go func() { e.done <- cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, _, code := e.drover("info"); code == 0 {
+			return
+		}
+		select {
+		case err := <-e.done:
+			e.t.Fatalf("daemon exited: %v\n%s", err, e.logBuf)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	e.t.Fatalf("daemon did not become ready\n%s", e.logBuf)
+}
+
+// stopDaemon stops the daemon with sig (SIGTERM or SIGKILL) and waits for it.
+func (e *env) stopDaemon(sig syscall.Signal) {
+	e.t.Helper()
+	if e.daemon == nil {
+		return
+	}
+	_ = e.daemon.Process.Signal(sig)
+	select {
+	case <-e.done:
+	case <-time.After(20 * time.Second):
+		_ = e.daemon.Process.Kill()
+		<-e.done
+	}
+	e.daemon = nil
+}
+
+func (e *env) teardown() {
+	if e.daemon != nil {
+		// Remove every container through the API so the leak check sees a clean host.
+		out, _, _ := e.drover("ps", "-aq", "--no-trunc")
+		for _, id := range strings.Fields(out) {
+			e.drover("rm", "-f", id)
+		}
+		e.stopDaemon(syscall.SIGTERM)
+	}
+	if e.t.Failed() && e.logBuf != nil {
+		e.t.Logf("daemon log:\n%s", e.logBuf)
+	}
+	e.checkLeaks()
+	_ = os.RemoveAll(e.dir)
+}
+
+// checkLeaks fails the test if the daemon's containers left host state behind.
+func (e *env) checkLeaks() {
+	var leaks []string
+	if data, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 4 && strings.HasPrefix(f[4], e.dir) {
+				leaks = append(leaks, "mount "+f[4])
+			}
+		}
+	}
+	cg, _ := filepath.Glob("/sys/fs/cgroup/*/" + e.cgroup + "/*")
+	for _, p := range cg {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			leaks = append(leaks, "cgroup "+p)
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(data, []byte(e.exec)) {
+			leaks = append(leaks, "process "+p+": "+strings.ReplaceAll(string(data), "\x00", " "))
+		}
+	}
+	bundles, _ := os.ReadDir(filepath.Join(e.exec, "containers"))
+	for _, b := range bundles {
+		leaks = append(leaks, "bundle "+b.Name())
+	}
+	// Remove the (empty) cgroup parents drover made, then report.
+	parents, _ := filepath.Glob("/sys/fs/cgroup/*/" + e.cgroup)
+	for _, p := range parents {
+		_ = os.Remove(p)
+	}
+	if len(leaks) > 0 {
+		e.t.Errorf("host state left behind:\n  %s", strings.Join(leaks, "\n  "))
+		// Clean up anyway so one failure does not poison the machine.
+		for _, l := range leaks {
+			if strings.HasPrefix(l, "mount ") {
+				_ = syscall.Unmount(strings.TrimPrefix(l, "mount "), syscall.MNT_DETACH)
+			}
+		}
+	}
+}
+
+// drover runs the CLI against this env's daemon.
+func (e *env) drover(args ...string) (stdout, stderr string, code int) {
+	return e.droverIn(nil, args...)
+}
+
+func (e *env) droverIn(stdin []byte, args ...string) (stdout, stderr string, code int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.bin, args...)
+	cmd.Env = append(os.Environ(), "DROVER_HOST="+e.sock)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var o, er bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &er
+	err := cmd.Run()
+	code = 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		code = -1
+		er.WriteString(err.Error())
+	}
+	return o.String(), er.String(), code
+}
+
+// must runs the CLI and fails the test unless it exits 0.
+func (e *env) must(args ...string) string {
+	e.t.Helper()
+	out, errOut, code := e.drover(args...)
+	if code != 0 {
+		e.t.Fatalf("drover %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// importBusybox imports the locally built busybox rootfs as NAME.
+func (e *env) importBusybox(name string) {
+	e.t.Helper()
+	e.must("import", testutil.BusyboxTar(e.t), name)
+}
+
+// importTestprog imports busybox plus /testprog as NAME.
+func (e *env) importTestprog(name string) {
+	e.t.Helper()
+	e.must("import", testutil.TestProgramTar(e.t), name)
+}
+
+// eventually polls fn until it holds or the timeout passes (waiting, not timing).
+func (e *env) eventually(timeout time.Duration, what string, fn func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if fn() {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	e.t.Fatalf("timed out waiting for %s", what)
+}
+
+func (e *env) inspect(name, format string) string {
+	e.t.Helper()
+	return strings.TrimSpace(e.must("inspect", "-f", format, name))
+}
