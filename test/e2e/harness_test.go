@@ -248,3 +248,10 @@ func (e *env) inspect(name, format string) string {
 	e.t.Helper()
 	return strings.TrimSpace(e.must("inspect", "-f", format, name))
 }
+
+// with returns a view of e that reports to t (a subtest), so failures stop that subtest.
+func (e *env) with(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}

@@ -47,11 +47,14 @@ func TestDetached(t *testing.T) {
 	if !strings.Contains(errOut, "err 1") {
 		t.Fatalf("stderr not in logs: %q", errOut)
 	}
-	out := e.must("logs", "--tail", "2", "ticker")
-	if n := len(strings.Split(strings.TrimSpace(out), "\n")); n != 2 {
-		t.Fatalf("logs --tail 2 gave %d stdout lines: %q", n, out)
+	// --tail counts the records of both streams, as Docker does.
+	var out string
+	out, errOut, _ = e.drover("logs", "--tail", "2", "ticker")
+	if n := strings.Count(out+errOut, "\n"); n != 2 {
+		t.Fatalf("logs --tail 2 gave %d lines: %q %q", n, out, errOut)
 	}
-	out = e.must("logs", "-t", "--tail", "1", "ticker")
+	out, errOut, _ = e.drover("logs", "-t", "--tail", "1", "ticker")
+	out += errOut
 	if _, err := time.Parse(time.RFC3339Nano, strings.Fields(out)[0]); err != nil {
 		t.Fatalf("logs -t: %q", out)
 	}
