@@ -2,6 +2,7 @@
 # Container start-up and memory benchmark: drover against podman and bare runc, in one run,
 # on the same busybox rootfs. Prints a markdown table of timings and ratios for
 # BENCHMARKS.md. Needs root, hyperfine, podman, runc and busybox-static (Debian packages).
+# podman runs with runc: Debian's crun refuses the hybrid cgroup layout of these machines.
 #
 #   bench/run.sh            # defaults: 30 runs per command
 #   RUNS=50 bench/run.sh
@@ -47,7 +48,7 @@ podman import -q "$W/rootfs.tar" "$PODMAN_IMG" >/dev/null
 
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$W/start.json" \
 	-n drover "$BIN run --rm bench true" \
-	-n podman "podman run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 $PODMAN_IMG true" \
+	-n podman "podman --runtime runc run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 $PODMAN_IMG true" \
 	-n runc "runc --root $W/runc run --bundle $W/bundle benchid" >&2
 
 # Memory: daemon idle, and what each running container costs (shim + its sleep).
@@ -61,7 +62,7 @@ for p in $(pgrep -f "drover shim $W/run"); do SHIM_PSS=$((SHIM_PSS + $(pss "$p")
 for id in $("$BIN" ps -q); do CTR_PSS=$((CTR_PSS + $(pss "$("$BIN" inspect -f '{{.State.Pid}}' "$id")"))); done
 "$BIN" rm -f $("$BIN" ps -aq) >/dev/null
 
-for i in $(seq $N); do podman run -d --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$PODMAN_IMG" sleep 600 >/dev/null; done
+for i in $(seq $N); do podman --runtime runc run -d --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$PODMAN_IMG" sleep 600 >/dev/null; done
 sleep 1
 CONMON_PSS=0
 for p in $(pgrep -x conmon); do CONMON_PSS=$((CONMON_PSS + $(pss "$p"))); done

@@ -20,6 +20,7 @@ import (
 	"github.com/drover/drover/runtime"
 	"github.com/drover/drover/runtime/libcontainer"
 	"github.com/drover/drover/runtime/oci"
+	"github.com/drover/drover/shim"
 )
 
 // Config is the daemon's configuration; cmd/drover fills it from flags.
@@ -52,6 +53,7 @@ type Daemon struct {
 	store    *store
 	images   *image.Store
 	embedded runtime.Runtime
+	launcher *shim.Launcher
 
 	mu         sync.Mutex
 	containers map[string]*container // by ID
@@ -133,6 +135,7 @@ func New(cfg Config) (*Daemon, error) {
 		d.close()
 		return nil, err
 	}
+	d.launcher = shim.NewLauncher(cfg.Self)
 	return d, nil
 }
 
@@ -178,6 +181,9 @@ func (d *Daemon) Serve(ctx context.Context) error {
 }
 
 func (d *Daemon) close() {
+	if d.launcher != nil {
+		d.launcher.Close()
+	}
 	if d.images != nil {
 		d.images.Close()
 	}

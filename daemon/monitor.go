@@ -49,8 +49,13 @@ func (d *Daemon) exitFromDisk(c *container) *shim.ExitStatus {
 // handleExit records how a run ended, cleans up its host state, then applies the
 // restart policy or --rm.
 func (d *Daemon) handleExit(c *container, st *shim.ExitStatus, exited chan struct{}) {
+	t0 := time.Now()
+	defer func() {
+		d.log.Debug("exit handled", "container", c.rec.ID[:12], "took", time.Since(t0), "sinceExit", time.Since(st.ExitedAt))
+	}()
 	d.stopHealth(c)
 	d.cleanupRun(c)
+	d.log.Debug("exit cleaned up", "container", c.rec.ID[:12], "took", time.Since(t0))
 	c.mu.Lock()
 	code := st.Code
 	if st.OOMKilled && code == 0 {

@@ -37,6 +37,10 @@ func (d *Daemon) start(ctx context.Context, c *container, hook beforeStart) (ret
 			d.recordStartError(c, retErr)
 		}
 	}()
+	t0 := time.Now()
+	trace := func(step string) {
+		d.log.Debug("start", "container", c.rec.ID[:12], "step", step, "at", time.Since(t0))
+	}
 	bundle := c.rec.Bundle
 	rootfs := filepath.Join(bundle, "rootfs")
 	if err := os.MkdirAll(rootfs, 0o700); err != nil {
@@ -47,6 +51,7 @@ func (d *Daemon) start(ctx context.Context, c *container, hook beforeStart) (ret
 		undo()
 		return fmt.Errorf("mount root filesystem: %w", err)
 	}
+	trace("mounted")
 	s, err := d.buildSpec(c.rec, rootfs)
 	if err != nil {
 		undo()
@@ -57,7 +62,7 @@ func (d *Daemon) start(ctx context.Context, c *container, hook beforeStart) (ret
 		undo()
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
+	if err := atomicfile.Replace(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
 		undo()
 		return err
 	}
@@ -75,7 +80,9 @@ func (d *Daemon) start(ctx context.Context, c *container, hook beforeStart) (ret
 		OpenStdin:   cfg.OpenStdin,
 		OOMFile:     oomFile(d.cgroupsPath(c.rec.ID)),
 	}
-	shimPid, initPid, reap, err := shim.Spawn(d.cfg.Self, shimCfg)
+	trace("spec written")
+	shimPid, initPid, reap, err := d.launcher.Launch(shimCfg)
+	trace("shim created the container")
 	if err != nil {
 		undo()
 		return startError(err)
@@ -97,13 +104,16 @@ func (d *Daemon) start(ctx context.Context, c *container, hook beforeStart) (ret
 	}
 	err = d.save(c)
 	c.mu.Unlock()
+	trace("saved")
 	if err == nil && hook != nil {
 		err = hook(c)
 	}
+	trace("hooked")
 	if err == nil {
 		_, err = c.shim().Call(ctx, shim.Request{Op: shim.OpStart})
 		err = startError(err)
 	}
+	trace("started")
 	if err != nil {
 		// The shim reports the exit of the killed init; the monitor then cleans up.
 		rt, rerr := d.runtimeFor(c.rec.RuntimePath)

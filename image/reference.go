@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 
@@ -23,10 +24,16 @@ type Reference struct {
 	Digest digest.Digest
 }
 
+// The patterns compile on first use: every drover process (shim and container init too)
+// links this package, and compiling them at start-up would cost each of them.
 var (
-	pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
-	tagRE         = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
-	domainRE      = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$`)
+	pathComponent = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
+	})
+	tagRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w][\w.-]{0,127}$`) })
+	domainRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$`)
+	})
 )
 
 // ParseReference normalises s as Docker does: "busybox" is docker.io/library/busybox:latest.
@@ -50,13 +57,13 @@ func ParseReference(s string) (Reference, error) {
 	if i := strings.LastIndex(name, ":"); i >= 0 && !strings.Contains(name[i:], "/") {
 		r.Tag = name[i+1:]
 		name = name[:i]
-		if !tagRE.MatchString(r.Tag) {
+		if !tagRE().MatchString(r.Tag) {
 			return bad("bad tag")
 		}
 	}
 	first, rest, hasSlash := strings.Cut(name, "/")
 	if hasSlash && (strings.ContainsAny(first, ".:") || first == "localhost" || strings.HasPrefix(first, "[")) {
-		if !domainRE.MatchString(first) {
+		if !domainRE().MatchString(first) {
 			return bad("bad registry")
 		}
 		r.Domain, r.Path = first, rest
@@ -70,7 +77,7 @@ func ParseReference(s string) (Reference, error) {
 		return bad("no name")
 	}
 	for _, c := range strings.Split(r.Path, "/") {
-		if !pathComponent.MatchString(c) {
+		if !pathComponent().MatchString(c) {
 			return bad("names are lowercase letters, digits and separators")
 		}
 	}

@@ -8,11 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 )
 
@@ -92,51 +87,6 @@ func (c *Client) Wait(ctx context.Context) (*ExitStatus, error) {
 		return nil, errors.New("shim wait: no exit status")
 	}
 	return conn.Response.Exit, nil
-}
-
-// Spawn starts "self shim BUNDLE" for cfg, detached in its own session, and waits until it
-// has created the container (or failed to). reap is called with the shim's *exec.Cmd so the
-// caller can collect it when it exits.
-func Spawn(self string, cfg Config) (shimPid, initPid int, wait func() error, err error) {
-	if err := WriteConfig(cfg); err != nil {
-		return 0, 0, nil, err
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return 0, 0, nil, err
-	}
-	defer r.Close()
-	logf, err := os.OpenFile(filepath.Join(cfg.Bundle, LogName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		w.Close()
-		return 0, 0, nil, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(self, "shim", cfg.Bundle)
-	cmd.Dir = cfg.Bundle
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{w}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Env = shimEnv()
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		return 0, 0, nil, fmt.Errorf("start shim: %w", err)
-	}
-	w.Close()
-	line, rerr := bufio.NewReader(r).ReadString('\n')
-	line = strings.TrimSpace(line)
-	if rerr != nil || !strings.HasPrefix(line, "ok") {
-		_ = cmd.Wait()
-		msg := strings.TrimPrefix(line, "error ")
-		if msg == "" {
-			data, _ := os.ReadFile(filepath.Join(cfg.Bundle, LogName))
-			msg = "shim exited: " + strings.TrimSpace(string(data))
-		}
-		return 0, 0, nil, errors.New(msg)
-	}
-	initPid, _ = strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "ok")))
-	_ = os.WriteFile(filepath.Join(cfg.Bundle, PidName), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
-	return cmd.Process.Pid, initPid, cmd.Wait, nil
 }
 
 // shimEnv keeps the shim's environment small and its Go runtime lean: it is one process

@@ -38,7 +38,7 @@ func WriteConfig(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(cfg.Bundle, ConfigName), data, 0o600)
+	return atomicfile.Replace(filepath.Join(cfg.Bundle, ConfigName), data, 0o600)
 }
 
 // ReadConfig loads the Config stored in bundle.

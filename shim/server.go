@@ -55,8 +55,12 @@ func Serve(cfg Config, rt runtime.Runtime, sync *os.File) error {
 		return reportSync(sync, err)
 	}
 	defer ln.Close()
+	tc := time.Now()
 	if err := s.create(); err != nil {
 		return reportSync(sync, err)
+	}
+	if os.Getenv("DROVER_DEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "shim: create took %v\n", time.Since(tc))
 	}
 	if err := reportSync(sync, nil, s.pid); err != nil {
 		// The daemon gave up on us; do not leave a container it does not know of.
@@ -150,7 +154,7 @@ func (s *server) create() (retErr error) {
 		return err
 	}
 	s.pid = p.Pid
-	_ = atomicfile.Write(filepath.Join(s.cfg.Bundle, InitPid), []byte(strconv.Itoa(p.Pid)), 0o600)
+	_ = atomicfile.Replace(filepath.Join(s.cfg.Bundle, InitPid), []byte(strconv.Itoa(p.Pid)), 0o600)
 	if s.cfg.Terminal {
 		s.console = p.Console
 		s.pump("stdout", p.Console, stream.Stdout)
@@ -196,16 +200,24 @@ func (s *server) broadcast(kind stream.Kind, p []byte) {
 // monitor reaps the container's init, records how it ended and cleans up the runtime.
 func (s *server) monitor() {
 	ws, err := waitPid(s.pid)
+	t0 := time.Now()
+	debug := os.Getenv("DROVER_DEBUG") != ""
 	code := exitCode(ws, err)
 	oom := oomKills(s.cfg.OOMFile) > 0
 	s.drainPumps()
 	if s.log != nil {
 		s.log.Close()
 	}
+	if debug {
+		fmt.Fprintf(os.Stderr, "shim: drained %v\n", time.Since(t0))
+	}
 	_ = s.rt.Delete(context.Background(), s.cfg.ID, true)
+	if debug {
+		fmt.Fprintf(os.Stderr, "shim: deleted %v\n", time.Since(t0))
+	}
 	s.exit = ExitStatus{Code: code, ExitedAt: time.Now().UTC(), OOMKilled: oom}
 	if data, err := json.Marshal(s.exit); err == nil {
-		_ = atomicfile.Write(filepath.Join(s.cfg.Bundle, ExitName), data, 0o600)
+		_ = atomicfile.Replace(filepath.Join(s.cfg.Bundle, ExitName), data, 0o600)
 	}
 	close(s.exited)
 }

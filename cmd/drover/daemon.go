@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,6 +25,11 @@ running when the daemon stops; the next daemon picks them up again.`,
 			if host, _ := cmd.Flags().GetString("host"); host != "" && !cmd.Flags().Changed("socket") {
 				cfg.Socket = host
 			}
+			level := slog.LevelInfo
+			if os.Getenv("DROVER_DEBUG") != "" {
+				level = slog.LevelDebug
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			d, err := daemon.New(cfg)
 			if err != nil {
 				return err

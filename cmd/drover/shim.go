@@ -16,10 +16,10 @@ import (
 // per-container process's start-up small.
 func shimCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:    "shim BUNDLE",
+		Use:    "shim [BUNDLE]",
 		Short:  "Supervise one container (started by the daemon)",
 		Hidden: true,
-		Args:   cobra.ExactArgs(1),
+		Args:   cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if code := runShim(args); code != 0 {
 				return fmt.Errorf("shim failed")
@@ -29,14 +29,29 @@ func shimCommand() *cobra.Command {
 	}
 }
 
-// runShim serves one container; fd 3 is the pipe on which the daemon awaits "ok PID".
+// runShim serves one container. fd 3 is the daemon's socket: without a BUNDLE argument
+// the shim first waits there for its bundle (a warm shim), then answers "ok PID" on it.
 func runShim(args []string) int {
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: drover shim BUNDLE")
+	if len(args) > 1 {
+		fmt.Fprintln(os.Stderr, "usage: drover shim [BUNDLE]")
 		return 2
 	}
 	sync := os.NewFile(3, "sync")
-	cfg, err := shim.ReadConfig(args[0])
+	var bundle string
+	if len(args) == 1 {
+		bundle = args[0]
+	} else {
+		b, ok, err := shim.Assignment(sync)
+		if !ok {
+			return 0 // the daemon went away before it needed us
+		}
+		if err != nil {
+			fmt.Fprintf(sync, "error %v\n", err)
+			return 1
+		}
+		bundle = b
+	}
+	cfg, err := shim.ReadConfig(bundle)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		if sync != nil {

@@ -1,45 +1,20 @@
-// Package atomicfile writes files so that a crash leaves either the old or the new content.
+// Package atomicfile replaces files so that a reader never sees a half-written one.
 package atomicfile
 
-import (
-	"os"
-	"path/filepath"
-)
+import "os"
 
-// Write writes data to a temp file beside path, fsyncs it, and renames it over path.
-func Write(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
+// Replace writes data beside path and renames it over path without fsync: readers see the
+// old or the new content even if the writer is killed, but a power loss may lose both.
+// It suits runtime state (bundles, exit files) that a reboot makes meaningless anyway;
+// durable state lives in bbolt and the content store, which sync.
+func Replace(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, perm); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return err
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -1,223 +1,238 @@
 package jsonlog
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"strconv"
+	"path/filepath"
 	"time"
 )
 
 // Message is one log record.
 type Message struct {
+	// Stream is "stdout" or "stderr".
 	Stream string
-	Line   []byte
-	Time   time.Time
+	// Line is the text, ending with "\n" unless Partial. It is only valid during the
+	// callback: the reader reuses its storage, so copy it to keep it.
+	Line []byte
+	// Time is when the shim read the line.
+	Time time.Time
+	// Partial marks a piece of a line longer than MaxLine; the line's last piece has
+	// Partial false.
+	Partial bool
 }
 
-// ReadOptions select records. Tail < 0 means all.
+// ReadOptions select the records Read returns.
 type ReadOptions struct {
-	Tail         int
+	// Tail is the number of records to return from the end of the log: less than 0 for all
+	// of them, 0 for none (with Follow: only new ones). It counts records that pass Since
+	// and Until.
+	Tail int
+	// Since and Until, when set, keep only records timed in [Since, Until]. Reading stops at
+	// the first record after Until, and a follow ends once Until has passed.
 	Since, Until time.Time
-	Follow       bool
-	// StopWhen ends a follow once it returns true and the file is drained (the container
-	// has exited).
+	// Follow keeps reading records as they are written, across rotations, until the context
+	// ends, StopWhen reports true or Until passes.
+	Follow bool
+	// StopWhen, when set, is polled while following; once it reports true (the container
+	// has exited and its shim flushed the log) Read returns after reading what is left.
 	StopWhen func() bool
 }
 
-type record struct {
-	Log    string    `json:"log"`
-	Stream string    `json:"stream"`
-	Time   time.Time `json:"time"`
-}
+// pollInterval bounds how long a follow waits between looks at the log and at StopWhen.
+const pollInterval = 100 * time.Millisecond
 
-// decode parses one line; malformed lines are skipped by the callers.
-func decode(line []byte) (Message, bool) {
-	var r record
-	if err := json.Unmarshal(line, &r); err != nil {
-		return Message{}, false
-	}
-	return Message{Stream: r.Stream, Line: []byte(r.Log), Time: r.Time}, true
-}
-
-// files lists the rotated logs oldest first, then the active one.
-func files(path string) []string {
-	var out []string
-	for i := 1; ; i++ {
-		p := path + "." + strconv.Itoa(i)
-		if _, err := os.Stat(p); err != nil {
-			break
-		}
-		out = append([]string{p}, out...)
-	}
-	return append(out, path)
-}
-
-// Read calls fn for the selected records of the log at path, oldest first.
+// Read calls fn for the selected records of the log at path, oldest first: the rotated files
+// path.N ... path.1 and then path. Malformed lines (a torn write, a file edited by hand) are
+// skipped. A missing log has no records, or, when following, is waited for. Read returns
+// nil when the context ends, and fn's error if fn fails.
 func Read(ctx context.Context, path string, opts ReadOptions, fn func(Message) error) error {
-	keep := func(m Message) bool {
-		if !opts.Since.IsZero() && m.Time.Before(opts.Since) {
-			return false
-		}
-		if !opts.Until.IsZero() && m.Time.After(opts.Until) {
-			return false
-		}
-		return true
-	}
-	paths := files(path)
-	if opts.Tail >= 0 {
-		msgs := tail(paths, opts.Tail, keep)
-		for _, m := range msgs {
-			if err := fn(m); err != nil {
-				return err
-			}
-		}
-	} else {
-		for _, p := range paths[:len(paths)-1] {
-			if err := readFile(p, keep, fn); err != nil {
-				return err
-			}
-		}
-	}
-	if !opts.Follow && opts.Tail >= 0 {
-		return nil
-	}
-	// Read (and maybe follow) the active file from where the tail left it.
-	f, err := os.Open(path)
+	files, err := openAll(path)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return nil
-		}
 		return err
 	}
-	defer func() { f.Close() }()
+	defer func() {
+		for _, lf := range files {
+			lf.close()
+		}
+	}()
+	sizes := make([]int64, len(files))
+	for i, lf := range files {
+		sizes[i] = lf.info.Size()
+	}
+	var start position
 	if opts.Tail >= 0 {
-		if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		if start, err = tailStart(files, sizes, opts); err != nil {
+			return fmt.Errorf("tail log: %w", err)
+		}
+	}
+
+	rd := &reader{ctx: ctx, path: path, opts: opts, fn: fn}
+	var active *logFile // followed beyond its size when opened
+	if opts.Follow && len(files) > 0 && files[len(files)-1].name == path {
+		active = files[len(files)-1]
+		files = files[:len(files)-1]
+		defer active.close() // follow closes it too; a second Close is a no-op
+	}
+	lr := newLineReader(nil, 0)
+	for i := start.file; i < len(files); i++ {
+		off := int64(0)
+		if i == start.file {
+			off = start.off
+		}
+		lr.reset(io.NewSectionReader(files[i].f, off, sizes[i]-off), off)
+		if done, err := rd.drain(lr); done || err != nil {
+			return err
+		}
+		if done, err := rd.emitTail(lr); done || err != nil {
 			return err
 		}
 	}
-	br := bufio.NewReaderSize(f, 64<<10)
-	var partial []byte
+	if !opts.Follow {
+		return nil
+	}
+	var pos int64
+	if active != nil && start.file == len(files) {
+		pos = start.off
+	}
+	return rd.follow(active, pos, lr)
+}
+
+// reader holds the state of one Read.
+type reader struct {
+	ctx  context.Context
+	path string
+	opts ReadOptions
+	fn   func(Message) error
+	msg  Message // reused for every record
+}
+
+// drain emits the complete lines lr has; done reports that reading must stop (Until passed,
+// the context ended or fn failed, with its error).
+func (rd *reader) drain(lr *lineReader) (done bool, err error) {
+	for n := 1; ; n++ {
+		line, err := lr.next()
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return true, fmt.Errorf("read log: %w", err)
+		}
+		if done, err := rd.emit(line); done || err != nil {
+			return true, err
+		}
+		if n%1024 == 0 && rd.ctx.Err() != nil {
+			return true, nil
+		}
+	}
+}
+
+// emitTail emits an unterminated last line, for when no more data will come to finish it.
+func (rd *reader) emitTail(lr *lineReader) (bool, error) {
+	if t := lr.tail(); len(t) > 0 {
+		return rd.emit(t)
+	}
+	return false, nil
+}
+
+// emit decodes one line and passes it to fn if it is selected.
+func (rd *reader) emit(line []byte) (done bool, err error) {
+	if !decodeRecord(line, &rd.msg) {
+		return false, nil
+	}
+	if !rd.opts.Since.IsZero() && rd.msg.Time.Before(rd.opts.Since) {
+		return false, nil
+	}
+	if !rd.opts.Until.IsZero() && rd.msg.Time.After(rd.opts.Until) {
+		return true, nil
+	}
+	if err := rd.fn(rd.msg); err != nil {
+		return true, err
+	}
+	return false, nil
+}
+
+// follow reads the active file cur from pos (or waits for the log to appear if cur is nil)
+// and keeps reading as records are appended. When the Writer rotates, path names a new file:
+// follow drains the old one, then moves to the file after it. It returns once StopWhen (or
+// Until) says no more records will come and everything written has been read.
+func (rd *reader) follow(cur *logFile, pos int64, lr *lineReader) error {
+	defer func() { cur.close() }()
+	if cur != nil {
+		if _, err := cur.f.Seek(pos, io.SeekStart); err != nil {
+			return fmt.Errorf("follow log: %w", err)
+		}
+		lr.reset(cur.f, pos)
+	}
+	w := newWaiter(rd.ctx, filepath.Dir(rd.path))
+	defer w.close()
+	stopping := false    // no more writes will come: one last pass, then return
+	rotatedSeen := false // path moved on from cur and cur has been drained since
 	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 && line[len(line)-1] == '\n' {
-			line = append(partial, line...)
-			partial = nil
-			if m, ok := decode(line); ok && keep(m) {
-				if !opts.Until.IsZero() && m.Time.After(opts.Until) {
-					return nil
-				}
-				if err := fn(m); err != nil {
-					return err
-				}
+		if cur == nil {
+			lf, err := openFile(rd.path)
+			if err != nil {
+				return err
 			}
-			continue
-		}
-		partial = append(partial, line...)
-		if err != io.EOF {
-			return err
-		}
-		if !opts.Follow {
-			return nil
-		}
-		stop := opts.StopWhen != nil && opts.StopWhen()
-		// Rotated away? Switch to the new active file.
-		if st, serr := os.Stat(path); serr == nil {
-			if cur, cerr := f.Stat(); cerr == nil && !os.SameFile(st, cur) {
-				f.Close()
-				if f, err = os.Open(path); err != nil {
-					return err
-				}
-				br.Reset(f)
-				partial = nil
+			if lf != nil {
+				cur = lf
+				lr.reset(cur.f, 0)
 				continue
 			}
-		}
-		if stop {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func readFile(path string, keep func(Message) bool, fn func(Message) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil
-		}
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if m, ok := decode(sc.Bytes()); ok && keep(m) {
-			if err := fn(m); err != nil {
+		} else {
+			if done, err := rd.drain(lr); done || err != nil {
 				return err
 			}
-		}
-	}
-	return nil
-}
-
-// tail returns the last n kept records across paths, reading files backwards in blocks so
-// a large log is not parsed whole.
-func tail(paths []string, n int, keep func(Message) bool) []Message {
-	var out []Message
-	for i := len(paths) - 1; i >= 0 && len(out) < n; i-- {
-		lines := lastLines(paths[i], n-len(out), keep)
-		out = append(lines, out...)
-	}
-	return out
-}
-
-func lastLines(path string, n int, keep func(Message) bool) []Message {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil
-	}
-	const block = 32 << 10
-	var msgs []Message
-	var rest []byte
-	for off := fi.Size(); off > 0 && len(msgs) < n; {
-		size := int64(block)
-		if off < size {
-			size = off
-		}
-		off -= size
-		buf := make([]byte, size)
-		if _, err := f.ReadAt(buf, off); err != nil {
-			return msgs
-		}
-		buf = append(buf, rest...)
-		lines := bytes.Split(buf, []byte{'\n'})
-		rest = lines[0]
-		if off == 0 {
-			rest = nil
-		} else {
-			lines = lines[1:]
-		}
-		for j := len(lines) - 1; j >= 0 && len(msgs) < n; j-- {
-			if m, ok := decode(lines[j]); ok && keep(m) {
-				msgs = append([]Message{m}, msgs...)
+			st, err := os.Stat(rd.path)
+			switch {
+			case err == nil && !os.SameFile(st, cur.info):
+				if !rotatedSeen {
+					// Records written just before the rotation may have landed after our
+					// last read: drain once more, the Writer no longer writes to cur.
+					rotatedSeen = true
+					continue
+				}
+				next, err := nextFile(rd.path, cur.info)
+				if err != nil {
+					return err
+				}
+				if next != nil {
+					if done, err := rd.emitTail(lr); done || err != nil {
+						return err
+					}
+					cur.close()
+					cur, rotatedSeen = next, false
+					lr.reset(cur.f, 0)
+					continue
+				}
+			case err == nil && st.Size() < lr.pos:
+				// Truncated in place (not by our Writer, which replaces files): start over.
+				if _, err := cur.f.Seek(0, io.SeekStart); err != nil {
+					return fmt.Errorf("follow log: %w", err)
+				}
+				lr.reset(cur.f, 0)
+				continue
+			case err != nil && !errors.Is(err, fs.ErrNotExist):
+				return fmt.Errorf("follow log: %w", err)
 			}
 		}
-		if off == 0 && rest == nil {
-			break
+		if rd.ctx.Err() != nil {
+			return nil
+		}
+		if stopping {
+			_, err := rd.emitTail(lr)
+			return err
+		}
+		if (rd.opts.StopWhen != nil && rd.opts.StopWhen()) ||
+			(!rd.opts.Until.IsZero() && time.Now().After(rd.opts.Until)) {
+			stopping = true
+			continue
+		}
+		if !w.wait(pollInterval) {
+			return nil
 		}
 	}
-	return msgs
 }

@@ -1,128 +1,133 @@
 // Package jsonlog writes and reads container logs in Docker's json-file format: one JSON
-// object per line, {"log":"...","stream":"stdout","time":"..."}, with size-based rotation.
+// object per line, {"log":"hello\n","stream":"stdout","time":"2026-11-22T10:00:00.123456789Z"},
+// with size-based rotation to path.1 ... path.N (path.1 the newest).
+//
+// The writer runs inside the per-container shim, so it keeps memory and allocations low:
+// records are encoded by hand into one reused buffer and lines are split in a fixed 16 KiB
+// buffer per stream. The reader runs in the daemon: it tails from the end of the files and
+// follows the active file across rotations.
 package jsonlog
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"sync"
 	"time"
-
-	units "github.com/docker/go-units"
 )
 
-// Options control rotation. MaxSize 0 means no rotation; MaxFiles counts the active file.
-type Options struct {
-	MaxSize  int64
-	MaxFiles int
-}
+// fileMode is the mode of log files: the container's output may hold secrets.
+const fileMode = 0o640
 
-// ParseLogOpts reads --log-opt max-size and max-file.
-func ParseLogOpts(opts map[string]string) (Options, error) {
-	o := Options{MaxFiles: 1}
-	for k, v := range opts {
-		switch k {
-		case "max-size":
-			n, err := units.RAMInBytes(v)
-			if err != nil || n <= 0 {
-				return o, fmt.Errorf("max-size %q: give a positive size such as 10m", v)
-			}
-			o.MaxSize = n
-		case "max-file":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return o, fmt.Errorf("max-file %q: give a number of at least 1", v)
-			}
-			o.MaxFiles = n
-		default:
-			return o, fmt.Errorf("unknown log option %q: json-file takes max-size and max-file", k)
-		}
-	}
-	if o.MaxFiles > 1 && o.MaxSize == 0 {
-		return o, fmt.Errorf("max-file needs max-size")
-	}
-	return o, nil
-}
+// maxKeptBuffer is the encode buffer capacity kept between records; a rare huge record
+// does not pin its buffer for the life of the container.
+const maxKeptBuffer = 256 << 10
 
-// Writer appends records to a log file, rotating it by size. Safe for concurrent use.
+// Writer appends records to a json-file log and rotates it by size. It is safe for
+// concurrent use (the stdout and stderr copiers share one).
 type Writer struct {
 	mu   sync.Mutex
 	path string
 	opts Options
-	f    *os.File
-	size int64
-	buf  bytes.Buffer
+	f    *os.File // nil once closed
+	size int64    // bytes in the active file
+	buf  []byte   // encode buffer, reused
 }
 
-// NewWriter opens (appending) the log at path.
+// NewWriter opens the log at path for appending (a restarted container keeps its log),
+// creating it if needed. The directory must exist.
 func NewWriter(path string, opts Options) (*Writer, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, fileMode)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open log: %w", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, fmt.Errorf("open log: %w", err)
 	}
 	return &Writer{path: path, opts: opts, f: f, size: fi.Size()}, nil
 }
 
-// Write appends one record; line includes its trailing newline unless partial.
+// Write appends one record of stream ("stdout" or "stderr") holding line, which ends with
+// "\n" unless it is a partial record of a longer line. If the log needs rotating and that
+// fails, the record is still appended to the active file (which then grows past MaxSize)
+// and the rotation error is returned; rotation is tried again after another MaxSize bytes.
 func (w *Writer) Write(stream string, line []byte, t time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.f == nil {
-		return os.ErrClosed
+		return fmt.Errorf("write log %s: %w", w.path, os.ErrClosed)
 	}
-	w.buf.Reset()
-	w.buf.WriteString(`{"log":`)
-	enc, _ := json.Marshal(string(line))
-	w.buf.Write(enc)
-	w.buf.WriteString(`,"stream":"`)
-	w.buf.WriteString(stream)
-	w.buf.WriteString(`","time":"`)
-	w.buf.WriteString(t.UTC().Format(time.RFC3339Nano))
-	w.buf.WriteString("\"}\n")
-	if w.opts.MaxSize > 0 && w.size > 0 && w.size+int64(w.buf.Len()) > w.opts.MaxSize {
-		if err := w.rotate(); err != nil {
-			return err
+	w.buf = appendRecord(w.buf[:0], stream, line, t)
+	var rotErr error
+	if w.opts.MaxSize > 0 && w.size > 0 && w.size+int64(len(w.buf)) > w.opts.MaxSize {
+		if rotErr = w.rotate(); rotErr != nil {
+			w.size = 0 // retry after another MaxSize bytes, not on every record
 		}
 	}
-	n, err := w.f.Write(w.buf.Bytes())
+	n, err := w.f.Write(w.buf)
 	w.size += int64(n)
-	return err
+	if err != nil && n > 0 && n < len(w.buf) {
+		// End the torn record so that only it, not the next one too, is unreadable.
+		if m, _ := w.f.Write([]byte{'\n'}); m == 1 {
+			w.size++
+		}
+	}
+	if cap(w.buf) > maxKeptBuffer {
+		w.buf = nil
+	}
+	if err != nil {
+		return fmt.Errorf("write log %s: %w", w.path, err)
+	}
+	return rotErr
 }
 
-// rotate shifts path.N-1 -> path.N ... path -> path.1 and starts an empty active file.
+// rotated names the i-th rotated file.
+func (w *Writer) rotated(i int) string { return w.path + "." + strconv.Itoa(i) }
+
+// rotate shifts path.(N-2) -> path.(N-1) ... path -> path.1 and starts an empty active
+// file. The new file is created first and renamed over path, and path.1 is a hard link of
+// the old file, so that path always exists for a reader following the log; a follower sees
+// the inode of path change and drains its old file first.
 func (w *Writer) rotate() error {
-	w.f.Close()
-	if w.opts.MaxFiles <= 1 {
-		if err := os.Truncate(w.path, 0); err != nil {
-			return err
-		}
-	} else {
-		for i := w.opts.MaxFiles - 1; i > 0; i-- {
-			src := w.path
-			if i > 1 {
-				src = w.path + "." + strconv.Itoa(i-1)
-			}
-			_ = os.Rename(src, w.path+"."+strconv.Itoa(i))
-		}
-	}
-	f, err := os.OpenFile(w.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	tmp := w.path + ".new"
+	nf, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, fileMode)
 	if err != nil {
-		w.f = nil
-		return err
+		return fmt.Errorf("rotate log %s: %w", w.path, err)
 	}
-	w.f, w.size = f, 0
+	abort := func(err error) error {
+		nf.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("rotate log %s: %w", w.path, err)
+	}
+	if w.opts.MaxFiles > 1 {
+		for i := w.opts.MaxFiles - 1; i > 1; i-- {
+			if err := os.Rename(w.rotated(i-1), w.rotated(i)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return abort(err)
+			}
+		}
+		if err := os.Remove(w.rotated(1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return abort(err)
+		}
+		if err := os.Link(w.path, w.rotated(1)); err != nil {
+			// A file system without hard links: a reader may briefly miss path.
+			if err := os.Rename(w.path, w.rotated(1)); err != nil {
+				return abort(err)
+			}
+		}
+	}
+	if err := os.Rename(tmp, w.path); err != nil {
+		return abort(err)
+	}
+	w.f.Close()
+	w.f, w.size = nf, 0
 	return nil
 }
 
-// Close closes the log.
+// Close closes the log; later writes fail.
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -130,55 +135,9 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	err := w.f.Close()
-	w.f = nil
-	return err
-}
-
-// maxLine is where a long line is cut into partial records, as Docker does.
-const maxLine = 16 << 10
-
-// LineWriter splits a byte stream into lines and logs each as a record of one stream.
-type LineWriter struct {
-	w      *Writer
-	stream string
-	buf    []byte
-}
-
-// NewLineWriter logs what is written to it as records of stream.
-func NewLineWriter(w *Writer, stream string) *LineWriter {
-	return &LineWriter{w: w, stream: stream}
-}
-
-// Write logs every complete line in p and keeps the rest for the next call.
-func (l *LineWriter) Write(p []byte) (int, error) {
-	now := time.Now()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		if err := l.w.Write(l.stream, l.buf[:i+1], now); err != nil {
-			return len(p), err
-		}
-		l.buf = l.buf[i+1:]
+	w.f, w.buf = nil, nil
+	if err != nil {
+		return fmt.Errorf("close log %s: %w", w.path, err)
 	}
-	for len(l.buf) >= maxLine {
-		if err := l.w.Write(l.stream, l.buf[:maxLine], now); err != nil {
-			return len(p), err
-		}
-		l.buf = l.buf[maxLine:]
-	}
-	if len(l.buf) == 0 {
-		l.buf = nil // let a large buffer go
-	}
-	return len(p), nil
-}
-
-// Flush logs what is left of an unterminated last line.
-func (l *LineWriter) Flush() {
-	if len(l.buf) > 0 {
-		_ = l.w.Write(l.stream, l.buf, time.Now())
-		l.buf = nil
-	}
+	return nil
 }

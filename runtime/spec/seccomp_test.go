@@ -46,7 +46,7 @@ func TestDefaultSeccompProfile(t *testing.T) {
 	if def.DefaultAction != specs.ActErrno || def.DefaultErrnoRet == nil || *def.DefaultErrnoRet != 1 {
 		t.Errorf("default action = %s/%v, want ERRNO(EPERM)", def.DefaultAction, def.DefaultErrnoRet)
 	}
-	if want := []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}; !slices.Equal(def.Architectures, want) {
+	if want := []specs.Arch{specs.ArchX86_64, specs.ArchX86}; !slices.Equal(def.Architectures, want) {
 		t.Errorf("amd64 architectures = %v, want %v", def.Architectures, want)
 	}
 	rules := summarize(def)
