@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -69,6 +70,9 @@ func Serve(cfg Config, rt runtime.Runtime, sync *os.File) error {
 	}
 	go s.monitor()
 	go s.accept(ln)
+	// Creating the container (spec parsing, seccomp, libcontainer state) left garbage that
+	// this long-lived process should not keep: one shim runs per container.
+	debug.FreeOSMemory()
 	<-s.exited
 	// Give connected clients their exit frame before going away.
 	done := make(chan struct{})

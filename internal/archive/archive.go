@@ -229,6 +229,10 @@ func extract(dir *os.File, hdr *tar.Header, r io.Reader, layer bool) error {
 	}
 	parentRel, base := path.Split(name)
 	parent, err := openBeneath(dir, strings.TrimSuffix(parentRel, "/"), unix.O_RDONLY|unix.O_DIRECTORY)
+	if errors.Is(err, unix.ENOENT) {
+		// Archives may omit directory entries; make the parents as tar does.
+		parent, err = mkdirBeneath(dir, strings.TrimSuffix(parentRel, "/"))
+	}
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV) {
 			return fmt.Errorf("parent passes through a symlink: %w", errdefs.ErrInvalidArgument)
@@ -404,4 +408,29 @@ func lsetxattrAt(pfd int, base, name string, value []byte) error {
 	}
 	defer unix.Close(fd)
 	return unix.Setxattr(fmt.Sprintf("/proc/self/fd/%d", fd), name, value, 0)
+}
+
+// mkdirBeneath makes rel and its missing parents below dir, following no symlink, and
+// returns the last directory opened.
+func mkdirBeneath(dir *os.File, rel string) (*os.File, error) {
+	cur, err := openBeneath(dir, ".", unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, err
+	}
+	for _, part := range strings.Split(rel, "/") {
+		if part == "" || part == "." {
+			continue
+		}
+		if err := unix.Mkdirat(int(cur.Fd()), part, 0o755); err != nil && err != unix.EEXIST {
+			cur.Close()
+			return nil, err
+		}
+		next, err := openBeneath(cur, part, unix.O_RDONLY|unix.O_DIRECTORY)
+		cur.Close()
+		if err != nil {
+			return nil, err
+		}
+		cur = next
+	}
+	return cur, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -55,7 +56,7 @@ func pump(ctx context.Context, c *client.Client, conn *client.Hijacked, o stream
 		defer signal.Stop(sigs)
 		go func() {
 			for s := range sigs {
-				_ = c.ContainerKill(context.Background(), o.id, s.(syscall.Signal).String())
+				_ = c.ContainerKill(context.Background(), o.id, strconv.Itoa(int(s.(syscall.Signal))))
 			}
 		}()
 	}

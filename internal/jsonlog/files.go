@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // logFile is one open file of a log, with what fstat said when it was opened.
@@ -71,17 +72,42 @@ func rotatedIndexes(path string) ([]int, error) {
 func rotatedName(path string, n int) string { return path + "." + strconv.Itoa(n) }
 
 // openAll opens every file of the log, returned oldest first with the active file (if it
-// exists) last. Files are opened newest first so that a rotation racing with us can only
-// make us miss records newer than the ones we have, never leave a hole in the middle; the
-// same file seen under two names is kept once.
+// exists) last.
+//
+// The files are opened newest first. A rotation moves each file one name up (path.1 to
+// path.2 ...), so a scan in that direction racing with one rotation can see a file twice
+// (kept once) but never miss one or see two out of order. Two rotations during the scan
+// could; every rotation replaces path, so if path still names the file we opened first
+// when we are done, the scan was good, and otherwise it is done again.
 func openAll(path string) ([]*logFile, error) {
 	var files []*logFile
-	fail := func(err error) ([]*logFile, error) {
-		for _, lf := range files {
-			lf.close()
+	for attempt := 0; ; attempt++ {
+		var err error
+		if files, err = scanFiles(path); err != nil {
+			return nil, err
 		}
-		return nil, err
+		if attempt == 9 || scanHeld(path, files) {
+			break // rotating faster than we can look: take the last scan as it is
+		}
+		closeAll(files)
 	}
+	slices.Reverse(files)
+	return files, nil
+}
+
+// scanHeld reports whether path still names the file a scan found there (or still does not
+// exist).
+func scanHeld(path string, newestFirst []*logFile) bool {
+	fi, err := os.Stat(path)
+	if len(newestFirst) == 0 || newestFirst[0].name != path {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	return err == nil && os.SameFile(fi, newestFirst[0].info)
+}
+
+// scanFiles opens path, path.1, path.2 ... in that order, each file once.
+func scanFiles(path string) ([]*logFile, error) {
+	var files []*logFile
 	add := func(name string) error {
 		lf, err := openFile(name)
 		if err != nil || lf == nil {
@@ -97,64 +123,110 @@ func openAll(path string) ([]*logFile, error) {
 		return nil
 	}
 	if err := add(path); err != nil {
-		return fail(err)
+		return nil, err
 	}
 	idx, err := rotatedIndexes(path)
 	if err != nil {
-		return fail(err)
+		closeAll(files)
+		return nil, err
 	}
 	for _, n := range idx {
 		if err := add(rotatedName(path, n)); err != nil {
-			return fail(err)
+			closeAll(files)
+			return nil, err
 		}
 	}
-	slices.Reverse(files)
 	return files, nil
 }
 
-// nextFile finds the file that follows cur in the log after cur was rotated away: the one
-// just newer than cur, or the oldest one left if cur has been deleted (every file left is
-// newer then). It returns nil if cur is still the active file.
-func nextFile(path string, cur os.FileInfo) (*logFile, error) {
-	for attempt := 0; attempt < 5; attempt++ {
-		idx, err := rotatedIndexes(path)
-		if err != nil {
-			return nil, err
+func closeAll(files []*logFile) {
+	for _, lf := range files {
+		lf.close()
+	}
+}
+
+// nextFile opens the file that follows cur in the log once path no longer names cur. It
+// returns nil if cur is still the active file, or if the log rotates too fast to tell
+// right now (the caller looks again after a wait).
+func nextFile(path string, cur *logFile) (*logFile, error) {
+	for attempt := 0; attempt < 10; attempt++ {
+		lf, again, err := tryNextFile(path, cur)
+		if err != nil || !again {
+			return lf, err
 		}
-		names := []string{path}
-		for _, n := range idx {
-			names = append(names, rotatedName(path, n))
-		}
-		slices.Reverse(names) // oldest first
-		var infos []os.FileInfo
-		var kept []string
-		for _, n := range names {
-			if fi, err := os.Stat(n); err == nil {
-				infos = append(infos, fi)
-				kept = append(kept, n)
-			}
-		}
-		if len(kept) == 0 {
-			return nil, nil // between a removal and a re-creation: try again later
-		}
-		pick := 0
-		for i, fi := range infos {
-			if os.SameFile(fi, cur) {
-				if i == len(infos)-1 {
-					return nil, nil
-				}
-				pick = i + 1
-				break
-			}
-		}
-		lf, err := openFile(kept[pick])
-		if err != nil {
-			return nil, err
-		}
-		if lf != nil && os.SameFile(lf.info, infos[pick]) {
-			return lf, nil
-		}
-		lf.close() // renamed under us: look again
 	}
 	return nil, nil
+}
+
+// tryNextFile finds cur's name and opens the name just newer; then it checks that cur still
+// has its name. If it does, no rotation moved the files in between, so the opened file was
+// next to cur. (cur is held open, so its inode cannot be reused by another file.) If cur
+// has been deleted, every file left is newer, and the oldest of them is next. again
+// reports a race with the writer: look again.
+func tryNextFile(path string, cur *logFile) (lf *logFile, again bool, err error) {
+	idx, err := rotatedIndexes(path)
+	if err != nil {
+		return nil, false, err
+	}
+	names := []string{path} // newest first
+	for _, n := range idx {
+		names = append(names, rotatedName(path, n))
+	}
+	k := -1
+	for i, n := range names {
+		if fi, err := os.Stat(n); err == nil && os.SameFile(fi, cur.info) {
+			k = i
+			break
+		}
+	}
+	var cand string
+	var check func(*logFile) bool
+	switch {
+	case k == 0:
+		return nil, false, nil // still the active file
+	case k > 0:
+		cand = names[k-1]
+		check = func(*logFile) bool { return nameIs(names[k], cur.info) }
+	case linked(cur):
+		return nil, true, nil // moved while we looked
+	default:
+		cand = names[len(names)-1]
+		older := rotatedName(path, 1)
+		if len(idx) > 0 {
+			older = rotatedName(path, idx[len(idx)-1]+1)
+		}
+		// Nothing older than the candidate may have appeared meanwhile.
+		check = func(lf *logFile) bool {
+			fi, err := os.Stat(older)
+			return errors.Is(err, fs.ErrNotExist) || (err == nil && os.SameFile(fi, lf.info))
+		}
+	}
+	lf, err = openFile(cand)
+	if err != nil {
+		return nil, false, err
+	}
+	if lf == nil {
+		return nil, true, nil
+	}
+	if !check(lf) {
+		lf.close()
+		return nil, true, nil
+	}
+	return lf, false, nil
+}
+
+// nameIs reports whether name is the file fi describes.
+func nameIs(name string, fi os.FileInfo) bool {
+	st, err := os.Stat(name)
+	return err == nil && os.SameFile(st, fi)
+}
+
+// linked reports whether the open file still has a name.
+func linked(lf *logFile) bool {
+	fi, err := lf.f.Stat()
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return !ok || st.Nlink > 0
 }

@@ -24,7 +24,8 @@ type follower struct {
 
 func startFollow(t *testing.T, path string, opts ReadOptions) *follower {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	following := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), followingKey{}, func() { close(following) }))
 	f := &follower{ch: make(chan rec, 100000), done: make(chan error, 1), cancel: cancel}
 	opts.Follow = true
 	if opts.StopWhen == nil {
@@ -38,6 +39,16 @@ func startFollow(t *testing.T, path string, opts ReadOptions) *follower {
 		close(f.ch)
 	}()
 	t.Cleanup(cancel)
+	if opts.Tail >= 0 {
+		// Records written from now on are new ones, whatever the tail skipped.
+		select {
+		case <-following:
+		case err := <-f.done:
+			t.Fatalf("Read ended before following: %v", err)
+		case <-time.After(hangGuard):
+			t.Fatalf("Read did not start following after %v", hangGuard)
+		}
+	}
 	return f
 }
 
@@ -89,20 +100,17 @@ func TestFollowSeesNewLines(t *testing.T) {
 }
 
 func TestFollowTail(t *testing.T) {
-	path, w := newLog(t, Options{})
-	writeLines(t, w, 0, 5)
-	for _, tail := range []int{0, 2} {
-		f := startFollow(t, path, ReadOptions{Tail: tail})
-		f.expect(t, seq(5-tail, 5))
-		writeLines(t, w, 5, 6)
-		f.expect(t, seq(5, 6))
-		f.stop.Store(true)
-		f.finish(t)
-		writeLines(t, w, 6, 7)
-		// start again from a log of 0..6: shift the test sequence
-		path2, w2 := newLog(t, Options{})
-		writeLines(t, w2, 0, 5)
-		path, w = path2, w2
+	for _, tail := range []int{0, 2, 10} {
+		t.Run(fmt.Sprint(tail), func(t *testing.T) {
+			path, w := newLog(t, Options{})
+			writeLines(t, w, 0, 5)
+			f := startFollow(t, path, ReadOptions{Tail: tail})
+			f.expect(t, seq(max(0, 5-tail), 5))
+			writeLines(t, w, 5, 7)
+			f.expect(t, seq(5, 7))
+			f.stop.Store(true)
+			f.finish(t)
+		})
 	}
 }
 

@@ -101,6 +101,11 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Message) e
 	return rd.follow(active, pos, lr)
 }
 
+// followingKey is a context key for a func() that Read calls when it starts following, once
+// it has read the records that were already there; tests use it to know that later
+// writes are new ones.
+type followingKey struct{}
+
 // reader holds the state of one Read.
 type reader struct {
 	ctx  context.Context
@@ -169,6 +174,9 @@ func (rd *reader) follow(cur *logFile, pos int64, lr *lineReader) error {
 	}
 	w := newWaiter(rd.ctx, filepath.Dir(rd.path))
 	defer w.close()
+	if hook, ok := rd.ctx.Value(followingKey{}).(func()); ok {
+		hook()
+	}
 	stopping := false    // no more writes will come: one last pass, then return
 	rotatedSeen := false // path moved on from cur and cur has been drained since
 	for {
@@ -195,7 +203,7 @@ func (rd *reader) follow(cur *logFile, pos int64, lr *lineReader) error {
 					rotatedSeen = true
 					continue
 				}
-				next, err := nextFile(rd.path, cur.info)
+				next, err := nextFile(rd.path, cur)
 				if err != nil {
 					return err
 				}

@@ -259,3 +259,5 @@ func (e *env) with(t *testing.T) *env {
 	c.t = t
 	return &c
 }
+
+func busyboxTar(t *testing.T) string { return testutil.BusyboxTar(t) }
