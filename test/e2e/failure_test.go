@@ -3,6 +3,7 @@ package e2e
 import (
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -121,4 +122,53 @@ func TestRunRmLeak(t *testing.T) {
 		t.Fatalf("containers left: %q", out)
 	}
 	// teardown's leak check looks for mounts, cgroups, shims and bundles.
+}
+
+// TestRestartPolicyAcrossDaemonRestart: a container with --restart always that dies while
+// the daemon is down is started again by the next daemon; an on-failure container that
+// exited cleanly is not.
+func TestRestartPolicyAcrossDaemonRestart(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	e.must("run", "-d", "--name", "always", "--restart", "always", "busybox", "sleep", "300")
+	e.must("run", "-d", "--name", "clean", "--restart", "on-failure", "busybox", "sh", "-c", "sleep 1; exit 0")
+	pid := e.inspect("always", "{{.State.Pid}}")
+	e.stopDaemon(syscall.SIGKILL)
+	if err := syscall.Kill(atoi(t, pid), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // let "clean" finish while no daemon runs
+	e.startDaemon()
+	e.eventually(15*time.Second, "the always container to run again", func() bool {
+		s := e.inspect("always", "{{.State.Status}} {{.State.Pid}}")
+		return strings.HasPrefix(s, "running ") && s != "running "+pid
+	})
+	if s := e.inspect("clean", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}"); s != "exited 0 0" {
+		t.Fatalf("clean exit restarted or misrecorded: %s", s)
+	}
+}
+
+// TestAttachAndStartA covers create + start -a and attach to a running container.
+func TestAttachAndStartA(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	e.must("create", "--name", "later", "busybox", "sh", "-c", "echo started late; exit 4")
+	out, _, code := e.drover("start", "-a", "later")
+	if code != 4 || out != "started late\n" {
+		t.Fatalf("start -a: %q exit %d", out, code)
+	}
+	e.must("run", "-d", "-i", "--name", "cat", "busybox", "cat")
+	out, _, code = e.droverIn([]byte("through attach\n"), "attach", "cat")
+	if code != 0 || out != "through attach\n" {
+		t.Fatalf("attach: %q exit %d", out, code)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		t.Fatalf("not a number: %q", s)
+	}
+	return n
 }
