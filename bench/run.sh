@@ -58,7 +58,7 @@ N=20
 for i in $(seq $N); do "$BIN" run -d bench sleep 600 >/dev/null; done
 sleep 1
 SHIM_PSS=0; CTR_PSS=0
-for p in $(pgrep -f "drover shim $W/run"); do SHIM_PSS=$((SHIM_PSS + $(pss "$p"))); done
+for f in "$W"/run/containers/*/shim.pid; do SHIM_PSS=$((SHIM_PSS + $(pss "$(cat "$f")"))); done
 for id in $("$BIN" ps -q); do CTR_PSS=$((CTR_PSS + $(pss "$("$BIN" inspect -f '{{.State.Pid}}' "$id")"))); done
 "$BIN" rm -f $("$BIN" ps -aq) >/dev/null
 
