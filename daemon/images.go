@@ -54,12 +54,16 @@ func (d *Daemon) handleImageList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	writeImages(w, imgs)
+	return nil
+}
+
+func writeImages(w http.ResponseWriter, imgs []*image.Image) {
 	out := []api.Image{}
 	for _, img := range imgs {
 		out = append(out, toAPIImage(img))
 	}
 	writeJSON(w, http.StatusOK, out)
-	return nil
 }
 
 func (d *Daemon) handleImageInspect(w http.ResponseWriter, r *http.Request) error {
@@ -86,11 +90,7 @@ func (d *Daemon) handleImageLoad(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []api.Image{}
-	for _, img := range imgs {
-		out = append(out, toAPIImage(img))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeImages(w, imgs)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -108,19 +109,7 @@ func startCommand() *cobra.Command {
 				if len(args) > 1 {
 					return exitCode(125, "you cannot start and attach several containers at once")
 				}
-				info, err := c.ContainerInspect(ctx, args[0])
-				if err != nil {
-					return exitCode(1, err.Error())
-				}
-				conn, err := c.ContainerAttach(ctx, args[0], client.AttachOptions{Stdin: interactive, Start: true})
-				if err != nil {
-					return startExitCode(err)
-				}
-				code, err := pump(ctx, c, conn, streamOptions{stdin: interactive, tty: info.Config.Tty, proxySignals: true, id: info.ID})
-				if err != nil {
-					return exitCode(1, err.Error())
-				}
-				return exitCode(code, "")
+				return attachAndPump(ctx, c, args[0], interactive, true, true)
 			}
 			return forEach(args, func(name string) error {
 				if err := c.ContainerStart(ctx, name); err != nil {
@@ -144,25 +133,32 @@ func attachCommand() *cobra.Command {
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeContainers,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c := clientFor()
-			info, err := c.ContainerInspect(ctx, args[0])
-			if err != nil {
-				return exitCode(1, err.Error())
-			}
-			stdin := !noStdin && info.Config.OpenStdin
-			conn, err := c.ContainerAttach(ctx, args[0], client.AttachOptions{Stdin: stdin})
-			if err != nil {
-				return exitCode(1, err.Error())
-			}
-			code, err := pump(ctx, c, conn, streamOptions{stdin: stdin, tty: info.Config.Tty, proxySignals: sigProxy, id: info.ID})
-			if err != nil {
-				return exitCode(1, err.Error())
-			}
-			return exitCode(code, "")
+			return attachAndPump(cmd.Context(), clientFor(), args[0], !noStdin, false, sigProxy)
 		},
 	}
 	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach stdin")
 	cmd.Flags().BoolVar(&sigProxy, "sig-proxy", true, "forward received signals to the container")
 	return cmd
+}
+
+// attachAndPump attaches to a container (starting it when start is set) and relays its
+// stdio until it exits, returning its exit code as the command's.
+func attachAndPump(ctx context.Context, c *client.Client, name string, stdin, start, proxy bool) error {
+	info, err := c.ContainerInspect(ctx, name)
+	if err != nil {
+		return exitCode(1, err.Error())
+	}
+	stdin = stdin && info.Config.OpenStdin
+	conn, err := c.ContainerAttach(ctx, name, client.AttachOptions{Stdin: stdin, Start: start})
+	if err != nil {
+		if start {
+			return startExitCode(err)
+		}
+		return exitCode(1, err.Error())
+	}
+	code, err := pump(ctx, c, conn, streamOptions{stdin: stdin, tty: info.Config.Tty, proxySignals: proxy, id: info.ID})
+	if err != nil {
+		return exitCode(1, err.Error())
+	}
+	return exitCode(code, "")
 }

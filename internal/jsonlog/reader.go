@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -208,6 +209,7 @@ func (rd *reader) follow(cur *logFile, pos int64, lr *lineReader) error {
 					return err
 				}
 				if next != nil {
+					fmt.Fprintf(os.Stderr, "DEBUG switch %s -> %s ino %v\n", cur.name, next.name, next.info.Sys().(*syscall.Stat_t).Ino)
 					if done, err := rd.emitTail(lr); done || err != nil {
 						return err
 					}
