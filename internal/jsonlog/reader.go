@@ -196,6 +196,9 @@ func (rd *reader) follow(cur *logFile, pos int64, lr *lineReader) error {
 				return err
 			}
 			st, err := os.Stat(rd.path)
+			if err == nil {
+				fmt.Fprintf(os.Stderr, "DEBUG eof cur ino %v pos %d path ino %v size %d seen %v\n", cur.info.Sys().(*syscall.Stat_t).Ino, lr.pos, st.Sys().(*syscall.Stat_t).Ino, st.Size(), rotatedSeen)
+			}
 			switch {
 			case err == nil && !os.SameFile(st, cur.info):
 				if !rotatedSeen {
