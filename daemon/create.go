@@ -211,7 +211,18 @@ func validateHostConfig(h *api.HostConfig) error {
 		}
 	}
 	for _, o := range h.SecurityOpt {
-		if _, err := spec.ParseSecurityOpt(o); err != nil {
+		so, err := spec.ParseSecurityOpt(o)
+		if err != nil {
+			return err
+		}
+		if so.Seccomp != nil && *so.Seccomp == spec.SeccompCustom {
+			if _, err := loadSeccompFile(so.SeccompProfilePath); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range append(append([]string{}, h.CapAdd...), h.CapDrop...) {
+		if _, err := spec.NormalizeCapability(c); err != nil {
 			return err
 		}
 	}

@@ -154,9 +154,10 @@ func (d *Daemon) recordStartError(c *container, err error) {
 	msg := err.Error()
 	code := 128
 	switch {
+	case !strings.Contains(msg, "exec: "):
 	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
 		code = 127
-	case strings.Contains(msg, "permission denied"):
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"):
 		code = 126
 	}
 	c.rec.State.Error = msg

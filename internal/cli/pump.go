@@ -88,10 +88,12 @@ func pump(ctx context.Context, c *client.Client, conn *client.Hijacked, o stream
 	}
 }
 
-// startExitCode maps a failure to start a command to Docker's exit codes.
+// startExitCode maps a failure to start a command to Docker's exit codes: 127 when the
+// command was not found, 126 when it could not be run, 125 for anything else.
 func startExitCode(err error) error {
 	msg := err.Error()
 	switch {
+	case !strings.Contains(msg, "exec: "):
 	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
 		return exitCode(127, msg)
 	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"), strings.Contains(msg, "not executable"):
