@@ -158,41 +158,42 @@ func nextFile(path string, cur *logFile) (*logFile, error) {
 	return nil, nil
 }
 
-// tryNextFile finds cur's name and opens the name just newer; then it checks that cur still
-// has its name. If it does, no rotation moved the files in between, so the opened file was
-// next to cur. (cur is held open, so its inode cannot be reused by another file.) If cur
-// has been deleted, every file left is newer, and the oldest of them is next. again
-// reports a race with the writer: look again.
+// tryNextFile finds cur's name, path.k, and opens the name just newer, path.(k-1) (or path);
+// then it checks that cur is still path.k. If it is, the file opened was next to cur: a
+// rotation moves cur to path.(k+1) before anything else to path.k. (cur is held open, so
+// its inode cannot be reused by another file.) If cur has been deleted, every file left is
+// newer, and the oldest of them is next. again reports a race with the writer: look again.
 func tryNextFile(path string, cur *logFile) (lf *logFile, again bool, err error) {
+	if nameIs(path, cur.info) {
+		return nil, false, nil // still the active file
+	}
 	idx, err := rotatedIndexes(path)
 	if err != nil {
 		return nil, false, err
 	}
-	names := []string{path} // newest first
+	k := 0
 	for _, n := range idx {
-		names = append(names, rotatedName(path, n))
-	}
-	k := -1
-	for i, n := range names {
-		if fi, err := os.Stat(n); err == nil && os.SameFile(fi, cur.info) {
-			k = i
+		if nameIs(rotatedName(path, n), cur.info) {
+			k = n
 			break
 		}
 	}
 	var cand string
 	var check func(*logFile) bool
 	switch {
-	case k == 0:
-		return nil, false, nil // still the active file
 	case k > 0:
-		cand = names[k-1]
-		check = func(*logFile) bool { return nameIs(names[k], cur.info) }
+		cand = path
+		if k > 1 {
+			cand = rotatedName(path, k-1)
+		}
+		check = func(*logFile) bool { return nameIs(rotatedName(path, k), cur.info) }
 	case linked(cur):
 		return nil, true, nil // moved while we looked
 	default:
-		cand = names[len(names)-1]
+		cand = path
 		older := rotatedName(path, 1)
 		if len(idx) > 0 {
+			cand = rotatedName(path, idx[len(idx)-1])
 			older = rotatedName(path, idx[len(idx)-1]+1)
 		}
 		// Nothing older than the candidate may have appeared meanwhile.

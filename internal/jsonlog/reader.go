@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -196,9 +195,6 @@ func (rd *reader) follow(cur *logFile, pos int64, lr *lineReader) error {
 				return err
 			}
 			st, err := os.Stat(rd.path)
-			if err == nil {
-				fmt.Fprintf(os.Stderr, "DEBUG eof cur ino %v pos %d path ino %v size %d seen %v\n", cur.info.Sys().(*syscall.Stat_t).Ino, lr.pos, st.Sys().(*syscall.Stat_t).Ino, st.Size(), rotatedSeen)
-			}
 			switch {
 			case err == nil && !os.SameFile(st, cur.info):
 				if !rotatedSeen {
@@ -212,7 +208,6 @@ func (rd *reader) follow(cur *logFile, pos int64, lr *lineReader) error {
 					return err
 				}
 				if next != nil {
-					fmt.Fprintf(os.Stderr, "DEBUG switch %s -> %s ino %v\n", cur.name, next.name, next.info.Sys().(*syscall.Stat_t).Ino)
 					if done, err := rd.emitTail(lr); done || err != nil {
 						return err
 					}

@@ -17,9 +17,13 @@ type waiter struct {
 	timer *time.Timer
 }
 
+// openWatch opens a change notification for a directory; a variable so that tests can
+// exercise the polling fallback.
+var openWatch = openInotify
+
 func newWaiter(ctx context.Context, dir string) *waiter {
 	w := &waiter{ctx: ctx}
-	f, err := openInotify(dir)
+	f, err := openWatch(dir)
 	if err != nil {
 		return w // too many instances, say: plain polling still works
 	}

@@ -1,5 +1,7 @@
-// Package testutil holds helpers shared by drover's tests: root checks, locally built test
-// images and leak checks.
+// Package testutil holds helpers shared by drover's tests: root checks, test root file
+// systems and tarballs built locally from busybox-static, the static test program
+// (testutil/testprog), host leak checks (mounts, cgroups, processes, files), free ports and
+// a polling wait.
 package testutil
 
 import (

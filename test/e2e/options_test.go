@@ -16,7 +16,7 @@ func TestRunOptions(t *testing.T) {
 	e.must("run", "-d", "--name", "stubborn", "--stop-signal", "SIGUSR1", "--stop-timeout", "1", "testprog", "/testprog", "signals")
 	e.eventually(10*time.Second, "ready", func() bool { return strings.Contains(e.must("logs", "stubborn"), "ready") })
 	e.must("stop", "stubborn")
-	if out := e.must("logs", "stubborn"); !strings.Contains(out, "user defined signal 1") {
+	if out := e.must("logs", "stubborn"); !strings.Contains(out, "SIGUSR1") {
 		t.Fatalf("stop did not send the stop signal: %q", out)
 	}
 	if s := e.inspect("stubborn", "{{.State.ExitCode}}"); s != "137" {
