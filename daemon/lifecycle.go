@@ -184,12 +184,30 @@ func (d *Daemon) remove(ctx context.Context, c *container, force bool) error {
 	c.rec.State.Status = api.StatusRemoving
 	_ = d.save(c)
 	c.mu.Unlock()
-	return d.finishRemove(c)
+	return d.finishRemove(c, false)
 }
 
-// finishRemove removes the host state and the record of a stopped container.
-func (d *Daemon) finishRemove(c *container) error {
-	d.cleanupRun(c)
+// removeExited removes a container whose run just ended and was cleaned up (--rm).
+func (d *Daemon) removeExited(c *container) error {
+	c.busy.Lock()
+	defer c.busy.Unlock()
+	select {
+	case <-c.removed:
+		return errRemoved
+	default:
+	}
+	if c.running() {
+		return nil // restarted meanwhile
+	}
+	return d.finishRemove(c, true)
+}
+
+// finishRemove removes the host state and the record of a stopped container; runCleaned
+// says the run's own host state is already gone.
+func (d *Daemon) finishRemove(c *container, runCleaned bool) error {
+	if !runCleaned {
+		d.cleanupRun(c)
+	}
 	if err := d.images.Snapshots().Remove(c.rec.ID); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove root filesystem of %s: %w", c.rec.Name, err)
 	}

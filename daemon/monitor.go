@@ -55,7 +55,6 @@ func (d *Daemon) handleExit(c *container, st *shim.ExitStatus, exited chan struc
 	}()
 	d.stopHealth(c)
 	d.cleanupRun(c)
-	d.log.Debug("exit cleaned up", "container", c.rec.ID[:12], "took", time.Since(t0))
 	c.mu.Lock()
 	code := st.Code
 	if st.OOMKilled && code == 0 {
@@ -79,17 +78,21 @@ func (d *Daemon) handleExit(c *container, st *shim.ExitStatus, exited chan struc
 		c.rec.State.Status = api.StatusRestarting
 		c.rec.State.Restarting = true
 	}
-	if err := d.save(c); err != nil {
-		d.log.Error("save container state", "container", c.rec.ID, "err", err)
+	autoRemove := c.rec.Config.Host.AutoRemove && !restart
+	// A container about to be removed skips recording its exit: after a crash here the
+	// next daemon finds its shim and bundle gone and removes it all the same.
+	if !autoRemove {
+		if err := d.save(c); err != nil {
+			d.log.Error("save container state", "container", c.rec.ID, "err", err)
+		}
 	}
-	autoRemove := c.rec.Config.Host.AutoRemove
 	c.mu.Unlock()
 	closeOnce(exited)
 	switch {
 	case restart:
 		d.scheduleRestart(c, ran)
 	case autoRemove:
-		if err := d.remove(context.Background(), c, true); err != nil && !errors.Is(err, errRemoved) {
+		if err := d.removeExited(c); err != nil && !errors.Is(err, errRemoved) {
 			d.log.Warn("auto-remove", "container", c.rec.ID, "err", err)
 		}
 	}

@@ -89,7 +89,7 @@ func (d *Daemon) recoverContainer(c *container) {
 		d.bg.Add(1)
 		go func() {
 			defer d.bg.Done()
-			if err := d.finishRemove(c); err != nil {
+			if err := d.finishRemove(c, false); err != nil {
 				d.log.Warn("finish removal", "container", rec.ID, "err", err)
 			}
 		}()
