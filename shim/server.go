@@ -176,7 +176,7 @@ func (s *server) pump(name string, r *os.File, kind stream.Kind) {
 		defer s.pumps.Done()
 		defer r.Close()
 		lines := jsonlog.NewLineWriter(s.log, name)
-		buf := make([]byte, 32*1024)
+		buf := make([]byte, 16*1024) // one per stream and container: keep it small
 		for {
 			n, err := r.Read(buf)
 			if n > 0 {
