@@ -121,11 +121,18 @@ func (l *Launcher) Launch(cfg Config) (shimPid, initPid int, wait func() error, 
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	defer w.conn.Close()
 	if _, err := fmt.Fprintln(w.conn, cfg.Bundle); err != nil {
+		// The warm shim died while it waited (killed, OOM): boot one for this start.
 		w.kill()
-		return 0, 0, nil, fmt.Errorf("hand bundle to shim: %w", err)
+		if w, err = l.boot(); err != nil {
+			return 0, 0, nil, err
+		}
+		if _, err := fmt.Fprintln(w.conn, cfg.Bundle); err != nil {
+			w.kill()
+			return 0, 0, nil, fmt.Errorf("hand bundle to shim: %w", err)
+		}
 	}
+	defer w.conn.Close()
 	line, rerr := bufio.NewReader(w.conn).ReadString('\n')
 	line = strings.TrimSpace(line)
 	if rerr != nil || !strings.HasPrefix(line, "ok") {
