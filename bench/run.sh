@@ -25,6 +25,7 @@ cleanup() {
 	podman rmi -f "$PODMAN_IMG" >/dev/null 2>&1 || true
 	runc --root "$W/runc" delete -f benchid >/dev/null 2>&1 || true
 	rm -rf "$W"
+	rmdir /sys/fs/cgroup/*/drover-bench 2>/dev/null || true
 }
 trap cleanup EXIT
 

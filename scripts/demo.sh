@@ -12,6 +12,7 @@ cleanup() {
 	"$BIN" rm -f demo >/dev/null 2>&1 || true
 	[ -n "${DPID:-}" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null || true
 	rm -rf "$DIR"
+	rmdir /sys/fs/cgroup/*/drover-demo 2>/dev/null || true
 }
 trap cleanup EXIT
 
