@@ -77,7 +77,7 @@ func (d *Daemon) handleImageInspect(w http.ResponseWriter, r *http.Request) erro
 
 func (d *Daemon) handleImageImport(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	img, err := d.images.Import(r.Context(), r.Body, q.Get("ref"), q["change"])
+	img, err := d.images.Import(r.Context(), r.Body, q.Get("ref"), image.ImportOptions{Changes: q["change"], Message: q.Get("message")})
 	if err != nil {
 		return err
 	}

@@ -3,143 +3,225 @@ package image
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	goruntime "runtime"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/drover/drover/internal/archive"
+	"github.com/drover/drover/image/content"
+	"github.com/drover/drover/image/snapshot"
+	"github.com/drover/drover/internal/errdefs"
 )
 
-// Import makes a one-layer image named ref (may be "") from a rootfs tarball (plain, gzip
-// or zstd); changes are Dockerfile instructions applied to its config.
-func (s *Store) Import(ctx context.Context, r io.Reader, ref string, changes []string) (*Image, error) {
-	var tags []string
-	if ref != "" {
-		rr, err := ParseReference(ref)
-		if err != nil {
-			return nil, err
-		}
-		tags = append(tags, rr.String())
-	}
-	var cfg ocispec.ImageConfig
-	for _, ch := range changes {
-		if err := ApplyChange(&cfg, ch); err != nil {
-			return nil, err
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	zr, err := decompress(r)
-	if err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	defer zr.Close()
-	diffID, size, err := s.content.Write(zr, "", -1)
-	if err != nil {
-		return nil, fmt.Errorf("import: store layer: %w", err)
-	}
-	if err := s.unpackBlob(diffID, diffID, ""); err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	now := time.Now().UTC()
-	config := ocispec.Image{
-		Created:  &now,
-		Platform: ocispec.Platform{OS: "linux", Architecture: goruntime.GOARCH},
-		Config:   cfg,
-		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
-		History:  []ocispec.History{{Created: &now, CreatedBy: "drover import", Comment: "imported from tarball"}},
-	}
-	layer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffID, Size: size}
-	img, err := s.commit(config, []ocispec.Descriptor{layer})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.record(img, tags); err != nil {
-		return nil, err
-	}
-	return s.Get(img.ID.String())
+// ImportOptions set the config of an imported image (what `docker import --change` sets).
+type ImportOptions struct {
+	Cmd          []string
+	Entrypoint   []string
+	Env          []string // KEY=value
+	WorkingDir   string
+	User         string
+	ExposedPorts map[string]struct{} // "80/tcp"
+	Labels       map[string]string
+	StopSignal   string
+	// Changes are Dockerfile-style instructions (see ParseChange) applied after the
+	// fields above.
+	Changes []string
+	// Message is the history comment (docker import --message).
+	Message string
 }
 
-// commit stores config and manifest blobs for config and layers and returns the image.
-func (s *Store) commit(config ocispec.Image, layers []ocispec.Descriptor) (*Image, error) {
-	cdata, err := json.Marshal(config)
+// imageConfig builds the config from the options.
+func (o ImportOptions) imageConfig() (ocispec.ImageConfig, error) {
+	for _, s := range o.Changes {
+		c, err := ParseChange(s)
+		if err != nil {
+			return ocispec.ImageConfig{}, err
+		}
+		c.Apply(&o)
+	}
+	return ocispec.ImageConfig{
+		Cmd: o.Cmd, Entrypoint: o.Entrypoint, Env: o.Env, WorkingDir: o.WorkingDir, User: o.User,
+		ExposedPorts: o.ExposedPorts, Labels: o.Labels, StopSignal: o.StopSignal,
+	}, nil
+}
+
+func (s *Store) maxLayerBytes() int64 {
+	if s.opts.limits.MaxBytes > 0 {
+		return s.opts.limits.MaxBytes
+	}
+	return snapshot.DefaultLimits.MaxBytes
+}
+
+// Import makes a one-layer image from a root filesystem tarball (plain, gzip or zstd,
+// told by its magic) and names it ref ("" for none). The tarball is stored as it came
+// (the layer blob) while its uncompressed digest, the diff ID, is computed in the same
+// pass; then config and manifest are written and the image committed.
+func (s *Store) Import(ctx context.Context, r io.Reader, ref string, opts ImportOptions) (*Image, error) {
+	var refs []string
+	if ref != "" {
+		var err error
+		if refs, err = parseNames([]string{ref}, false); err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := opts.imageConfig()
 	if err != nil {
 		return nil, err
 	}
-	cid, csize, err := s.content.Write(bytes.NewReader(cdata), "", -1)
-	if err != nil {
-		return nil, err
+	var written []digest.Digest
+	var holds holdSet
+	defer holds.release()
+	fail := func(err error) (*Image, error) {
+		holds.release()
+		s.mu.Lock()
+		s.dropUnreferenced(written)
+		s.mu.Unlock()
+		return nil, fmt.Errorf("import: %w", err)
 	}
+
+	layer, diffID, comp, rel, err := s.writeLayer(r)
+	if err != nil {
+		return fail(err)
+	}
+	written = append(written, layer.Digest)
+	holds.add(rel)
+
+	now := time.Now().UTC()
+	comment := opts.Message
+	if comment == "" {
+		comment = "imported from tarball"
+	}
+	config := ocispec.Image{
+		Created:  &now,
+		Platform: hostPlatform(),
+		Config:   cfg,
+		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
+		History:  []ocispec.History{{Created: &now, CreatedBy: "drover import", Comment: comment}},
+	}
+	layer.MediaType = layerMediaType(comp)
+	mdesc, more, err := s.writeImage(&holds, config, []ocispec.Descriptor{layer})
+	written = append(written, more...)
+	if err != nil {
+		return fail(err)
+	}
+	s.mu.Lock()
+	id, err := s.commitLocked(ctx, mdesc, refs)
+	s.mu.Unlock()
+	if err != nil {
+		return fail(err)
+	}
+	return s.Get(id.String())
+}
+
+func layerMediaType(c Compression) string {
+	switch c {
+	case Gzip:
+		return ocispec.MediaTypeImageLayerGzip
+	case Zstd:
+		return ocispec.MediaTypeImageLayerZstd
+	}
+	return ocispec.MediaTypeImageLayer
+}
+
+// writeLayer stores r as a layer blob and returns it with its diff ID, held against GC
+// until release is called.
+func (s *Store) writeLayer(r io.Reader) (desc ocispec.Descriptor, diffID digest.Digest, comp Compression, release func(), err error) {
+	release = func() {}
+	w, err := s.content.Writer("", "", -1)
+	if err != nil {
+		return desc, "", 0, release, err
+	}
+	defer w.Abort()
+	counted := &countingReader{r: r}
+	tee := io.TeeReader(counted, w)
+	var zr io.ReadCloser
+	zr, comp, err = decompress(tee, decompressOptions{maxRatio: s.opts.maxRatio})
+	if err != nil {
+		return desc, "", 0, release, err
+	}
+	defer zr.Close()
+	max := s.maxLayerBytes()
+	h := digest.Canonical.Digester()
+	n, err := io.Copy(h.Hash(), io.LimitReader(zr, max+1))
+	if err != nil {
+		return desc, "", 0, release, fmt.Errorf("read tarball: %w", err)
+	}
+	if n > max {
+		return desc, "", 0, release, fmt.Errorf("tarball is larger than the %d byte layer limit uncompressed (a decompression bomb?): %w", max, errdefs.ErrInvalidArgument)
+	}
+	if n == 0 {
+		return desc, "", 0, release, fmt.Errorf("the tarball is empty: %w", errdefs.ErrInvalidArgument)
+	}
+	// Bytes after the compressed stream belong to the blob too.
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return desc, "", 0, release, fmt.Errorf("read tarball: %w", err)
+	}
+	// Held before the commit publishes it, so a GC running meanwhile cannot take it.
+	d := w.Digest()
+	release = s.Hold(d)
+	if err := w.Commit(); err != nil && !errors.Is(err, errdefs.ErrAlreadyExists) {
+		return desc, "", 0, release, err
+	}
+	return ocispec.Descriptor{Digest: d, Size: counted.n}, h.Digest(), comp, release, nil
+}
+
+// holdSet collects Hold releases to run together.
+type holdSet struct{ fns []func() }
+
+func (h *holdSet) add(release func()) { h.fns = append(h.fns, release) }
+
+func (h *holdSet) release() {
+	for _, f := range h.fns {
+		f()
+	}
+	h.fns = nil
+}
+
+// writeImage stores the config and a manifest for it and layers; it returns the
+// manifest's descriptor and the blobs it wrote.
+func (s *Store) writeImage(holds *holdSet, config ocispec.Image, layers []ocispec.Descriptor) (ocispec.Descriptor, []digest.Digest, error) {
+	raw, err := canonicalJSON(config)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, err
+	}
+	cdesc, err := s.putJSON(holds, raw)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, err
+	}
+	cdesc.MediaType = ocispec.MediaTypeImageConfig
+	mdesc, err := s.writeManifest(holds, cdesc, layers)
+	if err != nil {
+		return ocispec.Descriptor{}, []digest.Digest{cdesc.Digest}, err
+	}
+	return mdesc, []digest.Digest{cdesc.Digest, mdesc.Digest}, nil
+}
+
+// writeManifest stores an OCI manifest for a stored config and layers.
+func (s *Store) writeManifest(holds *holdSet, cdesc ocispec.Descriptor, layers []ocispec.Descriptor) (ocispec.Descriptor, error) {
 	m := ocispec.Manifest{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageManifest,
-		Config:    ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cid, Size: csize},
+		Config:    cdesc,
 		Layers:    layers,
 	}
-	mdata, err := json.Marshal(m)
+	mraw, err := canonicalJSON(m)
 	if err != nil {
-		return nil, err
+		return ocispec.Descriptor{}, err
 	}
-	mid, _, err := s.content.Write(bytes.NewReader(mdata), "", -1)
+	mdesc, err := s.putJSON(holds, mraw)
 	if err != nil {
-		return nil, err
+		return ocispec.Descriptor{}, err
 	}
-	return s.newImage(cid, mid, config, layers), nil
+	mdesc.MediaType = ocispec.MediaTypeImageManifest
+	return mdesc, nil
 }
 
-func (s *Store) newImage(configID, manifestID digest.Digest, config ocispec.Image, layers []ocispec.Descriptor) *Image {
-	img := &Image{ID: configID, Manifest: manifestID, Layers: layers, DiffIDs: config.RootFS.DiffIDs}
-	if chains := ChainIDs(config.RootFS.DiffIDs); len(chains) > 0 {
-		img.ChainID = chains[len(chains)-1]
-	}
-	if config.Created != nil {
-		img.Created = *config.Created
-	}
-	for _, l := range layers {
-		img.Size += l.Size
-	}
-	return img
-}
-
-// unpackBlob unpacks the layer blob as snapshot chain on parent, checking that its
-// uncompressed content has the expected diff ID.
-func (s *Store) unpackBlob(blob, diffID, parent digest.Digest) error {
-	chain := diffID
-	if parent != "" {
-		chain = digest.FromString(parent.String() + " " + diffID.String())
-	}
-	if s.snaps.Exists(chain) {
-		return nil
-	}
-	f, err := s.content.Open(blob)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	zr, err := decompress(f)
-	if err != nil {
-		return fmt.Errorf("layer %s: %w", blob, err)
-	}
-	defer zr.Close()
-	dg := digest.Canonical.Digester()
-	tee := io.TeeReader(zr, dg.Hash())
-	if err := s.snaps.Unpack(chain, parent, tee, archive.DefaultLimits); err != nil {
-		return fmt.Errorf("unpack layer %s: %w", blob, err)
-	}
-	// The digest covers the tar's trailing padding too.
-	if _, err := io.Copy(io.Discard, tee); err != nil {
-		_ = s.snaps.RemoveSnapshot(chain)
-		return fmt.Errorf("layer %s: %w", blob, err)
-	}
-	if got := dg.Digest(); got != diffID {
-		_ = s.snaps.RemoveSnapshot(chain)
-		return fmt.Errorf("layer %s: uncompressed digest %s does not match the config's diff ID %s", blob, got, diffID)
-	}
-	return nil
+// putJSON stores a small blob, held against GC until holds are released.
+func (s *Store) putJSON(holds *holdSet, raw []byte) (ocispec.Descriptor, error) {
+	holds.add(s.Hold(digest.FromBytes(raw)))
+	return content.WriteBlob(s.content, bytes.NewReader(raw), digest.FromBytes(raw), int64(len(raw)))
 }

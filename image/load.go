@@ -1,280 +1,377 @@
 package image
 
 import (
+	"archive/tar"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
-	"path/filepath"
-	goruntime "runtime"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	bolt "go.etcd.io/bbolt"
 
-	"github.com/drover/drover/internal/archive"
 	"github.com/drover/drover/internal/errdefs"
 )
 
-// maxMetadata bounds manifests, indexes and configs read from untrusted archives.
-const maxMetadata = 4 << 20
+const (
+	// maxArchiveEntries bounds the entries of a loaded archive.
+	maxArchiveEntries = 100_000
+	// maxLinkHops bounds symlink chains inside an archive.
+	maxLinkHops = 16
+	// annotationContainerdName is the full image name containerd and Docker 25+ write.
+	annotationContainerdName = "io.containerd.image.name"
+)
 
-// Load reads a `docker save` archive or an OCI image layout archive and stores its images.
-func (s *Store) Load(ctx context.Context, r io.Reader) ([]*Image, error) {
-	tmp, err := os.MkdirTemp(s.root, "load-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	if err := archive.Untar(r, tmp, "/", archive.DefaultLimits); err != nil {
-		return nil, fmt.Errorf("load: read archive: %w", err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var imgs []*Image
-	var tags [][]string
-	if _, err := os.Stat(filepath.Join(tmp, "index.json")); err == nil {
-		imgs, tags, err = s.loadOCI(tmp)
-		if err != nil {
-			return nil, fmt.Errorf("load OCI layout: %w", err)
-		}
-	} else if _, err := os.Stat(filepath.Join(tmp, "manifest.json")); err == nil {
-		imgs, tags, err = s.loadDocker(tmp)
-		if err != nil {
-			return nil, fmt.Errorf("load docker archive: %w", err)
-		}
-	} else {
-		return nil, fmt.Errorf("load: not an image archive (no index.json or manifest.json): %w", errdefs.ErrInvalidArgument)
-	}
-	var out []*Image
-	for i, img := range imgs {
-		if err := s.record(img, tags[i]); err != nil {
-			return nil, err
-		}
-		got, err := s.Get(img.ID.String())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, got)
-	}
-	return out, nil
-}
-
-func readJSON(file string, v any) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := json.NewDecoder(io.LimitReader(f, maxMetadata)).Decode(v); err != nil {
-		return fmt.Errorf("%s: %v: %w", filepath.Base(file), err, errdefs.ErrInvalidArgument)
-	}
-	return nil
-}
-
-// inArchive maps an archive path to the staged file, refusing escapes.
-func inArchive(dir, p string) (string, error) {
-	clean := path.Clean("/" + p)
-	if strings.Contains(p, "..") {
-		return "", fmt.Errorf("path %q leaves the archive: %w", p, errdefs.ErrInvalidArgument)
-	}
-	return filepath.Join(dir, clean), nil
-}
-
-// putBlob copies a staged blob into the content store, verifying digest and size.
-func (s *Store) putBlob(file string, d digest.Digest, size int64) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return fmt.Errorf("blob %s missing from the archive: %w", d, errdefs.ErrInvalidArgument)
-	}
-	defer f.Close()
-	_, _, err = s.content.Write(f, d, size)
-	return err
-}
-
-func (s *Store) loadOCI(dir string) ([]*Image, [][]string, error) {
-	var index ocispec.Index
-	if err := readJSON(filepath.Join(dir, "index.json"), &index); err != nil {
-		return nil, nil, err
-	}
-	blob := func(d digest.Digest) string {
-		return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded())
-	}
-	var imgs []*Image
-	var tags [][]string
-	for _, desc := range index.Manifests {
-		if err := desc.Digest.Validate(); err != nil {
-			return nil, nil, fmt.Errorf("bad digest %q: %w", desc.Digest, errdefs.ErrInvalidArgument)
-		}
-		mdesc := desc
-		if desc.MediaType == ocispec.MediaTypeImageIndex || desc.MediaType == "application/vnd.docker.distribution.manifest.list.v2+json" {
-			var sub ocispec.Index
-			if err := readJSON(blob(desc.Digest), &sub); err != nil {
-				return nil, nil, err
-			}
-			picked, err := pickPlatform(sub.Manifests)
-			if err != nil {
-				return nil, nil, err
-			}
-			mdesc = picked
-		}
-		img, err := s.loadManifest(mdesc, blob)
-		if err != nil {
-			return nil, nil, err
-		}
-		var t []string
-		for _, key := range []string{"io.containerd.image.name", ocispec.AnnotationRefName} {
-			name := desc.Annotations[key]
-			if name == "" {
-				continue
-			}
-			if r, err := ParseReference(name); err == nil && strings.ContainsAny(name, "/:") {
-				t = append(t, r.String())
-				break
-			}
-		}
-		imgs = append(imgs, img)
-		tags = append(tags, t)
-	}
-	return imgs, tags, nil
-}
-
-// pickPlatform chooses the host's platform from an index.
-func pickPlatform(list []ocispec.Descriptor) (ocispec.Descriptor, error) {
-	for _, d := range list {
-		if d.Platform != nil && d.Platform.OS == "linux" && d.Platform.Architecture == goruntime.GOARCH {
-			return d, nil
-		}
-	}
-	return ocispec.Descriptor{}, fmt.Errorf("no image for linux/%s in the index: %w", goruntime.GOARCH, errdefs.ErrNotFound)
-}
-
-// loadManifest stores a manifest, its config and layers, and unpacks the layers.
-func (s *Store) loadManifest(mdesc ocispec.Descriptor, blob func(digest.Digest) string) (*Image, error) {
-	var m ocispec.Manifest
-	if err := readJSON(blob(mdesc.Digest), &m); err != nil {
-		return nil, err
-	}
-	if err := s.putBlob(blob(mdesc.Digest), mdesc.Digest, mdesc.Size); err != nil {
-		return nil, err
-	}
-	if err := s.putBlob(blob(m.Config.Digest), m.Config.Digest, m.Config.Size); err != nil {
-		return nil, err
-	}
-	var config ocispec.Image
-	if err := readJSON(blob(m.Config.Digest), &config); err != nil {
-		return nil, err
-	}
-	if len(config.RootFS.DiffIDs) != len(m.Layers) {
-		return nil, fmt.Errorf("config lists %d layers, manifest %d: %w", len(config.RootFS.DiffIDs), len(m.Layers), errdefs.ErrInvalidArgument)
-	}
-	for i, l := range m.Layers {
-		if err := s.putBlob(blob(l.Digest), l.Digest, l.Size); err != nil {
-			return nil, err
-		}
-		var parent digest.Digest
-		if i > 0 {
-			parent = ChainIDs(config.RootFS.DiffIDs[:i])[i-1]
-		}
-		if err := s.unpackBlob(l.Digest, config.RootFS.DiffIDs[i], parent); err != nil {
-			return nil, err
-		}
-	}
-	return s.newImage(m.Config.Digest, mdesc.Digest, config, m.Layers), nil
-}
-
+// dockerManifest is one entry of a `docker save` manifest.json.
 type dockerManifest struct {
 	Config   string
 	RepoTags []string
 	Layers   []string
 }
 
-func (s *Store) loadDocker(dir string) ([]*Image, [][]string, error) {
-	var entries []dockerManifest
-	if err := readJSON(filepath.Join(dir, "manifest.json"), &entries); err != nil {
-		return nil, nil, err
-	}
-	var imgs []*Image
-	var tags [][]string
-	for _, e := range entries {
-		cfile, err := inArchive(dir, e.Config)
-		if err != nil {
-			return nil, nil, err
-		}
-		var config ocispec.Image
-		if err := readJSON(cfile, &config); err != nil {
-			return nil, nil, err
-		}
-		if len(config.RootFS.DiffIDs) != len(e.Layers) {
-			return nil, nil, fmt.Errorf("config lists %d layers, manifest.json %d: %w", len(config.RootFS.DiffIDs), len(e.Layers), errdefs.ErrInvalidArgument)
-		}
-		f, err := os.Open(cfile)
-		if err != nil {
-			return nil, nil, err
-		}
-		cid, _, err := s.content.Write(f, "", -1)
-		f.Close()
-		if err != nil {
-			return nil, nil, err
-		}
-		var layers []ocispec.Descriptor
-		for i, lp := range e.Layers {
-			lfile, err := inArchive(dir, lp)
-			if err != nil {
-				return nil, nil, err
-			}
-			lf, err := os.Open(lfile)
-			if err != nil {
-				return nil, nil, fmt.Errorf("layer %s missing from the archive: %w", lp, errdefs.ErrInvalidArgument)
-			}
-			ld, lsize, err := s.content.Write(lf, "", -1)
-			lf.Close()
-			if err != nil {
-				return nil, nil, err
-			}
-			var parent digest.Digest
-			if i > 0 {
-				parent = ChainIDs(config.RootFS.DiffIDs[:i])[i-1]
-			}
-			if err := s.unpackBlob(ld, config.RootFS.DiffIDs[i], parent); err != nil {
-				return nil, nil, err
-			}
-			layers = append(layers, ocispec.Descriptor{MediaType: layerMediaType(s, ld), Digest: ld, Size: lsize})
-		}
-		img, err := s.commitManifest(cid, config, layers)
-		if err != nil {
-			return nil, nil, err
-		}
-		var t []string
-		for _, tag := range e.RepoTags {
-			r, err := ParseReference(tag)
-			if err != nil {
-				return nil, nil, err
-			}
-			t = append(t, r.String())
-		}
-		imgs = append(imgs, img)
-		tags = append(tags, t)
-	}
-	return imgs, tags, nil
+// archive is a loaded tar's files, each stored as a blob in the content store.
+type archive struct {
+	files map[string]digest.Digest // archive path -> blob
+	links map[string]string        // archive path -> path it links to
 }
 
-// layerMediaType tells a stored layer's compression from its first bytes.
-func layerMediaType(s *Store, d digest.Digest) string {
-	f, err := s.content.Open(d)
+// Load reads a `docker save` archive (manifest.json with config and layer files, in the
+// old layout or Docker 25's blobs/sha256 one) or an OCI image layout archive (oci-layout,
+// index.json, blobs/), plain or compressed, and stores its images. The archive is streamed
+// straight into the content store: files under blobs/ are verified against the digest
+// their path names, everything else is checked by the manifests and configs that use it.
+// Tags come from manifest.json's RepoTags and from the index's io.containerd.image.name
+// and org.opencontainers.image.ref.name annotations. Files no image uses are dropped.
+func (s *Store) Load(ctx context.Context, r io.Reader) ([]*Image, error) {
+	var holds holdSet
+	var written []digest.Digest
+	defer func() {
+		holds.release()
+		s.mu.Lock()
+		s.dropUnreferenced(written)
+		s.mu.Unlock()
+	}()
+	zr, _, err := decompress(r, decompressOptions{maxRatio: s.opts.maxRatio})
 	if err != nil {
-		return ocispec.MediaTypeImageLayer
+		return nil, fmt.Errorf("load: %w", err)
 	}
-	defer f.Close()
-	var magic [4]byte
-	_, _ = io.ReadFull(f, magic[:])
-	switch {
-	case magic[0] == 0x1f && magic[1] == 0x8b:
-		return ocispec.MediaTypeImageLayerGzip
-	case magic == [4]byte{0x28, 0xb5, 0x2f, 0xfd}:
-		return ocispec.MediaTypeImageLayerZstd
+	defer zr.Close()
+	a, err := s.readArchive(ctx, zr, &holds, &written)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
 	}
-	return ocispec.MediaTypeImageLayer
+	s.mu.Lock()
+	ids, err := s.loadArchive(ctx, a, &holds, &written)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	var out []*Image
+	for _, id := range ids {
+		img, err := s.Get(id.String())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+// archivePath cleans a path inside the archive, refusing one that climbs out of it.
+func archivePath(name string) (string, error) {
+	c := path.Clean(strings.TrimLeft(name, "/"))
+	if c == ".." || strings.HasPrefix(c, "../") || strings.IndexByte(name, 0) >= 0 || len(name) > 4096 {
+		return "", fmt.Errorf("archive entry %q is outside the archive: %w", truncate(name, 200), errdefs.ErrInvalidArgument)
+	}
+	return c, nil
+}
+
+// blobPathDigest is the digest a blobs/<alg>/<hex> path names, "" for other paths.
+func blobPathDigest(p string) digest.Digest {
+	parts := strings.Split(p, "/")
+	if len(parts) != 3 || parts[0] != "blobs" {
+		return ""
+	}
+	d := digest.NewDigestFromEncoded(digest.Algorithm(parts[1]), parts[2])
+	if d.Validate() != nil {
+		return ""
+	}
+	return d
+}
+
+// readArchive streams every regular file of the tar into the content store.
+func (s *Store) readArchive(ctx context.Context, r io.Reader, holds *holdSet, written *[]digest.Digest) (*archive, error) {
+	a := &archive{files: map[string]digest.Digest{}, links: map[string]string{}}
+	tr := tar.NewReader(r)
+	max := s.maxLayerBytes()
+	for n := 0; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read archive: %v: %w", err, errdefs.ErrInvalidArgument)
+		}
+		if n >= maxArchiveEntries {
+			return nil, fmt.Errorf("archive has more than %d entries: %w", maxArchiveEntries, errdefs.ErrInvalidArgument)
+		}
+		name, err := archivePath(hdr.Name)
+		if err != nil {
+			return nil, err
+		}
+		switch hdr.Typeflag {
+		case tar.TypeReg, tar.TypeRegA:
+			if hdr.Size > max {
+				return nil, fmt.Errorf("archive entry %s is %d bytes, over the %d byte limit: %w", name, hdr.Size, max, errdefs.ErrInvalidArgument)
+			}
+			d, err := s.writeHeld(tr, blobPathDigest(name), hdr.Size, holds, written)
+			if err != nil {
+				return nil, fmt.Errorf("archive entry %s: %w", name, err)
+			}
+			a.files[name] = d
+		case tar.TypeSymlink:
+			target := hdr.Linkname
+			if !path.IsAbs(target) {
+				target = path.Join(path.Dir(name), target)
+			}
+			if a.links[name], err = archivePath(target); err != nil {
+				return nil, err
+			}
+		case tar.TypeLink:
+			if a.links[name], err = archivePath(hdr.Linkname); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return a, nil
+}
+
+// writeHeld stores one blob, held against GC; new blobs are added to written.
+func (s *Store) writeHeld(r io.Reader, expected digest.Digest, size int64, holds *holdSet, written *[]digest.Digest) (digest.Digest, error) {
+	if expected != "" {
+		holds.add(s.Hold(expected))
+	}
+	w, err := s.content.Writer("", expected, size)
+	if errors.Is(err, errdefs.ErrAlreadyExists) {
+		return expected, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer w.Abort()
+	if _, err := io.Copy(w, r); err != nil {
+		return "", err
+	}
+	d := w.Digest()
+	if expected == "" {
+		holds.add(s.Hold(d))
+	}
+	err = w.Commit()
+	if errors.Is(err, errdefs.ErrAlreadyExists) {
+		return d, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	*written = append(*written, d)
+	return d, nil
+}
+
+// resolve finds the blob an archive path names, following links within the archive.
+func (a *archive) resolve(p string) (digest.Digest, error) {
+	p, err := archivePath(p)
+	if err != nil {
+		return "", err
+	}
+	for hops := 0; hops <= maxLinkHops; hops++ {
+		if d, ok := a.files[p]; ok {
+			return d, nil
+		}
+		next, ok := a.links[p]
+		if !ok {
+			return "", fmt.Errorf("the archive has no file %s: %w", truncate(p, 200), errdefs.ErrInvalidArgument)
+		}
+		p = next
+	}
+	return "", fmt.Errorf("links to %s loop or go more than %d deep: %w", truncate(p, 200), maxLinkHops, errdefs.ErrInvalidArgument)
+}
+
+func (a *archive) has(p string) bool {
+	_, err := a.resolve(p)
+	return err == nil
+}
+
+func (s *Store) readArchiveJSON(a *archive, p string, max int64, v any) error {
+	d, err := a.resolve(p)
+	if err != nil {
+		return err
+	}
+	raw, err := s.readBlob(d, max)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%s is not valid JSON: %v: %w", p, err, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// loadArchive commits the archive's images (s.mu held) and returns their IDs.
+func (s *Store) loadArchive(ctx context.Context, a *archive, holds *holdSet, written *[]digest.Digest) ([]digest.Digest, error) {
+	var ids []digest.Digest
+	loaded := map[digest.Digest]bool{}
+	add := func(id digest.Digest) {
+		if !loaded[id] {
+			loaded[id] = true
+			ids = append(ids, id)
+		}
+	}
+	hasIndex, hasManifest := a.has("index.json"), a.has("manifest.json")
+	if !hasIndex && !hasManifest {
+		return nil, fmt.Errorf("not an image archive: it has neither index.json (OCI layout) nor manifest.json (docker save): %w", errdefs.ErrInvalidArgument)
+	}
+	if hasIndex {
+		var idx ocispec.Index
+		if err := s.readArchiveJSON(a, "index.json", maxManifestSize, &idx); err != nil {
+			return nil, err
+		}
+		if len(idx.Manifests) > maxArchiveEntries {
+			return nil, fmt.Errorf("index.json lists too many manifests: %w", errdefs.ErrInvalidArgument)
+		}
+		host := hostPlatform()
+		for _, desc := range idx.Manifests {
+			if !isIndex(desc.MediaType) && !isManifest(desc.MediaType) {
+				continue // not an image (an artifact, an attestation)
+			}
+			if p := desc.Platform; p != nil && isManifest(desc.MediaType) && (p.OS != host.OS || p.Architecture != host.Architecture) {
+				continue // another platform's image
+			}
+			names, err := annotatedNames(desc.Annotations)
+			if err != nil {
+				return nil, err
+			}
+			id, err := s.commitLocked(ctx, desc, names)
+			if err != nil {
+				return nil, fmt.Errorf("image %s: %w", desc.Digest, err)
+			}
+			add(id)
+		}
+		if len(ids) == 0 && !hasManifest {
+			return nil, fmt.Errorf("index.json lists no image for %s/%s: %w", host.OS, host.Architecture, errdefs.ErrNotFound)
+		}
+	}
+	if hasManifest {
+		var entries []dockerManifest
+		if err := s.readArchiveJSON(a, "manifest.json", maxManifestSize, &entries); err != nil {
+			return nil, err
+		}
+		for i, e := range entries {
+			id, err := s.loadDockerEntry(ctx, a, e, loaded, holds, written)
+			if err != nil {
+				return nil, fmt.Errorf("manifest.json entry %d: %w", i+1, err)
+			}
+			add(id)
+		}
+	}
+	return ids, nil
+}
+
+// annotatedNames reads an OCI index entry's image names. A bare ref.name ("latest") names
+// no repository and is ignored.
+func annotatedNames(ann map[string]string) ([]string, error) {
+	var names []string
+	if n := ann[annotationContainerdName]; n != "" {
+		names = append(names, n)
+	} else if n := ann[ocispec.AnnotationRefName]; strings.ContainsAny(n, "/:") {
+		names = append(names, n)
+	}
+	return parseNames(names, true)
+}
+
+// loadDockerEntry commits one manifest.json image (s.mu held); an image already loaded
+// from index.json only gets the entry's tags.
+func (s *Store) loadDockerEntry(ctx context.Context, a *archive, e dockerManifest, loaded map[digest.Digest]bool, holds *holdSet, written *[]digest.Digest) (digest.Digest, error) {
+	tags, err := parseNames(e.RepoTags, false)
+	if err != nil {
+		return "", err
+	}
+	cid, err := a.resolve(e.Config)
+	if err != nil {
+		return "", fmt.Errorf("config: %w", err)
+	}
+	// The old layout names the config <id>.json: the name must match the content.
+	if base := path.Base(e.Config); strings.HasSuffix(base, ".json") && hex64RE().MatchString(strings.TrimSuffix(base, ".json")) && strings.TrimSuffix(base, ".json") != cid.Encoded() {
+		return "", fmt.Errorf("config %s has digest %s: the archive is corrupt or was tampered with: %w", e.Config, cid, errdefs.ErrInvalidArgument)
+	}
+	if loaded[cid] {
+		return cid, s.addRefs(cid, tags)
+	}
+	raw, err := s.readBlob(cid, maxConfigSize)
+	if err != nil {
+		return "", fmt.Errorf("config %s: %w", e.Config, err)
+	}
+	cfg, _, err := parseConfig(raw)
+	if err != nil {
+		return "", fmt.Errorf("config %s: %w", e.Config, err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(e.Layers) {
+		return "", fmt.Errorf("config lists %d layers, manifest.json %d: %w", len(cfg.RootFS.DiffIDs), len(e.Layers), errdefs.ErrInvalidArgument)
+	}
+	var layers []ocispec.Descriptor
+	for _, lp := range e.Layers {
+		d, err := a.resolve(lp)
+		if err != nil {
+			return "", fmt.Errorf("layer: %w", err)
+		}
+		info, err := s.content.Info(d)
+		if err != nil {
+			return "", err
+		}
+		comp, err := s.blobCompression(d)
+		if err != nil {
+			return "", fmt.Errorf("layer %s: %w", lp, err)
+		}
+		layers = append(layers, ocispec.Descriptor{MediaType: layerMediaType(comp), Digest: d, Size: info.Size})
+	}
+	cdesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cid, Size: int64(len(raw))}
+	mdesc, err := s.writeManifest(holds, cdesc, layers)
+	if err != nil {
+		return "", err
+	}
+	*written = append(*written, mdesc.Digest)
+	return s.commitLocked(ctx, mdesc, tags)
+}
+
+// blobCompression reads the first bytes of a stored blob.
+func (s *Store) blobCompression(d digest.Digest) (Compression, error) {
+	rc, err := s.content.Open(d)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	head := make([]byte, 8)
+	n, _ := io.ReadFull(rc, head)
+	return detect(head[:n])
+}
+
+// addRefs points more names at a recorded image.
+func (s *Store) addRefs(id digest.Digest, refs []string) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, r := range refs {
+			if err := tx.Bucket(bucketRefs).Put([]byte(r), []byte(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

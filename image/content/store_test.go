@@ -1,58 +1,112 @@
-package content
+package content_test
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/drover/drover/internal/errdefs"
+	"github.com/drover/drover/image/content"
+	"github.com/drover/drover/image/content/testsuite"
 )
 
-func TestWriteVerify(t *testing.T) {
-	s, err := Open(t.TempDir())
+func TestStoreSuite(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T) content.Blobs {
+		s, err := content.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// ingests lists what is left in ingest/.
+func ingests(t *testing.T, root string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(root, "ingest"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := []byte("hello blob")
-	want := digest.FromBytes(data)
-	got, n, err := s.Write(bytes.NewReader(data), want, int64(len(data)))
-	if err != nil || got != want || n != int64(len(data)) {
-		t.Fatalf("write = %s %d %v", got, n, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
 	}
-	f, err := s.Open(want)
+	return names
+}
+
+func TestLayoutAndNothingLeftBehind(t *testing.T) {
+	root := t.TempDir()
+	s, err := content.Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, _ := io.ReadAll(f)
-	f.Close()
-	if !bytes.Equal(back, data) {
-		t.Fatalf("read back %q", back)
+	data := []byte("hello")
+	d := digest.FromBytes(data)
+	if _, err := s.WriteBlob(bytes.NewReader(data), d, 5); err != nil {
+		t.Fatal(err)
 	}
-	// Wrong digest, wrong size: refused, nothing stored.
-	bad := digest.FromString("other")
-	if _, _, err := s.Write(bytes.NewReader(data), bad, -1); !errors.Is(err, errdefs.ErrInvalidArgument) {
-		t.Fatalf("digest mismatch: %v", err)
+	if got, err := os.ReadFile(filepath.Join(root, "blobs", "sha256", d.Encoded())); err != nil || string(got) != "hello" {
+		t.Fatalf("blob file: %q %v", got, err)
 	}
-	if s.Has(bad) {
-		t.Fatal("mismatched blob stored")
+	if _, err := s.WriteBlob(bytes.NewReader(data), digest.FromString("x"), 5); err == nil {
+		t.Fatal("mismatch accepted")
 	}
-	if _, _, err := s.Write(bytes.NewReader([]byte("abc")), digest.FromString("abc"), 2); err == nil {
-		t.Fatal("size mismatch accepted")
+	if _, err := s.WriteBlob(bytes.NewReader(bytes.Repeat(data, 10)), "", 5); err == nil {
+		t.Fatal("oversized write accepted")
 	}
-	ingest, _ := os.ReadDir(s.root + "/ingest")
-	if len(ingest) != 0 {
-		t.Fatalf("partial writes left: %v", ingest)
+	if left := ingests(t, root); len(left) != 0 {
+		t.Fatalf("failed writes left ingests: %v", left)
 	}
-	var count int
-	s.Walk(func(digest.Digest, int64) error { count++; return nil })
-	if count != 1 {
-		t.Fatalf("walk saw %d blobs", count)
+	// A sha512 blob lives in its own directory.
+	d512 := digest.SHA512.FromBytes(data)
+	if _, err := s.WriteBlob(bytes.NewReader(data), d512, 5); err != nil {
+		t.Fatal(err)
 	}
-	if err := s.Delete(want); err != nil || s.Has(want) {
-		t.Fatalf("delete: %v", err)
+	if _, err := os.Stat(filepath.Join(root, "blobs", "sha512", d512.Encoded())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPruneIngests(t *testing.T) {
+	root := t.TempDir()
+	s, err := content.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := s.Writer("stale", "", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = stale.Write([]byte("abc"))
+	_ = stale.Close()
+	open, err := s.Writer("open", "", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Abort()
+	_, _ = open.Write([]byte("abc"))
+	if err := s.PruneIngests(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(ingests(t, root)); n != 2 {
+		t.Fatalf("young ingests pruned: %d left", n)
+	}
+	if err := s.PruneIngests(0); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(ingests(t, root)); n != 1 {
+		t.Fatalf("want only the open ingest kept, %d left", n)
+	}
+	// Reopening the store keeps a partial write resumable.
+	s2, err := content.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s2
+	if n := len(ingests(t, root)); n != 1 {
+		t.Fatalf("open dropped ingests: %d left", n)
 	}
 }

@@ -1,45 +1,116 @@
-// Package snapshot unpacks image layers once into directories keyed by chain ID and gives
-// each container an overlayfs root filesystem on top of its image's chain.
+// Package snapshot unpacks image layers once into directories keyed by chain ID, shared by
+// every image that has them, and gives each container a root filesystem on top of its
+// image's chain: an overlayfs mount (lowerdirs = the chain, upper and work per container)
+// or, where overlayfs cannot be mounted, a private copy of the chain (copy-up fallback).
 //
-//	snapshots/<chain>/fs      the layer's files (overlayfs whiteouts applied)
-//	snapshots/<chain>/parent  the parent chain ID, empty for a base layer
-//	containers/<key>/upper    the container's writable layer
-//	containers/<key>/work     overlayfs work directory
+// Layout under the root directory:
+//
+//	snapshots/<chain-hex>/fs       the layer's own files, whiteouts in overlayfs format
+//	snapshots/<chain-hex>/parent   the parent chain ID ("" for a base layer)
+//	snapshots/<chain-hex>/diffid   the layer's diff ID
+//	snapshots/<chain-hex>/size     bytes of file content in the layer
+//	containers/<key>/driver        "overlay" or "copy"
+//	containers/<key>/parent        the chain the container runs on
+//	containers/<key>/upper, work   overlayfs upper and work directories (overlay driver)
+//	containers/<key>/rootfs        the merged copy of the chain (copy driver)
+//	tmp/                           unpacks and removals in progress, cleared at Open
+//
+// Layer tars are hostile input. They are applied with directory file descriptors and
+// O_NOFOLLOW on every path component, so no entry, symlink or hardlink can make the
+// snapshotter write outside the snapshot (see apply.go).
 package snapshot
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
-	"github.com/drover/drover/internal/archive"
 	"github.com/drover/drover/internal/errdefs"
+)
+
+// Driver names how container root filesystems are made.
+type Driver string
+
+const (
+	// DriverOverlay mounts overlayfs with the chain as lowerdirs.
+	DriverOverlay Driver = "overlay"
+	// DriverCopy copies the merged chain into the container's directory and bind-mounts it:
+	// slow and space-hungry, for hosts where overlayfs cannot be used (an overlayfs root,
+	// some rootless setups).
+	DriverCopy Driver = "copy"
 )
 
 // Snapshotter manages layer snapshots and container layers under a root directory.
 type Snapshotter struct {
-	root string
+	root   string
+	limits Limits
+	forced Driver
+
+	probeOnce sync.Once
+	driver    Driver
 }
 
-// Open creates (if needed) the snapshotter's directories and drops half-made snapshots.
-func Open(root string) (*Snapshotter, error) {
+// Option configures a Snapshotter.
+type Option func(*Snapshotter)
+
+// WithLimits sets the limits applied to every layer (zero fields keep the defaults).
+func WithLimits(l Limits) Option { return func(s *Snapshotter) { s.limits = l.withDefaults() } }
+
+// WithDriver forces a driver instead of probing for overlayfs.
+func WithDriver(d Driver) Option { return func(s *Snapshotter) { s.forced = d } }
+
+// Open creates (if needed) the snapshotter's directories and drops what a crash left in
+// tmp/ (half unpacked layers, half removed ones).
+func Open(root string, opts ...Option) (*Snapshotter, error) {
+	s := &Snapshotter{root: root, limits: DefaultLimits}
+	for _, o := range opts {
+		o(s)
+	}
 	for _, d := range []string{"snapshots", "containers", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("open snapshotter: %w", err)
 		}
 	}
-	tmp, _ := os.ReadDir(filepath.Join(root, "tmp"))
-	for _, e := range tmp {
-		_ = os.RemoveAll(filepath.Join(root, "tmp", e.Name()))
+	tmp, err := os.ReadDir(filepath.Join(root, "tmp"))
+	if err != nil {
+		return nil, fmt.Errorf("open snapshotter: %w", err)
 	}
-	return &Snapshotter{root: root}, nil
+	for _, e := range tmp {
+		p := filepath.Join(root, "tmp", e.Name())
+		_ = unix.Unmount(p, unix.MNT_DETACH) // a probe mount left by a crash
+		if err := os.RemoveAll(p); err != nil {
+			return nil, fmt.Errorf("open snapshotter: clear %s: %w", p, err)
+		}
+	}
+	return s, nil
+}
+
+// Root is the snapshotter's directory.
+func (s *Snapshotter) Root() string { return s.root }
+
+// ChainID is the chain ID of a layer with diff ID diffID on top of parent (OCI image spec).
+func ChainID(parent, diffID digest.Digest) digest.Digest {
+	if parent == "" {
+		return diffID
+	}
+	return digest.FromString(parent.String() + " " + diffID.String())
+}
+
+func validChain(d digest.Digest) error {
+	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
+		return fmt.Errorf("chain ID %q is not a sha256 digest: %w", d, errdefs.ErrInvalidArgument)
+	}
+	return nil
 }
 
 func (s *Snapshotter) dir(chain digest.Digest) string {
@@ -48,57 +119,85 @@ func (s *Snapshotter) dir(chain digest.Digest) string {
 
 // Exists reports whether the chain is unpacked.
 func (s *Snapshotter) Exists(chain digest.Digest) bool {
+	if validChain(chain) != nil {
+		return false
+	}
 	_, err := os.Stat(filepath.Join(s.dir(chain), "fs"))
 	return err == nil
 }
 
-// Unpack applies an uncompressed layer tar on top of parent as snapshot chain. It is a
-// no-op when chain exists; a failure or crash leaves no visible snapshot.
-func (s *Snapshotter) Unpack(chain, parent digest.Digest, layer io.Reader, limits archive.Limits) error {
+// Unpack applies the uncompressed layer tar on top of the snapshot parent ("" for a base
+// layer) and stores it as chain. It reads the layer to its end and checks that its digest
+// (the diff ID) gives chain; on any mismatch or refusal nothing is kept. The layer goes to
+// a temporary directory renamed into place when complete, so a crash never leaves a half
+// snapshot visible. An existing chain makes Unpack a no-op that does not read layer.
+func (s *Snapshotter) Unpack(ctx context.Context, chain, parent digest.Digest, layer io.Reader) error {
+	if err := validChain(chain); err != nil {
+		return err
+	}
+	if parent != "" {
+		if err := validChain(parent); err != nil {
+			return err
+		}
+	}
 	if s.Exists(chain) {
-		_, _ = io.Copy(io.Discard, layer)
 		return nil
 	}
 	if parent != "" && !s.Exists(parent) {
-		return fmt.Errorf("parent snapshot %s missing: %w", parent, errdefs.ErrNotFound)
+		return fmt.Errorf("unpack %s: parent snapshot %s is missing: unpack the layers below first: %w", chain, parent, errdefs.ErrNotFound)
 	}
 	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "unpack-")
 	if err != nil {
-		return err
+		return fmt.Errorf("unpack %s: %w", chain, err)
 	}
-	ok := false
+	committed := false
 	defer func() {
-		if !ok {
-			os.RemoveAll(tmp)
+		if !committed {
+			_ = os.RemoveAll(tmp)
 		}
 	}()
 	fsDir := filepath.Join(tmp, "fs")
 	if err := os.Mkdir(fsDir, 0o755); err != nil {
-		return err
+		return fmt.Errorf("unpack %s: %w", chain, err)
 	}
-	limits.Layer = true
-	if err := archive.Untar(layer, fsDir, "/", limits); err != nil {
-		return err
+	digester := digest.Canonical.Digester()
+	lr := &limitedReader{r: io.TeeReader(layer, digester.Hash()), max: s.limits.MaxBytes}
+	size, err := applyLayer(ctx, fsDir, lr, overlayMode, s.limits)
+	if err != nil {
+		return fmt.Errorf("unpack %s: %w", chain, err)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "parent"), []byte(parent), 0o600); err != nil {
-		return err
+	// The diff ID covers the whole stream, the tar's end padding included.
+	if _, err := io.Copy(io.Discard, lr); err != nil {
+		return fmt.Errorf("unpack %s: read layer: %w", chain, err)
 	}
-	if err := syncDir(tmp); err != nil {
-		return err
+	diffID := digester.Digest()
+	if got := ChainID(parent, diffID); got != chain {
+		return fmt.Errorf("unpack %s: layer content (diff ID %s) does not give this chain ID: the layer is corrupt or the image config lies: %w", chain, diffID, errdefs.ErrInvalidArgument)
+	}
+	for name, v := range map[string]string{"parent": parent.String(), "diffid": diffID.String(), "size": strconv.FormatInt(size, 10)} {
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte(v), 0o600); err != nil {
+			return fmt.Errorf("unpack %s: %w", chain, err)
+		}
+	}
+	if err := syncFS(tmp); err != nil {
+		return fmt.Errorf("unpack %s: sync: %w", chain, err)
 	}
 	if err := os.Rename(tmp, s.dir(chain)); err != nil {
 		if s.Exists(chain) { // unpacked meanwhile by someone else
 			return nil
 		}
-		return err
+		return fmt.Errorf("unpack %s: %w", chain, err)
 	}
-	ok = true
+	committed = true
+	if err := syncDir(filepath.Join(s.root, "snapshots")); err != nil {
+		return fmt.Errorf("unpack %s: sync: %w", chain, err)
+	}
 	return nil
 }
 
-// syncDir flushes the filesystem holding dir, so the rename that follows publishes a
-// snapshot whose files are on disk.
-func syncDir(dir string) error {
+// syncFS flushes the filesystem holding dir, so that the rename that follows publishes
+// files that are on disk (cheaper than fsyncing every file of a layer).
+func syncFS(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -107,129 +206,100 @@ func syncDir(dir string) error {
 	return unix.Syncfs(int(f.Fd()))
 }
 
-// chain lists the fs directories of chain and its parents, newest first.
-func (s *Snapshotter) chain(chain digest.Digest) ([]string, error) {
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+func readMeta(dir, name string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	return strings.TrimSpace(string(b)), err
+}
+
+// Parent returns the parent chain of chain ("" for a base layer).
+func (s *Snapshotter) Parent(chain digest.Digest) (digest.Digest, error) {
+	if !s.Exists(chain) {
+		return "", fmt.Errorf("snapshot %s: %w", chain, errdefs.ErrNotFound)
+	}
+	p, err := readMeta(s.dir(chain), "parent")
+	if err != nil {
+		return "", fmt.Errorf("snapshot %s: %w", chain, err)
+	}
+	return digest.Digest(p), nil
+}
+
+// lowers lists the fs directories of chain and its parents, top layer first.
+func (s *Snapshotter) lowers(chain digest.Digest) ([]string, error) {
 	var dirs []string
 	for c := chain; c != ""; {
-		if !s.Exists(c) {
-			return nil, fmt.Errorf("snapshot %s missing: %w", c, errdefs.ErrNotFound)
+		if len(dirs) >= 1000 {
+			return nil, fmt.Errorf("snapshot chain %s is longer than 1000 layers or loops", chain)
 		}
-		dirs = append(dirs, filepath.Join(s.dir(c), "fs"))
-		p, err := os.ReadFile(filepath.Join(s.dir(c), "parent"))
+		p, err := s.Parent(c)
 		if err != nil {
 			return nil, err
 		}
-		c = digest.Digest(strings.TrimSpace(string(p)))
-		if len(dirs) > 500 {
-			return nil, errors.New("snapshot chain too long or looping")
-		}
+		dirs = append(dirs, filepath.Join(s.dir(c), "fs"))
+		c = p
 	}
 	return dirs, nil
 }
 
-func (s *Snapshotter) containerDir(key string) string {
-	return filepath.Join(s.root, "containers", key)
-}
-
-// Prepare makes the writable layer of a container (key) on top of chain.
-func (s *Snapshotter) Prepare(key string, chain digest.Digest) error {
-	if _, err := s.chain(chain); err != nil {
-		return err
+// Size is the bytes of file content in the one layer chain (not its parents).
+func (s *Snapshotter) Size(chain digest.Digest) (int64, error) {
+	if !s.Exists(chain) {
+		return 0, fmt.Errorf("snapshot %s: %w", chain, errdefs.ErrNotFound)
 	}
-	dir := s.containerDir(key)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("container layer %s: %w", key, errdefs.ErrAlreadyExists)
-		}
-		return err
-	}
-	for _, d := range []string{"upper", "work"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			os.RemoveAll(dir)
-			return err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "parent"), []byte(chain), 0o600); err != nil {
-		os.RemoveAll(dir)
-		return err
-	}
-	return nil
-}
-
-// Mount mounts the container's root filesystem (overlayfs) at target.
-func (s *Snapshotter) Mount(key, target string, readonly bool) error {
-	dir := s.containerDir(key)
-	p, err := os.ReadFile(filepath.Join(dir, "parent"))
+	v, err := readMeta(s.dir(chain), "size")
 	if err != nil {
-		return fmt.Errorf("container layer %s: %w", key, errdefs.ErrNotFound)
+		return 0, fmt.Errorf("snapshot %s: %w", chain, err)
 	}
-	lowers, err := s.chain(digest.Digest(strings.TrimSpace(string(p))))
+	return strconv.ParseInt(v, 10, 64)
+}
+
+// Chains lists every unpacked snapshot.
+func (s *Snapshotter) Chains() ([]digest.Digest, error) {
+	entries, err := os.ReadDir(filepath.Join(s.root, "snapshots"))
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("list snapshots: %w", err)
 	}
-	var opts string
-	if readonly {
-		// overlayfs needs two lowers for a mount without upper; a read-only upper serves.
-		opts = "lowerdir=" + filepath.Join(dir, "upper") + ":" + strings.Join(lowers, ":")
-	} else {
-		opts = fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lowers, ":"), filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
-	}
-	if len(opts) >= os.Getpagesize()-64 {
-		return fmt.Errorf("too many layers for one overlay mount (%d)", len(lowers))
-	}
-	if err := unix.Mount("overlay", target, "overlay", 0, opts+",index=off"); err != nil {
-		if err2 := unix.Mount("overlay", target, "overlay", 0, opts); err2 != nil {
-			return fmt.Errorf("mount overlay on %s: %w", target, err2)
+	var out []digest.Digest
+	for _, e := range entries {
+		d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
+		if d.Validate() == nil {
+			out = append(out, d)
 		}
 	}
-	return nil
+	return out, nil
 }
 
-// Unmount unmounts target; not being mounted is fine.
-func (s *Snapshotter) Unmount(target string) error {
-	for i := 0; i < 10; i++ {
-		err := unix.Unmount(target, 0)
-		switch {
-		case err == nil:
-			continue // mounted more than once? try again until EINVAL
-		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
-			return nil
-		case errors.Is(err, unix.EBUSY):
-			return unix.Unmount(target, unix.MNT_DETACH)
-		default:
-			return err
-		}
-	}
-	return nil
-}
-
-// Remove deletes the container layer key.
-func (s *Snapshotter) Remove(key string) error {
-	return os.RemoveAll(s.containerDir(key))
-}
-
-// RemoveSnapshot deletes an unpacked layer (when no image uses it any more).
+// RemoveSnapshot deletes an unpacked layer. It is renamed away first, so a crash in the
+// middle of the delete leaves no half snapshot under its name. The caller makes sure no
+// image or container needs it (see image.Store.GC).
 func (s *Snapshotter) RemoveSnapshot(chain digest.Digest) error {
+	if err := validChain(chain); err != nil {
+		return err
+	}
+	return s.removeDir(s.dir(chain))
+}
+
+func (s *Snapshotter) removeDir(dir string) error {
 	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "rm-")
 	if err != nil {
 		return err
 	}
-	// Rename first so a crash mid-delete leaves no half snapshot under its name.
-	if err := os.Rename(s.dir(chain), filepath.Join(tmp, "s")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Rename(dir, filepath.Join(tmp, "x")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		os.RemoveAll(tmp)
-		return err
+		return fmt.Errorf("remove %s: %w", dir, err)
 	}
-	return os.RemoveAll(tmp)
-}
-
-// Usage is the disk use of the container layer key in bytes.
-func (s *Snapshotter) Usage(key string) int64 {
-	return du(filepath.Join(s.containerDir(key), "upper"))
-}
-
-// Size is the disk use of one unpacked layer.
-func (s *Snapshotter) Size(chain digest.Digest) int64 {
-	return du(filepath.Join(s.dir(chain), "fs"))
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return nil
 }
 
 func du(dir string) int64 {

@@ -150,15 +150,10 @@ func addEntry(tw *tar.Writer, dir *os.File, rel, name string) error {
 	}
 }
 
-// Limits bound what Untar writes, against decompression and size bombs, and say how the
-// special entries of image layers are treated.
+// Limits bound what Untar writes, against decompression and size bombs.
 type Limits struct {
 	MaxBytes   int64
 	MaxEntries int
-	// Layer applies OCI layer rules: whiteouts become overlayfs whiteouts (0/0 character
-	// devices, trusted.overlay.opaque on opaque directories), device nodes and fifos are
-	// created, and PAX xattrs (file capabilities included) are set.
-	Layer bool
 }
 
 // DefaultLimits suit docker cp of ordinary files.
@@ -199,7 +194,7 @@ func Untar(r io.Reader, rootfs, dst string, lim Limits) error {
 				return fmt.Errorf("tar is larger than %d bytes: %w", lim.MaxBytes, errdefs.ErrInvalidArgument)
 			}
 		}
-		if err := extract(dir, hdr, tr, lim.Layer); err != nil {
+		if err := extract(dir, hdr, tr); err != nil {
 			return fmt.Errorf("extract %s: %w", hdr.Name, err)
 		}
 	}
@@ -219,7 +214,7 @@ func cleanName(name string) (string, error) {
 	return strings.TrimPrefix(c, "/"), nil
 }
 
-func extract(dir *os.File, hdr *tar.Header, r io.Reader, layer bool) error {
+func extract(dir *os.File, hdr *tar.Header, r io.Reader) error {
 	name, err := cleanName(hdr.Name)
 	if err != nil {
 		return err
@@ -241,11 +236,6 @@ func extract(dir *os.File, hdr *tar.Header, r io.Reader, layer bool) error {
 	}
 	defer parent.Close()
 	pfd := int(parent.Fd())
-	if layer {
-		if done, err := whiteout(pfd, base); done || err != nil {
-			return err
-		}
-	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		if err := unix.Mkdirat(pfd, base, 0o700); err != nil && err != unix.EEXIST {
@@ -304,32 +294,8 @@ func extract(dir *os.File, hdr *tar.Header, r io.Reader, layer bool) error {
 		if err := unix.Linkat(int(tparent.Fd()), tbase, pfd, base, 0); err != nil {
 			return err
 		}
-	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		if !layer {
-			return nil // cp creates no devices
-		}
-		mode := uint32(hdr.Mode & 0o7777)
-		switch hdr.Typeflag {
-		case tar.TypeChar:
-			mode |= unix.S_IFCHR
-		case tar.TypeBlock:
-			mode |= unix.S_IFBLK
-		default:
-			mode |= unix.S_IFIFO
-		}
-		_ = unix.Unlinkat(pfd, base, 0)
-		if err := unix.Mknodat(pfd, base, mode, int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))); err != nil {
-			return err
-		}
-		_ = unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW)
-		return nil
 	default:
-		return nil
-	}
-	if layer {
-		if err := setXattrs(pfd, base, hdr); err != nil {
-			return err
-		}
+		return nil // devices, fifos and the like are not created by cp
 	}
 	if hdr.Typeflag == tar.TypeSymlink {
 		_ = unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW)
@@ -361,53 +327,6 @@ func modeBits(m int64) os.FileMode {
 		out |= os.ModeSticky
 	}
 	return out
-}
-
-// whiteout turns an OCI whiteout entry into its overlayfs form; done reports whether the
-// entry was one.
-func whiteout(pfd int, base string) (done bool, err error) {
-	if base == ".wh..wh..opq" {
-		return true, unix.Fsetxattr(pfd, "trusted.overlay.opaque", []byte("y"), 0)
-	}
-	name, ok := strings.CutPrefix(base, ".wh.")
-	if !ok {
-		return false, nil
-	}
-	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
-		return true, fmt.Errorf("bad whiteout %q: %w", base, errdefs.ErrInvalidArgument)
-	}
-	_ = unix.Unlinkat(pfd, name, 0)
-	_ = unix.Unlinkat(pfd, name, unix.AT_REMOVEDIR)
-	return true, unix.Mknodat(pfd, name, unix.S_IFCHR, 0)
-}
-
-// setXattrs applies PAX SCHILYXATTR records (file capabilities among them) without
-// following symlinks.
-func setXattrs(pfd int, base string, hdr *tar.Header) error {
-	for k, v := range hdr.PAXRecords {
-		name, ok := strings.CutPrefix(k, "SCHILY.xattr.")
-		if !ok {
-			continue
-		}
-		if strings.HasPrefix(name, "trusted.") {
-			continue // overlayfs uses trusted.*; an image must not set it
-		}
-		if err := lsetxattrAt(pfd, base, name, []byte(v)); err != nil && err != unix.ENOTSUP {
-			return fmt.Errorf("set xattr %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// lsetxattrAt sets an xattr on base inside the directory pfd without following a symlink:
-// through the /proc/self/fd magic link of an O_PATH handle, which names exactly that inode.
-func lsetxattrAt(pfd int, base, name string, value []byte) error {
-	fd, err := unix.Openat(pfd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	return unix.Setxattr(fmt.Sprintf("/proc/self/fd/%d", fd), name, value, 0)
 }
 
 // mkdirBeneath makes rel and its missing parents below dir, following no symlink, and
