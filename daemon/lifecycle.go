@@ -117,41 +117,36 @@ func (d *Daemon) restart(ctx context.Context, c *container, timeout *time.Durati
 	return d.start(ctx, c, nil)
 }
 
-func (d *Daemon) pause(ctx context.Context, c *container) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch c.rec.State.Status {
-	case api.StatusPaused:
-		return fmt.Errorf("container %s is already paused: %w", c.rec.Name, errdefs.ErrConflict)
-	case api.StatusRunning:
-	default:
-		return fmt.Errorf("container %s is not running: %w", c.rec.Name, errdefs.ErrConflict)
-	}
-	rt, err := d.runtimeFor(c.rec.RuntimePath)
-	if err != nil {
-		return err
-	}
-	if err := rt.Pause(ctx, c.rec.ID); err != nil {
-		return fmt.Errorf("pause %s: %w", c.rec.Name, err)
-	}
-	c.rec.State.Status, c.rec.State.Paused = api.StatusPaused, true
-	return d.save(c)
-}
+func (d *Daemon) pause(ctx context.Context, c *container) error { return d.setPaused(ctx, c, true) }
 
-func (d *Daemon) unpause(ctx context.Context, c *container) error {
+func (d *Daemon) unpause(ctx context.Context, c *container) error { return d.setPaused(ctx, c, false) }
+
+// setPaused freezes or thaws every process of a running container.
+func (d *Daemon) setPaused(ctx context.Context, c *container, pause bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.rec.State.Status != api.StatusPaused {
-		return fmt.Errorf("container %s is not paused: %w", c.rec.Name, errdefs.ErrConflict)
+	verb, from, to := "unpause", api.StatusPaused, api.StatusRunning
+	if pause {
+		verb, from, to = "pause", api.StatusRunning, api.StatusPaused
+	}
+	if c.rec.State.Status != from {
+		if pause && c.rec.State.Status == api.StatusPaused {
+			return fmt.Errorf("container %s is already paused: %w", c.rec.Name, errdefs.ErrConflict)
+		}
+		return fmt.Errorf("container %s is not %s: %w", c.rec.Name, from, errdefs.ErrConflict)
 	}
 	rt, err := d.runtimeFor(c.rec.RuntimePath)
 	if err != nil {
 		return err
 	}
-	if err := rt.Resume(ctx, c.rec.ID); err != nil {
-		return fmt.Errorf("unpause %s: %w", c.rec.Name, err)
+	op := rt.Resume
+	if pause {
+		op = rt.Pause
 	}
-	c.rec.State.Status, c.rec.State.Paused = api.StatusRunning, false
+	if err := op(ctx, c.rec.ID); err != nil {
+		return fmt.Errorf("%s %s: %w", verb, c.rec.Name, err)
+	}
+	c.rec.State.Status, c.rec.State.Paused = to, pause
 	return d.save(c)
 }
 
