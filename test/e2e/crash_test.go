@@ -45,3 +45,22 @@ func TestCrashRecovery(t *testing.T) {
 		}
 	}
 }
+
+// TestShimKilled: when a container's shim dies, the daemon ends the container, records
+// the exit and leaves nothing behind.
+func TestShimKilled(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	id := strings.TrimSpace(e.must("run", "-d", "busybox", "sleep", "300"))
+	data, err := os.ReadFile(e.exec + "/containers/" + id + "/shim.pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(atoi(t, string(data)), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(15*time.Second, "the exit to be recorded", func() bool {
+		return e.inspect(id, "{{.State.Status}}") == "exited"
+	})
+	e.must("rm", id)
+}
