@@ -84,10 +84,8 @@ func (d *Daemon) lookup(ref string) (*container, error) {
 
 // save persists c's record; a removed container stays removed.
 func (d *Daemon) save(c *container) error {
-	select {
-	case <-c.removed:
+	if c.isRemoved() {
 		return nil
-	default:
 	}
 	return d.store.put(c.rec)
 }

@@ -18,6 +18,15 @@ import (
 // errRemoved says the container was removed meanwhile.
 var errRemoved = errors.New("container removed")
 
+func (c *container) isRemoved() bool {
+	select {
+	case <-c.removed:
+		return true
+	default:
+		return false
+	}
+}
+
 func (c *container) running() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -154,10 +163,8 @@ func (d *Daemon) setPaused(ctx context.Context, c *container, pause bool) error 
 func (d *Daemon) remove(ctx context.Context, c *container, force bool) error {
 	c.busy.Lock()
 	defer c.busy.Unlock()
-	select {
-	case <-c.removed:
+	if c.isRemoved() {
 		return errRemoved
-	default:
 	}
 	if c.running() {
 		if !force {
@@ -186,10 +193,8 @@ func (d *Daemon) remove(ctx context.Context, c *container, force bool) error {
 func (d *Daemon) removeExited(c *container) error {
 	c.busy.Lock()
 	defer c.busy.Unlock()
-	select {
-	case <-c.removed:
+	if c.isRemoved() {
 		return errRemoved
-	default:
 	}
 	if c.running() {
 		return nil // restarted meanwhile
