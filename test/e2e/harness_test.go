@@ -23,7 +23,16 @@ var (
 	buildOnce sync.Once
 	binPath   string
 	buildErr  error
+	builtDir  string // removed after the tests when this binary built drover itself
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
+	os.Exit(code)
+}
 
 // droverBin builds cmd/drover once per test binary.
 func droverBin(t *testing.T) string {
@@ -38,6 +47,7 @@ func droverBin(t *testing.T) string {
 			buildErr = err
 			return
 		}
+		builtDir = dir
 		binPath = filepath.Join(dir, "drover")
 		cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", binPath, "github.com/drover/drover/cmd/drover")
 		cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
