@@ -180,8 +180,11 @@ type ExecConfig struct {
 	Tty        bool     `json:"Tty,omitempty"`
 	Stdin      bool     `json:"AttachStdin,omitempty"`
 	Privileged bool     `json:"Privileged,omitempty"`
-	Width      uint16   `json:"Width,omitempty"`
-	Height     uint16   `json:"Height,omitempty"`
+	// Detach runs the process in the background with its output discarded; the stream
+	// then ends at once with exit code 0.
+	Detach bool   `json:"Detach,omitempty"`
+	Width  uint16 `json:"Width,omitempty"`
+	Height uint16 `json:"Height,omitempty"`
 }
 
 // TopResponse lists a container's processes as ps shows them.

@@ -36,7 +36,8 @@ func (d *Daemon) execStart(ctx context.Context, c *container, cfg api.ExecConfig
 	if err != nil {
 		return nil, err
 	}
-	req := shim.Request{Op: shim.OpExec, Process: p, Terminal: cfg.Tty, Stdin: cfg.Stdin, Width: cfg.Width, Height: cfg.Height}
+	req := shim.Request{Op: shim.OpExec, Process: p, Terminal: cfg.Tty && !cfg.Detach, Stdin: cfg.Stdin && !cfg.Detach,
+		Detach: cfg.Detach, Width: cfg.Width, Height: cfg.Height}
 	conn, err := c.shim().Dial(ctx, req)
 	if err != nil {
 		return nil, startError(err)

@@ -26,6 +26,10 @@ func (s *server) exec(conn *net.UnixConn, br *bufio.Reader, req Request) {
 		return
 	default:
 	}
+	if req.Detach {
+		s.execDetached(conn, req)
+		return
+	}
 	rio := runtime.IO{Terminal: req.Terminal, ConsoleWidth: req.Width, ConsoleHeight: req.Height}
 	var outR, errR, inW *os.File
 	var childEnds []*os.File
@@ -110,4 +114,23 @@ func (s *server) exec(conn *net.UnixConn, br *bufio.Reader, req Request) {
 	case <-time.After(2 * time.Second):
 	}
 	_ = w.WriteExit(exitCode(ws, werr))
+}
+
+// execDetached starts req.Process with /dev/null as stdio and reaps it in the background.
+func (s *server) execDetached(conn *net.UnixConn, req Request) {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		writeResponse(conn, errResponse(err))
+		return
+	}
+	req.Process.Terminal = false
+	p, err := s.rt.Exec(context.Background(), s.cfg.ID, req.Process, runtime.IO{Stdin: null, Stdout: null, Stderr: null})
+	null.Close()
+	if err != nil {
+		writeResponse(conn, errResponse(err))
+		return
+	}
+	writeResponse(conn, Response{Pid: p.Pid})
+	_ = stream.NewWriter(conn).WriteExit(0)
+	go func() { _, _ = waitPid(p.Pid) }()
 }

@@ -31,6 +31,8 @@ type Request struct {
 	// Process and Terminal describe an exec.
 	Process  *specs.Process `json:"process,omitempty"`
 	Terminal bool           `json:"terminal,omitempty"`
+	// Detach runs an exec in the background with /dev/null as its stdio.
+	Detach bool `json:"detach,omitempty"`
 	// Width and Height size a terminal (resize, or a new exec's terminal).
 	Width  uint16 `json:"width,omitempty"`
 	Height uint16 `json:"height,omitempty"`

@@ -34,14 +34,14 @@ func execCommand() *cobra.Command {
 			ctx := cmd.Context()
 			c := clientFor()
 			if detach {
-				cfg.Stdin = false
+				cfg.Stdin, cfg.Tty, cfg.Detach = false, false, true
 			}
 			conn, err := c.ContainerExec(ctx, args[0], cfg)
 			if err != nil {
 				return startExitCode(err)
 			}
 			if detach {
-				conn.Close()
+				conn.Close() // the daemon answered once the process was running
 				return nil
 			}
 			code, err := pump(ctx, c, conn, streamOptions{stdin: cfg.Stdin, tty: cfg.Tty})

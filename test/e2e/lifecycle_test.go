@@ -228,3 +228,20 @@ func TestLogsFollow(t *testing.T) {
 		t.Fatalf("max-file=2 kept %d files", len(matches))
 	}
 }
+
+// TestExecDetached starts a background process with exec -d that keeps running.
+func TestExecDetached(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	e.must("run", "-d", "--name", "host", "busybox", "sleep", "300")
+	if out := e.must("exec", "-d", "host", "sh", "-c", "sleep 0.3; echo background > /tmp/done; yes > /dev/null"); out != "" {
+		t.Fatalf("exec -d printed %q", out)
+	}
+	e.eventually(10*time.Second, "the detached process to write its file", func() bool {
+		out, _, code := e.drover("exec", "host", "cat", "/tmp/done")
+		return code == 0 && out == "background\n"
+	})
+	if out := e.must("top", "host"); !strings.Contains(out, "yes") {
+		t.Fatalf("detached process not running:\n%s", out)
+	}
+}
