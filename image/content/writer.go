@@ -14,6 +14,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/drover/drover/internal/atomicfile"
 	"github.com/drover/drover/internal/errdefs"
 )
 
@@ -205,7 +206,7 @@ func (w *fileWriter) Commit() error {
 		return w.err
 	}
 	// The rename is durable only once the directory is synced.
-	if err := syncDir(filepath.Dir(target)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(target)); err != nil {
 		w.fail(fmt.Errorf("blob %s: sync: %w", got, err))
 		return w.err
 	}
@@ -234,15 +235,6 @@ func (w *fileWriter) Abort() error {
 		return fmt.Errorf("discard ingest: %w", err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 // PruneIngests removes partial writes untouched for longer than olderThan (and not open

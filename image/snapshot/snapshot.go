@@ -35,6 +35,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
+	"github.com/drover/drover/internal/atomicfile"
 	"github.com/drover/drover/internal/errdefs"
 )
 
@@ -189,7 +190,7 @@ func (s *Snapshotter) Unpack(ctx context.Context, chain, parent digest.Digest, l
 		return fmt.Errorf("unpack %s: %w", chain, err)
 	}
 	committed = true
-	if err := syncDir(filepath.Join(s.root, "snapshots")); err != nil {
+	if err := atomicfile.SyncDir(filepath.Join(s.root, "snapshots")); err != nil {
 		return fmt.Errorf("unpack %s: sync: %w", chain, err)
 	}
 	return nil
@@ -204,15 +205,6 @@ func syncFS(dir string) error {
 	}
 	defer f.Close()
 	return unix.Syncfs(int(f.Fd()))
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 func readMeta(dir, name string) (string, error) {

@@ -1,4 +1,5 @@
-// Package atomicfile replaces files so that a reader never sees a half-written one.
+// Package atomicfile replaces files so that a reader never sees a half-written one, and
+// makes directory changes durable.
 package atomicfile
 
 import "os"
@@ -17,4 +18,14 @@ func Replace(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return nil
+}
+
+// SyncDir fsyncs a directory, making the renames and creations in it durable.
+func SyncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
