@@ -260,3 +260,91 @@ type Info struct {
 	Images         int    `json:"Images"`
 	Pid            int    `json:"Pid"`
 }
+
+// Progress is one line of the JSON-lines stream that pull and push answer with, as
+// Docker's: per-layer lines carry ID (the short layer digest) and a Status such as
+// "Waiting", "Downloading", "Verifying Checksum", "Download complete", "Extracting",
+// "Pull complete", "Already exists", "Preparing", "Pushing", "Pushed", "Layer already
+// exists", with Current/Total bytes while data moves; lines without ID are messages for
+// the whole operation ("Digest: sha256:...", "Status: Downloaded newer image for ...").
+// A line with Error ends the stream in failure.
+type Progress struct {
+	ID      string `json:"id,omitempty"`
+	Status  string `json:"status,omitempty"`
+	Current int64  `json:"current,omitempty"`
+	Total   int64  `json:"total,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// AuthConfig carries a user's registry credentials from the CLI to the daemon, in the
+// X-Registry-Auth header as base64url JSON (as Docker's).
+type AuthConfig struct {
+	Username      string `json:"username,omitempty"`
+	Password      string `json:"password,omitempty"`
+	IdentityToken string `json:"identitytoken,omitempty"`
+	RegistryToken string `json:"registrytoken,omitempty"`
+	ServerAddress string `json:"serveraddress,omitempty"`
+}
+
+// LoginResult answers a successful login.
+type LoginResult struct {
+	Status string `json:"Status"`
+}
+
+// DiskUsage answers `system df`.
+type DiskUsage struct {
+	// LayersSize is the bytes of all unpacked image layers, shared ones counted once.
+	LayersSize int64            `json:"LayersSize"`
+	Images     []ImageUsage     `json:"Images"`
+	Containers []ContainerUsage `json:"Containers"`
+	Volumes    []VolumeUsage    `json:"Volumes"`
+}
+
+// ImageUsage is one image's share of the disk.
+type ImageUsage struct {
+	ID         string   `json:"Id"`
+	RepoTags   []string `json:"RepoTags"`
+	Created    int64    `json:"Created"`
+	Size       int64    `json:"Size"`
+	SharedSize int64    `json:"SharedSize"`
+	UniqueSize int64    `json:"UniqueSize"`
+	Containers int      `json:"Containers"`
+}
+
+// ContainerUsage is one container's writable layer.
+type ContainerUsage struct {
+	ID     string `json:"Id"`
+	Name   string `json:"Name"`
+	Image  string `json:"Image"`
+	State  string `json:"State"`
+	SizeRw int64  `json:"SizeRw"`
+}
+
+// VolumeUsage is one volume's size and users.
+type VolumeUsage struct {
+	Name     string `json:"Name"`
+	Size     int64  `json:"Size"`
+	RefCount int    `json:"RefCount"`
+}
+
+// ImagePruneReport answers `image prune`.
+type ImagePruneReport struct {
+	ImagesDeleted  []ImageDeleteItem `json:"ImagesDeleted"`
+	SpaceReclaimed int64             `json:"SpaceReclaimed"`
+}
+
+// HistoryItem is one step of `image history`.
+type HistoryItem struct {
+	ID        string `json:"Id"`
+	Created   string `json:"Created"`
+	CreatedBy string `json:"CreatedBy"`
+	Size      int64  `json:"Size"`
+	Comment   string `json:"Comment"`
+}
+
+// CheckProblem is one inconsistency `system check` found.
+type CheckProblem struct {
+	Object   string `json:"Object"`
+	Message  string `json:"Message"`
+	Repaired bool   `json:"Repaired"`
+}

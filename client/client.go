@@ -65,6 +65,11 @@ func path(p string, q url.Values) string {
 
 // do sends a request; a JSON body is encoded from in, unless in is an io.Reader.
 func (c *Client) do(ctx context.Context, method, p string, q url.Values, in any) (*http.Response, error) {
+	return c.doHeader(ctx, method, p, q, in, nil)
+}
+
+// doHeader is do with extra request headers.
+func (c *Client) doHeader(ctx context.Context, method, p string, q url.Values, in any, hdr http.Header) (*http.Response, error) {
 	var body io.Reader
 	ctype := ""
 	switch v := in.(type) {
@@ -84,6 +89,9 @@ func (c *Client) do(ctx context.Context, method, p string, q url.Values, in any)
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -124,6 +132,8 @@ func (e *StatusError) Unwrap() error {
 		return errdefs.ErrConflict
 	case http.StatusBadRequest:
 		return errdefs.ErrInvalidArgument
+	case http.StatusUnauthorized:
+		return errdefs.ErrUnauthorized
 	}
 	return nil
 }

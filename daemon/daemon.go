@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/drover/drover/image"
+	"github.com/drover/drover/image/remote"
 	"github.com/drover/drover/runtime"
 	"github.com/drover/drover/runtime/libcontainer"
 	"github.com/drover/drover/runtime/oci"
@@ -41,6 +42,8 @@ type Config struct {
 	Self string
 	// Logger receives the daemon's own log.
 	Logger *slog.Logger
+	// Registries configures the registry client: mirrors, insecure registries, CAs.
+	Registries remote.Options
 }
 
 // Version is drover's version string.
@@ -52,6 +55,7 @@ type Daemon struct {
 	log      *slog.Logger
 	store    *store
 	images   *image.Store
+	registry *remote.Client
 	embedded runtime.Runtime
 	launcher *shim.Launcher
 
@@ -125,6 +129,7 @@ func New(cfg Config) (*Daemon, error) {
 		log:        cfg.Logger,
 		store:      st,
 		images:     imgs,
+		registry:   remote.New(imgs, cfg.Registries),
 		embedded:   libcontainer.New(filepath.Join(cfg.ExecRoot, "runtime")),
 		containers: map[string]*container{},
 		names:      map[string]string{},

@@ -56,6 +56,8 @@ func (d *Daemon) routes() http.Handler {
 	handle("GET /containers/{id}/archive", d.withContainer(d.handleArchiveGet))
 	handle("PUT /containers/{id}/archive", d.withContainer(d.handleArchivePut))
 	d.imageRoutes(handle)
+	d.registryRoutes(handle)
+	d.systemRoutes(handle)
 	return mux
 }
 
@@ -79,6 +81,8 @@ func writeError(w http.ResponseWriter, err error) {
 		code = http.StatusConflict
 	case errors.Is(err, errdefs.ErrInvalidArgument):
 		code = http.StatusBadRequest
+	case errors.Is(err, errdefs.ErrUnauthorized):
+		code = http.StatusUnauthorized
 	}
 	writeJSON(w, code, api.Error{Message: cleanMessage(err)})
 }
@@ -86,7 +90,7 @@ func writeError(w http.ResponseWriter, err error) {
 // cleanMessage drops the sentinel suffix (": not found") that only serves errors.Is.
 func cleanMessage(err error) string {
 	msg := err.Error()
-	for _, s := range []error{errdefs.ErrNotFound, errdefs.ErrAlreadyExists, errdefs.ErrConflict, errdefs.ErrInvalidArgument} {
+	for _, s := range []error{errdefs.ErrNotFound, errdefs.ErrAlreadyExists, errdefs.ErrConflict, errdefs.ErrInvalidArgument, errdefs.ErrUnauthorized} {
 		msg = strings.TrimSuffix(msg, ": "+s.Error())
 	}
 	return msg

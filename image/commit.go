@@ -18,24 +18,26 @@ import (
 
 // Media types of Docker's image format, accepted beside the OCI ones.
 const (
-	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-	mediaTypeDockerConfig       = "application/vnd.docker.container.image.v1+json"
-	mediaTypeDockerLayer        = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-	mediaTypeDockerForeign      = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+	MediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	MediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+	MediaTypeDockerConfig       = "application/vnd.docker.container.image.v1+json"
+	MediaTypeDockerLayer        = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+	MediaTypeDockerForeign      = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 )
 
-func isIndex(mt string) bool {
-	return mt == ocispec.MediaTypeImageIndex || mt == mediaTypeDockerManifestList
+// IsIndex reports whether mt is an image index (OCI) or manifest list (Docker).
+func IsIndex(mt string) bool {
+	return mt == ocispec.MediaTypeImageIndex || mt == MediaTypeDockerManifestList
 }
 
-func isManifest(mt string) bool {
-	return mt == ocispec.MediaTypeImageManifest || mt == mediaTypeDockerManifest
+// IsManifest reports whether mt is an image manifest (OCI or Docker schema 2).
+func IsManifest(mt string) bool {
+	return mt == ocispec.MediaTypeImageManifest || mt == MediaTypeDockerManifest
 }
 
 func isLayer(mt string) bool {
 	switch mt {
-	case mediaTypeDockerLayer, mediaTypeDockerForeign, "":
+	case MediaTypeDockerLayer, MediaTypeDockerForeign, "":
 		return true
 	}
 	return strings.HasPrefix(mt, "application/vnd.oci.image.layer.")
@@ -53,7 +55,7 @@ func (s *Store) Commit(ctx context.Context, desc ocispec.Descriptor, names ...st
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id, err := s.commitLocked(ctx, desc, refs)
+	id, err := s.commitLocked(ctx, desc, refs, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -96,14 +98,14 @@ func (s *Store) checkBlob(what string, desc ocispec.Descriptor) error {
 
 // resolveManifest follows an index to the host platform's manifest.
 func (s *Store) resolveManifest(desc ocispec.Descriptor) (ocispec.Descriptor, error) {
-	for depth := 0; isIndex(desc.MediaType); depth++ {
+	for depth := 0; IsIndex(desc.MediaType); depth++ {
 		if depth >= 4 {
 			return desc, fmt.Errorf("indexes nested more than 4 deep: %w", errdefs.ErrInvalidArgument)
 		}
 		if err := s.checkBlob("index", desc); err != nil {
 			return desc, err
 		}
-		raw, err := s.readBlob(desc.Digest, maxManifestSize)
+		raw, err := s.readBlob(desc.Digest, MaxManifestSize)
 		if err != nil {
 			return desc, fmt.Errorf("index %s: %w", desc.Digest, err)
 		}
@@ -118,8 +120,8 @@ func (s *Store) resolveManifest(desc ocispec.Descriptor) (ocispec.Descriptor, er
 	return desc, nil
 }
 
-// hostPlatform is what images must be built for to run here.
-func hostPlatform() ocispec.Platform {
+// HostPlatform is what images must be built for to run here.
+func HostPlatform() ocispec.Platform {
 	p := ocispec.Platform{OS: "linux", Architecture: goruntime.GOARCH}
 	if p.Architecture == "arm64" {
 		p.Variant = "v8"
@@ -127,19 +129,41 @@ func hostPlatform() ocispec.Platform {
 	return p
 }
 
-// pickPlatform chooses the host's platform from an index's manifests (an exact variant
-// first; attestations and unknown platforms never).
+// ParsePlatform parses "os/arch[/variant]" (as --platform takes it); "" is the host's.
+func ParsePlatform(s string) (ocispec.Platform, error) {
+	if s == "" {
+		return HostPlatform(), nil
+	}
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return ocispec.Platform{}, fmt.Errorf("invalid platform %q: use os/arch[/variant], e.g. linux/amd64: %w", s, errdefs.ErrInvalidArgument)
+	}
+	p := ocispec.Platform{OS: strings.ToLower(parts[0]), Architecture: strings.ToLower(parts[1])}
+	if len(parts) == 3 {
+		p.Variant = strings.ToLower(parts[2])
+	}
+	if p.Architecture == "arm64" && p.Variant == "" {
+		p.Variant = "v8"
+	}
+	return p, nil
+}
+
 func pickPlatform(list []ocispec.Descriptor) (ocispec.Descriptor, error) {
-	host := hostPlatform()
+	return PickPlatform(list, HostPlatform())
+}
+
+// PickPlatform chooses want's manifest from an index's manifests (an exact variant
+// first; attestations and unknown platforms never).
+func PickPlatform(list []ocispec.Descriptor, want ocispec.Platform) (ocispec.Descriptor, error) {
 	var match []ocispec.Descriptor
 	var seen []string
 	for _, d := range list {
-		if d.Platform == nil {
+		if d.Platform == nil || d.Platform.OS == "unknown" {
 			continue
 		}
 		seen = append(seen, d.Platform.OS+"/"+d.Platform.Architecture)
-		if d.Platform.OS == host.OS && d.Platform.Architecture == host.Architecture {
-			if d.Platform.Variant == host.Variant {
+		if d.Platform.OS == want.OS && d.Platform.Architecture == want.Architecture {
+			if d.Platform.Variant == want.Variant {
 				return d, nil
 			}
 			match = append(match, d)
@@ -148,11 +172,12 @@ func pickPlatform(list []ocispec.Descriptor) (ocispec.Descriptor, error) {
 	if len(match) > 0 {
 		return match[0], nil
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("no image for %s/%s in the index (it has %s): %w", host.OS, host.Architecture, strings.Join(seen, ", "), errdefs.ErrNotFound)
+	return ocispec.Descriptor{}, fmt.Errorf("no image for %s/%s in the index (it has %s): %w", want.OS, want.Architecture, strings.Join(seen, ", "), errdefs.ErrNotFound)
 }
 
 // commitLocked is Commit with s.mu held.
-func (s *Store) commitLocked(ctx context.Context, desc ocispec.Descriptor, refs []string) (digest.Digest, error) {
+// staged holds layers a pull unpacked while downloading, by diff ID.
+func (s *Store) commitLocked(ctx context.Context, desc ocispec.Descriptor, refs []string, staged map[digest.Digest]*snapshot.Staged) (digest.Digest, error) {
 	mdesc, err := s.resolveManifest(desc)
 	if err != nil {
 		return "", err
@@ -160,7 +185,7 @@ func (s *Store) commitLocked(ctx context.Context, desc ocispec.Descriptor, refs 
 	if err := s.checkBlob("manifest", mdesc); err != nil {
 		return "", err
 	}
-	raw, err := s.readBlob(mdesc.Digest, maxManifestSize)
+	raw, err := s.readBlob(mdesc.Digest, MaxManifestSize)
 	if err != nil {
 		return "", fmt.Errorf("manifest %s: %w", mdesc.Digest, err)
 	}
@@ -172,7 +197,7 @@ func (s *Store) commitLocked(ctx context.Context, desc ocispec.Descriptor, refs 
 	if mt == "" {
 		mt = mdesc.MediaType
 	}
-	if m.SchemaVersion != 2 || (mt != "" && !isManifest(mt)) {
+	if m.SchemaVersion != 2 || (mt != "" && !IsManifest(mt)) {
 		return "", fmt.Errorf("manifest %s: schema %d, media type %q: only image manifests (schema 2) are supported: %w", mdesc.Digest, m.SchemaVersion, mt, errdefs.ErrInvalidArgument)
 	}
 	if mdesc.MediaType == "" {
@@ -181,13 +206,13 @@ func (s *Store) commitLocked(ctx context.Context, desc ocispec.Descriptor, refs 
 			mdesc.MediaType = mt
 		}
 	}
-	if c := m.Config.MediaType; c != ocispec.MediaTypeImageConfig && c != mediaTypeDockerConfig {
+	if c := m.Config.MediaType; c != ocispec.MediaTypeImageConfig && c != MediaTypeDockerConfig {
 		return "", fmt.Errorf("manifest %s: config media type %q is not an image config (an artifact?): %w", mdesc.Digest, c, errdefs.ErrInvalidArgument)
 	}
 	if err := s.checkBlob("config", m.Config); err != nil {
 		return "", err
 	}
-	rawConfig, err := s.readBlob(m.Config.Digest, maxConfigSize)
+	rawConfig, err := s.readBlob(m.Config.Digest, MaxConfigSize)
 	if err != nil {
 		return "", fmt.Errorf("config %s: %w", m.Config.Digest, err)
 	}
@@ -206,7 +231,7 @@ func (s *Store) commitLocked(ctx context.Context, desc ocispec.Descriptor, refs 
 			return "", err
 		}
 	}
-	_, size, created, err := s.unpackLayers(ctx, m.Layers, cfg.RootFS.DiffIDs)
+	_, size, created, err := s.unpackLayers(ctx, m.Layers, cfg.RootFS.DiffIDs, staged)
 	// Layers unpacked here belong to no image until the record is written: on failure
 	// they go (s.mu is held, so nobody else can have started using them).
 	recorded := false
@@ -257,19 +282,26 @@ func (s *Store) Unpack(ctx context.Context, img *Image) (digest.Digest, error) {
 	if len(img.Layers) != len(img.DiffIDs) {
 		return "", fmt.Errorf("image %s: %d layers but %d diff IDs: %w", img.ID, len(img.Layers), len(img.DiffIDs), errdefs.ErrInvalidArgument)
 	}
-	chain, _, _, err := s.unpackLayers(ctx, img.Layers, img.DiffIDs)
+	chain, _, _, err := s.unpackLayers(ctx, img.Layers, img.DiffIDs, nil)
 	return chain, err
 }
 
 // unpackLayers unpacks the layers missing from the snapshotter; the snapshotter checks
 // each uncompressed stream against its diff ID. It returns the top chain and the bytes of
 // all layers, and the chains it unpacked now (base first).
-func (s *Store) unpackLayers(ctx context.Context, layers []ocispec.Descriptor, diffIDs []digest.Digest) (top digest.Digest, total int64, created []digest.Digest, err error) {
+func (s *Store) unpackLayers(ctx context.Context, layers []ocispec.Descriptor, diffIDs []digest.Digest, staged map[digest.Digest]*snapshot.Staged) (top digest.Digest, total int64, created []digest.Digest, err error) {
 	var parent digest.Digest
 	for i, l := range layers {
 		chain := snapshot.ChainID(parent, diffIDs[i])
 		if !s.snaps.Exists(chain) {
-			if err := s.unpackLayer(ctx, l, chain, parent); err != nil {
+			if st := staged[diffIDs[i]]; st != nil {
+				delete(staged, diffIDs[i]) // a staged copy serves one chain only
+				err = st.Commit(chain, parent)
+				st.Discard()
+			} else {
+				err = s.unpackLayer(ctx, l, chain, parent)
+			}
+			if err != nil {
 				return "", 0, created, fmt.Errorf("layer %d (%s): %w", i+1, l.Digest, err)
 			}
 			created = append(created, chain)

@@ -122,7 +122,7 @@ type testImage struct {
 func buildImage(t testing.TB, cfg ocispec.ImageConfig, extra map[string]any, layers [][]byte, compress []Compression) *testImage {
 	t.Helper()
 	created := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
-	img := ocispec.Image{Created: &created, Platform: hostPlatform(), Config: cfg, RootFS: ocispec.RootFS{Type: "layers"}}
+	img := ocispec.Image{Created: &created, Platform: HostPlatform(), Config: cfg, RootFS: ocispec.RootFS{Type: "layers"}}
 	ti := &testImage{}
 	var descs []ocispec.Descriptor
 	for i, l := range layers {

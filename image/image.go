@@ -60,10 +60,11 @@ type record struct {
 	Size     int64                `json:"size"`
 }
 
-// Config and manifest JSON comes from hostile archives and registries.
+// Config and manifest JSON comes from hostile archives and registries: these bound what
+// is read of them (the distribution spec allows manifests of 4 MiB).
 const (
-	maxConfigSize   = 8 << 20
-	maxManifestSize = 4 << 20
+	MaxConfigSize   = 8 << 20
+	MaxManifestSize = 4 << 20
 	maxLayers       = 500 // overlayfs stacks at most 500 lowerdirs
 )
 

@@ -97,7 +97,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, ref string, opts Import
 	}
 	config := ocispec.Image{
 		Created:  &now,
-		Platform: hostPlatform(),
+		Platform: HostPlatform(),
 		Config:   cfg,
 		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
 		History:  []ocispec.History{{Created: &now, CreatedBy: "drover import", Comment: comment}},
@@ -109,7 +109,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, ref string, opts Import
 		return fail(err)
 	}
 	s.mu.Lock()
-	id, err := s.commitLocked(ctx, mdesc, refs)
+	id, err := s.commitLocked(ctx, mdesc, refs, nil)
 	s.mu.Unlock()
 	if err != nil {
 		return fail(err)

@@ -239,25 +239,25 @@ func (s *Store) loadArchive(ctx context.Context, a *archive, holds *holdSet, wri
 	}
 	if hasIndex {
 		var idx ocispec.Index
-		if err := s.readArchiveJSON(a, "index.json", maxManifestSize, &idx); err != nil {
+		if err := s.readArchiveJSON(a, "index.json", MaxManifestSize, &idx); err != nil {
 			return nil, err
 		}
 		if len(idx.Manifests) > maxArchiveEntries {
 			return nil, fmt.Errorf("index.json lists too many manifests: %w", errdefs.ErrInvalidArgument)
 		}
-		host := hostPlatform()
+		host := HostPlatform()
 		for _, desc := range idx.Manifests {
-			if !isIndex(desc.MediaType) && !isManifest(desc.MediaType) {
+			if !IsIndex(desc.MediaType) && !IsManifest(desc.MediaType) {
 				continue // not an image (an artifact, an attestation)
 			}
-			if p := desc.Platform; p != nil && isManifest(desc.MediaType) && (p.OS != host.OS || p.Architecture != host.Architecture) {
+			if p := desc.Platform; p != nil && IsManifest(desc.MediaType) && (p.OS != host.OS || p.Architecture != host.Architecture) {
 				continue // another platform's image
 			}
 			names, err := annotatedNames(desc.Annotations)
 			if err != nil {
 				return nil, err
 			}
-			id, err := s.commitLocked(ctx, desc, names)
+			id, err := s.commitLocked(ctx, desc, names, nil)
 			if err != nil {
 				return nil, fmt.Errorf("image %s: %w", desc.Digest, err)
 			}
@@ -269,7 +269,7 @@ func (s *Store) loadArchive(ctx context.Context, a *archive, holds *holdSet, wri
 	}
 	if hasManifest {
 		var entries []dockerManifest
-		if err := s.readArchiveJSON(a, "manifest.json", maxManifestSize, &entries); err != nil {
+		if err := s.readArchiveJSON(a, "manifest.json", MaxManifestSize, &entries); err != nil {
 			return nil, err
 		}
 		for i, e := range entries {
@@ -313,7 +313,7 @@ func (s *Store) loadDockerEntry(ctx context.Context, a *archive, e dockerManifes
 	if loaded[cid] {
 		return cid, s.addRefs(cid, tags)
 	}
-	raw, err := s.readBlob(cid, maxConfigSize)
+	raw, err := s.readBlob(cid, MaxConfigSize)
 	if err != nil {
 		return "", fmt.Errorf("config %s: %w", e.Config, err)
 	}
@@ -346,7 +346,7 @@ func (s *Store) loadDockerEntry(ctx context.Context, a *archive, e dockerManifes
 		return "", err
 	}
 	*written = append(*written, mdesc.Digest)
-	return s.commitLocked(ctx, mdesc, tags)
+	return s.commitLocked(ctx, mdesc, tags, nil)
 }
 
 // blobCompression reads the first bytes of a stored blob.

@@ -103,7 +103,7 @@ func TestLoadOCIArchive(t *testing.T) {
 	foreign := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("not here"), Size: 10,
 		Platform: &ocispec.Platform{OS: "linux", Architecture: "s390x"}}
 	host := ti.manifestDesc()
-	p := hostPlatform()
+	p := HostPlatform()
 	host.Platform = &p
 	nested := mustJSON(t, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{foreign, host}})
 	nestedDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(nested), Size: int64(len(nested)),
@@ -182,7 +182,7 @@ func TestLoadHostileArchives(t *testing.T) {
 		{"missing blob", ociArchive(t, []ocispec.Descriptor{ti.manifestDesc()}, ti.manifest, ti.config), "missing from the archive"},
 		{"only other platforms", ociArchive(t, []ocispec.Descriptor{otherArch}, ti.blobs()...), "no image for linux"},
 		{"bad index JSON", archiveTar(t, map[string][]byte{"index.json": []byte("{")}), "not valid JSON"},
-		{"huge manifest", archiveTar(t, map[string][]byte{"manifest.json": bytes.Repeat([]byte(" "), maxManifestSize+1)}), "larger than"},
+		{"huge manifest", archiveTar(t, map[string][]byte{"manifest.json": bytes.Repeat([]byte(" "), MaxManifestSize+1)}), "larger than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -275,7 +275,7 @@ func (s *Store) getTx(tx *bolt.Tx, id digest.Digest) (*Image, error) {
 
 // loadConfig fills the config-derived fields from the config blob.
 func (s *Store) loadConfig(img *Image) error {
-	raw, err := s.readBlob(img.ID, maxConfigSize)
+	raw, err := s.readBlob(img.ID, MaxConfigSize)
 	if err != nil {
 		return fmt.Errorf("image %s: config: %w", img.ID, err)
 	}
@@ -369,7 +369,14 @@ func (s *Store) Remove(refOrID string, force bool, inUse func(id string) bool) (
 		used := inUse != nil && inUse(id.String())
 		short := id.Encoded()[:12]
 		if r, perr := ParseReference(refOrID); perr == nil && refs.Get([]byte(r.String())) != nil {
-			if len(all) > 1 || (used && force) {
+			// Digest references go with the last tag, as with Docker.
+			tags := 0
+			for _, o := range all {
+				if o.Digest == "" {
+					tags++
+				}
+			}
+			if (r.Digest == "" && tags > 1) || (r.Digest != "" && len(all) > 1) || (used && force) {
 				untagged = append(untagged, r.Familiar())
 				return refs.Delete([]byte(r.String()))
 			}
@@ -402,4 +409,16 @@ func (s *Store) Remove(refOrID string, force bool, inUse func(id string) bool) (
 		}
 	}
 	return untagged, deleted, nil
+}
+
+// forgetLocked deletes an image's record and names (s.mu held); GC frees its data.
+func (s *Store) forgetLocked(id digest.Digest) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, r := range refsOf(tx, id) {
+			if err := tx.Bucket(bucketRefs).Delete([]byte(r.String())); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketImages).Delete([]byte(id))
+	})
 }

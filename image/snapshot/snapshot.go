@@ -133,6 +133,24 @@ func (s *Snapshotter) Exists(chain digest.Digest) bool {
 // a temporary directory renamed into place when complete, so a crash never leaves a half
 // snapshot visible. An existing chain makes Unpack a no-op that does not read layer.
 func (s *Snapshotter) Unpack(ctx context.Context, chain, parent digest.Digest, layer io.Reader) error {
+	if err := s.checkChain(chain, parent); err != nil {
+		return err
+	}
+	if s.Exists(chain) {
+		return nil
+	}
+	if parent != "" && !s.Exists(parent) {
+		return fmt.Errorf("unpack %s: parent snapshot %s is missing: unpack the layers below first: %w", chain, parent, errdefs.ErrNotFound)
+	}
+	st, err := s.Stage(ctx, layer)
+	if err != nil {
+		return fmt.Errorf("unpack %s: %w", chain, err)
+	}
+	defer st.Discard()
+	return st.Commit(chain, parent)
+}
+
+func (s *Snapshotter) checkChain(chain, parent digest.Digest) error {
 	if err := validChain(chain); err != nil {
 		return err
 	}
@@ -141,55 +159,101 @@ func (s *Snapshotter) Unpack(ctx context.Context, chain, parent digest.Digest, l
 			return err
 		}
 	}
+	return nil
+}
+
+// Staged is a layer applied to a directory of its own but not yet a snapshot: overlayfs
+// layers do not depend on their parents' files, so a registry client unpacks all layers
+// of an image at once, while they download, and commits them in order once they are all
+// there.
+type Staged struct {
+	s      *Snapshotter
+	tmp    string
+	diffID digest.Digest
+	size   int64
+}
+
+// Stage applies the uncompressed layer tar read from layer (to its end) into a temporary
+// directory and computes its diff ID. Commit makes it a snapshot; Discard drops it.
+func (s *Snapshotter) Stage(ctx context.Context, layer io.Reader) (*Staged, error) {
+	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "unpack-")
+	if err != nil {
+		return nil, err
+	}
+	st := &Staged{s: s, tmp: tmp}
+	ok := false
+	defer func() {
+		if !ok {
+			st.Discard()
+		}
+	}()
+	fsDir := filepath.Join(tmp, "fs")
+	if err := os.Mkdir(fsDir, 0o755); err != nil {
+		return nil, err
+	}
+	digester := digest.Canonical.Digester()
+	lr := &limitedReader{r: io.TeeReader(layer, digester.Hash()), max: s.limits.MaxBytes}
+	if st.size, err = applyLayer(ctx, fsDir, lr, overlayMode, s.limits); err != nil {
+		return nil, err
+	}
+	// The diff ID covers the whole stream, the tar's end padding included.
+	if _, err := io.Copy(io.Discard, lr); err != nil {
+		return nil, fmt.Errorf("read layer: %w", err)
+	}
+	st.diffID = digester.Digest()
+	ok = true
+	return st, nil
+}
+
+// DiffID is the digest of the uncompressed layer that was staged.
+func (st *Staged) DiffID() digest.Digest { return st.diffID }
+
+// Discard removes the staged directory unless Commit published it; it is safe to call
+// more than once and after Commit.
+func (st *Staged) Discard() {
+	if st.tmp != "" {
+		_ = os.RemoveAll(st.tmp)
+		st.tmp = ""
+	}
+}
+
+// Commit publishes the staged layer as snapshot chain on top of parent, which must exist:
+// the staged diff ID must give chain. An existing chain makes Commit a no-op (and the
+// staged copy is dropped).
+func (st *Staged) Commit(chain, parent digest.Digest) error {
+	s := st.s
+	if err := s.checkChain(chain, parent); err != nil {
+		return err
+	}
+	if st.tmp == "" {
+		return fmt.Errorf("commit %s: the staged layer was discarded or committed already", chain)
+	}
+	if got := ChainID(parent, st.diffID); got != chain {
+		return fmt.Errorf("unpack %s: layer content (diff ID %s) does not give this chain ID: the layer is corrupt or the image config lies: %w", chain, st.diffID, errdefs.ErrInvalidArgument)
+	}
 	if s.Exists(chain) {
+		st.Discard()
 		return nil
 	}
 	if parent != "" && !s.Exists(parent) {
 		return fmt.Errorf("unpack %s: parent snapshot %s is missing: unpack the layers below first: %w", chain, parent, errdefs.ErrNotFound)
 	}
-	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "unpack-")
-	if err != nil {
-		return fmt.Errorf("unpack %s: %w", chain, err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = os.RemoveAll(tmp)
-		}
-	}()
-	fsDir := filepath.Join(tmp, "fs")
-	if err := os.Mkdir(fsDir, 0o755); err != nil {
-		return fmt.Errorf("unpack %s: %w", chain, err)
-	}
-	digester := digest.Canonical.Digester()
-	lr := &limitedReader{r: io.TeeReader(layer, digester.Hash()), max: s.limits.MaxBytes}
-	size, err := applyLayer(ctx, fsDir, lr, overlayMode, s.limits)
-	if err != nil {
-		return fmt.Errorf("unpack %s: %w", chain, err)
-	}
-	// The diff ID covers the whole stream, the tar's end padding included.
-	if _, err := io.Copy(io.Discard, lr); err != nil {
-		return fmt.Errorf("unpack %s: read layer: %w", chain, err)
-	}
-	diffID := digester.Digest()
-	if got := ChainID(parent, diffID); got != chain {
-		return fmt.Errorf("unpack %s: layer content (diff ID %s) does not give this chain ID: the layer is corrupt or the image config lies: %w", chain, diffID, errdefs.ErrInvalidArgument)
-	}
-	for name, v := range map[string]string{"parent": parent.String(), "diffid": diffID.String(), "size": strconv.FormatInt(size, 10)} {
-		if err := os.WriteFile(filepath.Join(tmp, name), []byte(v), 0o600); err != nil {
+	for name, v := range map[string]string{"parent": parent.String(), "diffid": st.diffID.String(), "size": strconv.FormatInt(st.size, 10)} {
+		if err := os.WriteFile(filepath.Join(st.tmp, name), []byte(v), 0o600); err != nil {
 			return fmt.Errorf("unpack %s: %w", chain, err)
 		}
 	}
-	if err := syncFS(tmp); err != nil {
+	if err := syncFS(st.tmp); err != nil {
 		return fmt.Errorf("unpack %s: sync: %w", chain, err)
 	}
-	if err := os.Rename(tmp, s.dir(chain)); err != nil {
+	if err := os.Rename(st.tmp, s.dir(chain)); err != nil {
 		if s.Exists(chain) { // unpacked meanwhile by someone else
+			st.Discard()
 			return nil
 		}
 		return fmt.Errorf("unpack %s: %w", chain, err)
 	}
-	committed = true
+	st.tmp = ""
 	if err := atomicfile.SyncDir(filepath.Join(s.root, "snapshots")); err != nil {
 		return fmt.Errorf("unpack %s: sync: %w", chain, err)
 	}
@@ -305,4 +369,32 @@ func du(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// Verify checks a snapshot's metadata: its files are there, its parent exists and its
+// recorded diff ID on top of that parent gives its chain ID. (File content is checked
+// against the diff ID when a layer is unpacked; it is not hashed again here.)
+func (s *Snapshotter) Verify(chain digest.Digest) error {
+	if !s.Exists(chain) {
+		return fmt.Errorf("snapshot %s: %w", chain, errdefs.ErrNotFound)
+	}
+	dir := s.dir(chain)
+	parent, err := readMeta(dir, "parent")
+	if err != nil {
+		return fmt.Errorf("snapshot %s: parent: %w", chain, err)
+	}
+	diffID, err := readMeta(dir, "diffid")
+	if err != nil {
+		return fmt.Errorf("snapshot %s: diff ID: %w", chain, err)
+	}
+	if _, err := s.Size(chain); err != nil {
+		return fmt.Errorf("snapshot %s: size: %w", chain, err)
+	}
+	if parent != "" && !s.Exists(digest.Digest(parent)) {
+		return fmt.Errorf("snapshot %s: parent %s is missing", chain, parent)
+	}
+	if got := ChainID(digest.Digest(parent), digest.Digest(diffID)); got != chain {
+		return fmt.Errorf("snapshot %s: its diff ID %s on parent %q gives chain %s", chain, diffID, parent, got)
+	}
+	return nil
 }

@@ -145,15 +145,27 @@ func imageRows(imgs []api.Image, noTrunc bool) []any {
 		}
 		base := imageRow{ID: id, CreatedSince: ago(img.Created), CreatedAt: img.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 			Size: units.HumanSizeWithPrecision(float64(img.Size), 3), Digest: "<none>"}
+		digestOf := func(repo string) string {
+			for _, d := range img.RepoDigests {
+				if i := strings.LastIndex(d, "@"); i >= 0 && (repo == "" || d[:i] == repo) {
+					return d[i+1:]
+				}
+			}
+			return "<none>"
+		}
 		if len(img.RepoTags) == 0 {
 			r := base
-			r.Repository, r.Tag = "<none>", "<none>"
+			r.Repository, r.Tag, r.Digest = "<none>", "<none>", digestOf("")
+			if r.Digest != "<none>" {
+				r.Repository = img.RepoDigests[0][:strings.LastIndex(img.RepoDigests[0], "@")]
+			}
 			rows = append(rows, r)
 		}
 		for _, t := range img.RepoTags {
 			r := base
 			i := strings.LastIndex(t, ":")
 			r.Repository, r.Tag = t[:i], t[i+1:]
+			r.Digest = digestOf(r.Repository)
 			rows = append(rows, r)
 		}
 	}
@@ -163,13 +175,23 @@ func imageRows(imgs []api.Image, noTrunc bool) []any {
 func imagesCommand() *cobra.Command {
 	var quiet, noTrunc, digests bool
 	var format string
+	var filters []string
 	cmd := &cobra.Command{
-		Use:   "images [OPTIONS]",
+		Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
 		Short: "List images",
-		Args:  cobra.NoArgs,
+		Long: `List images. Filters (--filter, repeatable): dangling=true|false, reference=PATTERN
+(repository[:tag] glob, e.g. 'busy*' or 'localhost:5000/*:v1'), label=KEY[=VALUE],
+before=IMAGE, since=IMAGE.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			imgs, err := clientFor().ImageList(cmd.Context())
 			if err != nil {
+				return exitCode(1, err.Error())
+			}
+			if len(args) == 1 {
+				filters = append(filters, "reference="+args[0])
+			}
+			if imgs, err = filterImages(imgs, filters); err != nil {
 				return exitCode(1, err.Error())
 			}
 			if quiet {
@@ -194,6 +216,7 @@ func imagesCommand() *cobra.Command {
 	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
 	f.BoolVar(&digests, "digests", false, "show digests")
+	f.StringArrayVarP(&filters, "filter", "f", nil, "filter output (dangling, reference, label, before, since)")
 	f.StringVar(&format, "format", "", "table, json, or a Go template")
 	return cmd
 }
@@ -250,7 +273,8 @@ func imageCommand() *cobra.Command {
 	rm.Use = "rm [OPTIONS] IMAGE [IMAGE...]"
 	inspect := inspectCommand()
 	_ = inspect.Flags().Set("type", "image")
-	cmd.AddCommand(ls, rm, inspect, importCommand(), loadCommand(), saveCommand(), tagCommand())
+	cmd.AddCommand(ls, rm, inspect, importCommand(), loadCommand(), saveCommand(), tagCommand(),
+		pullCommand(), pushCommand(), imagePruneCommand(), historyCommand())
 	return cmd
 }
 

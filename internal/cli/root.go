@@ -54,6 +54,7 @@ func NewRoot() *cobra.Command {
 		topCommand(), statsCommand(), renameCommand(), pauseCommand(), unpauseCommand(), cpCommand(),
 		attachCommand(), containerCommand(),
 		importCommand(), loadCommand(), saveCommand(), imagesCommand(), rmiCommand(), tagCommand(), imageCommand(),
+		pullCommand(), pushCommand(), loginCommand(), logoutCommand(), systemCommand(), historyCommand(),
 		infoCommand(), versionCommand(),
 	)
 	return root

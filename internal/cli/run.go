@@ -33,7 +33,7 @@ cgroup, no seccomp filter and no masked /proc paths: only for trusted workloads.
 			}
 			ctx := cmd.Context()
 			c := clientFor()
-			created, err := c.ContainerCreate(ctx, cfg)
+			created, err := createContainer(ctx, c, cfg, f.pull, f.platform)
 			if err != nil {
 				return exitCode(125, err.Error())
 			}
@@ -82,7 +82,7 @@ func createCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			created, err := clientFor().ContainerCreate(cmd.Context(), cfg)
+			created, err := createContainer(cmd.Context(), clientFor(), cfg, f.pull, f.platform)
 			if err != nil {
 				return exitCode(125, err.Error())
 			}

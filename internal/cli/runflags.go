@@ -19,12 +19,12 @@ import (
 type containerFlags struct {
 	name, workdir, user, hostname, entrypoint, memory, memorySwap, cpus, restart, stopSignal string
 	network, runtime, shmSize, healthCmd                                                     string
+	pull, platform                                                                           string
 	env, envFile, volumes, tmpfs, ulimits, capAdd, capDrop, securityOpt, labels, logOpts     []string
 	interactive, tty, readOnly, privileged, init, rm, noHealthcheck                          bool
 	cpuShares, pidsLimit                                                                     int64
 	stopTimeout, healthRetries                                                               int
 	healthInterval, healthTimeout, healthStartPeriod                                         time.Duration
-	pull                                                                                     string
 }
 
 func (f *containerFlags) register(fs *pflag.FlagSet) {
@@ -54,6 +54,8 @@ func (f *containerFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.stopTimeout, "stop-timeout", -2, "seconds to wait for the stop signal before killing")
 	fs.StringArrayVarP(&f.labels, "label", "l", nil, "set metadata (KEY=VALUE)")
 	fs.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
+	fs.StringVar(&f.pull, "pull", "missing", "pull the image before creating: always, missing or never")
+	fs.StringVar(&f.platform, "platform", "", "platform of the image to pull (os/arch[/variant])")
 	fs.StringVar(&f.network, "network", "", "network mode: none (default) or host")
 	fs.StringVar(&f.runtime, "runtime", "", "OCI runtime for this container (default: embedded)")
 	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "log driver options: max-size=SIZE, max-file=N")
@@ -66,7 +68,6 @@ func (f *containerFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noHealthcheck, "no-healthcheck", false, "disable the image's health check")
 	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep stdin open")
 	fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-terminal")
-	fs.StringVar(&f.pull, "pull", "missing", "pull policy (registries come later: missing and never only use local images)")
 }
 
 func badFlag(flag, value, hint string) error {

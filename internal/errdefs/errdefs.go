@@ -13,4 +13,6 @@ var (
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrConflict: the object is in a state that forbids the operation.
 	ErrConflict = errors.New("conflict")
+	// ErrUnauthorized: a registry refused the credentials (or wants some).
+	ErrUnauthorized = errors.New("unauthorized")
 )

@@ -40,9 +40,13 @@ func TestRun(t *testing.T) {
 		if code != 126 {
 			t.Fatalf("non-executable: exit %d, %q", code, errOut)
 		}
-		_, errOut, code = e.drover("run", "--rm", "nosuchimage")
+		_, errOut, code = e.drover("run", "--pull", "never", "--rm", "nosuchimage")
 		if code != 125 || !strings.Contains(strings.ToLower(errOut), "no such image") {
 			t.Fatalf("unknown image: exit %d, %q", code, errOut)
+		}
+		_, errOut, code = e.drover("run", "--rm", "127.0.0.1:1/nosuchimage")
+		if code != 125 || !strings.Contains(errOut, "Unable to find image") || !strings.Contains(errOut, "unreachable") {
+			t.Fatalf("unknown image, no registry: exit %d, %q", code, errOut)
 		}
 		_, errOut, code = e.drover("run", "--rm", "-v", "/nonexistent-drover:/x", "busybox", "true")
 		if code != 125 || !strings.Contains(errOut, "/nonexistent-drover") {
