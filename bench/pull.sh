@@ -73,6 +73,7 @@ hyperfine -N --runs "$RUNS" --export-json "$W/save.json" \
 	-n drover "$BIN save -o $W/d.tar $IMG" \
 	-n podman "podman save -q -o $W/p.tar $IMG" \
 	--prepare "rm -f $W/d.tar $W/p.tar" >&2
+rm -f "$W/d.tar" "$W/p.tar"
 "$BIN" save -o "$W/d.tar" "$IMG"
 podman save -q -o "$W/p.tar" "$IMG"
 hyperfine -N --runs "$RUNS" --export-json "$W/load.json" \

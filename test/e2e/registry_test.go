@@ -74,8 +74,8 @@ func TestPushPullRun(t *testing.T) {
 	}
 }
 
-// TestPullCrash kills the daemon with SIGKILL at many points of a pull, and of an rmi
-// and a prune after it: every restart finds a consistent store (system check), lists no
+// TestPullCrash kills the daemon with SIGKILL at many points of a pull, and of a push, an
+// rmi and a prune after it: every restart finds a consistent store (system check), lists no
 // image it cannot run, and the pull completes afterwards.
 func TestPullCrash(t *testing.T) {
 	if testing.Short() {
@@ -96,9 +96,13 @@ func TestPullCrash(t *testing.T) {
 		for _, verb := range [][]string{
 			{"pull", "-q", reg.Addr + "/crash/bigdata"},
 			{"pull", "-q", reg.Addr + "/crash/busybox"},
+			{"push", "-q", reg.Addr + "/crash/copy"},
 			{"rmi", reg.Addr + "/crash/bigdata"},
 			{"image", "prune", "-a"},
 		} {
+			if verb[0] == "push" { // push what the last pull left, if it got that far
+				e.drover("tag", reg.Addr+"/crash/bigdata", reg.Addr+"/crash/copy")
+			}
 			cmd := exec.Command(e.bin, verb...)
 			cmd.Env = append(os.Environ(), "DROVER_HOST="+e.sock)
 			if err := cmd.Start(); err != nil {
