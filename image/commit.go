@@ -7,6 +7,7 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -290,6 +291,12 @@ func (s *Store) Unpack(ctx context.Context, img *Image) (digest.Digest, error) {
 // each uncompressed stream against its diff ID. It returns the top chain and the bytes of
 // all layers, and the chains it unpacked now (base first).
 func (s *Store) unpackLayers(ctx context.Context, layers []ocispec.Descriptor, diffIDs []digest.Digest, staged map[digest.Digest]*snapshot.Staged) (top digest.Digest, total int64, created []digest.Digest, err error) {
+	staged = s.stageMissing(ctx, layers, diffIDs, staged)
+	defer func() {
+		for _, st := range staged {
+			st.Discard()
+		}
+	}()
 	var parent digest.Digest
 	for i, l := range layers {
 		chain := snapshot.ChainID(parent, diffIDs[i])
@@ -314,6 +321,64 @@ func (s *Store) unpackLayers(ctx context.Context, layers []ocispec.Descriptor, d
 		parent = chain
 	}
 	return parent, total, created, nil
+}
+
+// stageMissing unpacks, in parallel and each into a staged directory of its own, the
+// layers that are neither unpacked nor staged already (overlay layers do not need their
+// parents' files); unpackLayers then commits them in order. A layer that fails here is
+// left out: the ordered pass unpacks it again and reports its error in context.
+func (s *Store) stageMissing(ctx context.Context, layers []ocispec.Descriptor, diffIDs []digest.Digest, staged map[digest.Digest]*snapshot.Staged) map[digest.Digest]*snapshot.Staged {
+	if staged == nil {
+		staged = map[digest.Digest]*snapshot.Staged{}
+	}
+	var todo []int
+	var parent digest.Digest
+	seen := map[digest.Digest]bool{}
+	for i := range layers {
+		chain := snapshot.ChainID(parent, diffIDs[i])
+		parent = chain
+		if staged[diffIDs[i]] == nil && !seen[diffIDs[i]] && !s.snaps.Exists(chain) {
+			todo = append(todo, i)
+			seen[diffIDs[i]] = true
+		}
+	}
+	if len(todo) < 2 {
+		return staged
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, goruntime.NumCPU()+1)
+	for _, i := range todo {
+		wg.Add(1)
+		go func(l ocispec.Descriptor, diffID digest.Digest) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rc, err := s.content.Open(l.Digest)
+			if err != nil {
+				return
+			}
+			defer rc.Close()
+			zr, _, err := decompress(rc, decompressOptions{maxRatio: s.opts.maxRatio})
+			if err != nil {
+				return
+			}
+			defer zr.Close()
+			st, err := s.snaps.Stage(ctx, zr)
+			if err != nil {
+				return
+			}
+			if st.DiffID() != diffID {
+				st.Discard()
+				return
+			}
+			mu.Lock()
+			staged[diffID] = st
+			mu.Unlock()
+		}(layers[i], diffIDs[i])
+	}
+	wg.Wait()
+	return staged
 }
 
 func (s *Store) unpackLayer(ctx context.Context, l ocispec.Descriptor, chain, parent digest.Digest) error {
