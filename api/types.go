@@ -38,7 +38,19 @@ type ContainerConfig struct {
 	StopSignal  string            `json:"StopSignal,omitempty"`
 	StopTimeout *int              `json:"StopTimeout,omitempty"`
 	Healthcheck *HealthConfig     `json:"Healthcheck,omitempty"`
-	Host        HostConfig        `json:"HostConfig"`
+	// ExposedPorts are "port/proto" keys, merged with the image's (what -P publishes).
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	// Networks holds per-network endpoint settings (--ip, --network-alias, --mac-address,
+	// connect): the network of NetworkMode and every network connected later.
+	Networks map[string]EndpointConfig `json:"Networks,omitempty"`
+	Host     HostConfig                `json:"HostConfig"`
+}
+
+// EndpointConfig is what a user asks of one network attachment.
+type EndpointConfig struct {
+	IPAddress  string   `json:"IPAddress,omitempty"`
+	MacAddress string   `json:"MacAddress,omitempty"`
+	Aliases    []string `json:"Aliases,omitempty"`
 }
 
 // HostConfig is the part of a container's configuration that concerns the host.
@@ -59,10 +71,48 @@ type HostConfig struct {
 	RestartPolicy  RestartPolicy     `json:"RestartPolicy"`
 	AutoRemove     bool              `json:"AutoRemove,omitempty"`
 	Init           bool              `json:"Init,omitempty"`
-	NetworkMode    string            `json:"NetworkMode,omitempty"` // "none" (default) or "host"
-	Runtime        string            `json:"Runtime,omitempty"`     // "" = daemon default
-	LogConfig      LogConfig         `json:"LogConfig"`
-	ShmSize        int64             `json:"ShmSize,omitempty"`
+	// NetworkMode is "bridge" (the default network), a network name or ID, "none",
+	// "host" or "container:NAME|ID".
+	NetworkMode string `json:"NetworkMode,omitempty"`
+	// PortBindings are the published ports (-p, expanded: one entry per port).
+	PortBindings []PortBinding `json:"PortBindings,omitempty"`
+	// PublishAllPorts publishes every exposed port on a random host port (-P).
+	PublishAllPorts bool     `json:"PublishAllPorts,omitempty"`
+	DNS             []string `json:"Dns,omitempty"`
+	DNSSearch       []string `json:"DnsSearch,omitempty"`
+	DNSOptions      []string `json:"DnsOptions,omitempty"`
+	// ExtraHosts are "name:ip" lines added to /etc/hosts (--add-host).
+	ExtraHosts []string `json:"ExtraHosts,omitempty"`
+	// Pod is the pod whose network, IPC and UTS namespaces the container joins.
+	Pod string `json:"Pod,omitempty"`
+	// Mounts are --mount and named-volume -v entries (binds stay in Binds).
+	Mounts    []Mount   `json:"Mounts,omitempty"`
+	Runtime   string    `json:"Runtime,omitempty"` // "" = daemon default
+	LogConfig LogConfig `json:"LogConfig"`
+	ShmSize   int64     `json:"ShmSize,omitempty"`
+}
+
+// PortBinding publishes one container port on the host.
+type PortBinding struct {
+	HostIP        string `json:"HostIp,omitempty"`
+	HostPort      uint16 `json:"HostPort,omitempty"` // 0 = any free port
+	ContainerPort uint16 `json:"ContainerPort"`
+	Proto         string `json:"Proto,omitempty"` // tcp (default) or udp
+}
+
+// Mount is one --mount (or named volume -v) of a container.
+type Mount struct {
+	Type     string `json:"Type"` // volume, bind or tmpfs
+	Source   string `json:"Source,omitempty"`
+	Target   string `json:"Target"`
+	ReadOnly bool   `json:"ReadOnly,omitempty"`
+	// NoCopy skips seeding a new volume from the image (volume-nocopy).
+	NoCopy bool `json:"NoCopy,omitempty"`
+	// TmpfsSize and TmpfsMode are tmpfs options.
+	TmpfsSize int64  `json:"TmpfsSize,omitempty"`
+	TmpfsMode uint32 `json:"TmpfsMode,omitempty"`
+	// Propagation of a bind mount.
+	Propagation string `json:"Propagation,omitempty"`
 }
 
 // Ulimit is one resource limit.
@@ -108,6 +158,39 @@ type Container struct {
 	RestartCount int             `json:"RestartCount"`
 	LogPath      string          `json:"LogPath"`
 	Runtime      string          `json:"Runtime"`
+	// NetworkSettings is the container's live networking (empty unless running).
+	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+	// Mounts are the volumes and binds as they were mounted.
+	Mounts []MountPoint `json:"Mounts,omitempty"`
+}
+
+// NetworkSettings is a running container's networking, as inspect shows it.
+type NetworkSettings struct {
+	SandboxKey string                      `json:"SandboxKey,omitempty"`
+	Ports      []PortBinding               `json:"Ports,omitempty"`
+	Networks   map[string]EndpointSettings `json:"Networks,omitempty"`
+	// IPAddress and Gateway are those of the first network, for scripts written for Docker.
+	IPAddress string `json:"IPAddress,omitempty"`
+	Gateway   string `json:"Gateway,omitempty"`
+}
+
+// EndpointSettings is one live network attachment.
+type EndpointSettings struct {
+	NetworkID   string   `json:"NetworkID"`
+	IPAddress   string   `json:"IPAddress"`
+	IPPrefixLen int      `json:"IPPrefixLen"`
+	Gateway     string   `json:"Gateway"`
+	MacAddress  string   `json:"MacAddress"`
+	Aliases     []string `json:"Aliases,omitempty"`
+}
+
+// MountPoint is one mount of a container as inspect shows it.
+type MountPoint struct {
+	Type        string `json:"Type"`
+	Name        string `json:"Name,omitempty"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	RW          bool   `json:"RW"`
 }
 
 // Container statuses.
@@ -347,4 +430,89 @@ type CheckProblem struct {
 	Object   string `json:"Object"`
 	Message  string `json:"Message"`
 	Repaired bool   `json:"Repaired"`
+}
+
+// NetworkCreate asks for a user network.
+type NetworkCreate struct {
+	Name     string            `json:"Name"`
+	Subnet   string            `json:"Subnet,omitempty"`
+	Gateway  string            `json:"Gateway,omitempty"`
+	Internal bool              `json:"Internal,omitempty"`
+	Labels   map[string]string `json:"Labels,omitempty"`
+}
+
+// Network is what network ls and inspect report.
+type Network struct {
+	ID         string                      `json:"Id"`
+	Name       string                      `json:"Name"`
+	Driver     string                      `json:"Driver"`
+	Subnet     string                      `json:"Subnet"`
+	Gateway    string                      `json:"Gateway"`
+	Bridge     string                      `json:"Bridge"`
+	Internal   bool                        `json:"Internal"`
+	Labels     map[string]string           `json:"Labels,omitempty"`
+	Created    time.Time                   `json:"Created"`
+	Containers map[string]NetworkContainer `json:"Containers"`
+}
+
+// NetworkContainer is one container attached to a network.
+type NetworkContainer struct {
+	Name       string `json:"Name"`
+	IPv4       string `json:"IPv4Address"`
+	MacAddress string `json:"MacAddress"`
+}
+
+// NetworkConnect attaches a container to a network (or detaches it).
+type NetworkConnect struct {
+	Container string         `json:"Container"`
+	Endpoint  EndpointConfig `json:"EndpointConfig"`
+	Force     bool           `json:"Force,omitempty"`
+}
+
+// Volume is what volume ls and inspect report.
+type Volume struct {
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver"`
+	Mountpoint string            `json:"Mountpoint"`
+	CreatedAt  time.Time         `json:"CreatedAt"`
+	Labels     map[string]string `json:"Labels"`
+	Options    map[string]string `json:"Options"`
+	Anonymous  bool              `json:"Anonymous,omitempty"`
+	// RefCount is how many containers use it.
+	RefCount int `json:"RefCount"`
+}
+
+// VolumeCreate asks for a volume.
+type VolumeCreate struct {
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver,omitempty"`
+	DriverOpts map[string]string `json:"DriverOpts,omitempty"`
+	Labels     map[string]string `json:"Labels,omitempty"`
+}
+
+// PodCreate asks for a pod.
+type PodCreate struct {
+	Name         string            `json:"Name,omitempty"`
+	Hostname     string            `json:"Hostname,omitempty"`
+	Network      string            `json:"Network,omitempty"`
+	PortBindings []PortBinding     `json:"PortBindings,omitempty"`
+	Labels       map[string]string `json:"Labels,omitempty"`
+}
+
+// Pod is what pod ls and inspect report.
+type Pod struct {
+	ID         string            `json:"Id"`
+	Name       string            `json:"Name"`
+	Created    time.Time         `json:"Created"`
+	Status     string            `json:"Status"` // Running, Exited, Created, Degraded
+	InfraID    string            `json:"InfraContainerId"`
+	Labels     map[string]string `json:"Labels,omitempty"`
+	Containers []PodContainer    `json:"Containers"`
+}
+
+// PodContainer is one member of a pod.
+type PodContainer struct {
+	ID     string `json:"Id"`
+	Name   string `json:"Name"`
+	Status string `json:"Status"`
 }

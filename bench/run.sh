@@ -24,6 +24,9 @@ cleanup() {
 	podman rm -af >/dev/null 2>&1 || true
 	podman rmi -f "$PODMAN_IMG" >/dev/null 2>&1 || true
 	runc --root "$W/runc" delete -f benchid >/dev/null 2>&1 || true
+	ip link del drvbench0 2>/dev/null || true
+	nft delete table inet drvbench 2>/dev/null || true
+	umount "$W/run/netns" 2>/dev/null || true
 	rm -rf "$W"
 	rmdir /sys/fs/cgroup/*/drover-bench 2>/dev/null || true
 }
@@ -38,7 +41,7 @@ echo 'root:x:0:0:root:/root:/bin/sh' >"$R/etc/passwd"
 echo 'root:x:0:' >"$R/etc/group"
 tar -C "$R" -cf "$W/rootfs.tar" .
 
-"$BIN" daemon --root "$W/lib" --exec-root "$W/run" --cgroup-parent drover-bench >"$W/daemon.log" 2>&1 &
+"$BIN" daemon --root "$W/lib" --exec-root "$W/run" --cgroup-parent drover-bench --network-prefix drvbench >"$W/daemon.log" 2>&1 &
 DPID=$!
 for _ in $(seq 200); do "$BIN" info >/dev/null 2>&1 && break; sleep 0.05; done
 "$BIN" import "$W/rootfs.tar" bench >/dev/null
@@ -48,7 +51,7 @@ podman import -q "$W/rootfs.tar" "$PODMAN_IMG" >/dev/null
 (cd "$W/bundle" && runc spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/' config.json)
 
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$W/start.json" \
-	-n drover "$BIN run --rm bench true" \
+	-n drover "$BIN run --rm --network none bench true" \
 	-n podman "podman --runtime runc run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 $PODMAN_IMG true" \
 	-n runc "runc --root $W/runc run --bundle $W/bundle benchid" >&2
 
@@ -56,7 +59,7 @@ hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$W/start.json" \
 pss() { awk '/^Pss:/ {s+=$2} END {print s+0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
 DAEMON_PSS=$(pss "$DPID")
 N=20
-for i in $(seq $N); do "$BIN" run -d bench sleep 600 >/dev/null; done
+for i in $(seq $N); do "$BIN" run -d --network none bench sleep 600 >/dev/null; done
 sleep 1
 SHIM_PSS=0; CTR_PSS=0
 for f in "$W"/run/containers/*/shim.pid; do SHIM_PSS=$((SHIM_PSS + $(pss "$(cat "$f")"))); done

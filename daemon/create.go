@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	digest "github.com/opencontainers/go-digest"
+
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/image"
 	"github.com/drover/drover/internal/errdefs"
@@ -28,6 +30,18 @@ func (d *Daemon) create(ctx context.Context, cfg api.ContainerConfig) (_ *contai
 	if err := validateHostConfig(&cfg.Host); err != nil {
 		return nil, err
 	}
+	if err := d.validateNetwork(&cfg); err != nil {
+		return nil, err
+	}
+	newVolumes, err := d.prepareMounts(&cfg.Host)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			d.dropVolumes(newVolumes)
+		}
+	}()
 	runtimePath, err := d.resolveRuntime(cfg.Host.Runtime)
 	if err != nil {
 		return nil, err
@@ -38,6 +52,17 @@ func (d *Daemon) create(ctx context.Context, cfg api.ContainerConfig) (_ *contai
 		return nil, fmt.Errorf("no command specified: the image has no CMD or ENTRYPOINT, give a command after the image name: %w", errdefs.ErrInvalidArgument)
 	}
 
+	return d.register(cfg, func(rec *record) {
+		rec.Image, rec.ImageName = img.ID.String(), cfg.Image
+		rec.Path, rec.Args = args[0], args[1:]
+		rec.Runtime, rec.RuntimePath = runtimeName(runtimePath), runtimePath
+	}, img.ChainID)
+}
+
+// register records a new container: its name, log directory, writable layer on chain
+// ("" for an empty root) and metadata; fill sets what differs between kinds of
+// containers. Nothing is left behind when it fails.
+func (d *Daemon) register(cfg api.ContainerConfig, fill func(*record), chain digest.Digest) (_ *container, retErr error) {
 	id := newID()
 	name, err := d.reserveName(cfg.Name, id)
 	if err != nil {
@@ -55,21 +80,16 @@ func (d *Daemon) create(ctx context.Context, cfg api.ContainerConfig) (_ *contai
 	logDir := filepath.Join(d.cfg.Root, "containers", id)
 	rec := &record{
 		Container: api.Container{
-			ID:        id,
-			Name:      name,
-			Created:   time.Now().UTC(),
-			Image:     img.ID.String(),
-			ImageName: cfg.Image,
-			Path:      args[0],
-			Args:      args[1:],
-			Config:    cfg,
-			State:     api.ContainerState{Status: api.StatusCreated},
-			LogPath:   filepath.Join(logDir, id+"-json.log"),
-			Runtime:   runtimeName(runtimePath),
+			ID:      id,
+			Name:    name,
+			Created: time.Now().UTC(),
+			Config:  cfg,
+			State:   api.ContainerState{Status: api.StatusCreated},
+			LogPath: filepath.Join(logDir, id+"-json.log"),
 		},
-		Bundle:      filepath.Join(d.cfg.ExecRoot, "containers", id),
-		RuntimePath: runtimePath,
+		Bundle: filepath.Join(d.cfg.ExecRoot, "containers", id),
 	}
+	fill(rec)
 	if err := os.MkdirAll(logDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -78,7 +98,7 @@ func (d *Daemon) create(ctx context.Context, cfg api.ContainerConfig) (_ *contai
 			os.RemoveAll(logDir)
 		}
 	}()
-	if err := d.images.Snapshots().Prepare(id, img.ChainID); err != nil {
+	if err := d.images.Snapshots().Prepare(id, chain); err != nil {
 		return nil, fmt.Errorf("prepare root filesystem: %w", err)
 	}
 	defer func() {
@@ -122,6 +142,18 @@ func mergeImageConfig(cfg *api.ContainerConfig, img *image.Image) {
 	}
 	if cfg.StopSignal == "" {
 		cfg.StopSignal = ic.StopSignal
+	}
+	for p := range ic.ExposedPorts {
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = map[string]struct{}{}
+		}
+		cfg.ExposedPorts[p] = struct{}{}
+	}
+	for _, b := range cfg.Host.PortBindings {
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = map[string]struct{}{}
+		}
+		cfg.ExposedPorts[portKey(b.ContainerPort, b.Proto)] = struct{}{}
 	}
 	if cfg.Healthcheck == nil && img.Healthcheck != nil {
 		h := *img.Healthcheck
@@ -175,11 +207,6 @@ func validateHostConfig(h *api.HostConfig) error {
 	}
 	if h.AutoRemove && h.RestartPolicy.Name != "" && h.RestartPolicy.Name != "no" {
 		return fmt.Errorf("conflicting options: --restart and --rm cannot be used together: %w", errdefs.ErrInvalidArgument)
-	}
-	switch h.NetworkMode {
-	case "", "none", "host", "default":
-	default:
-		return fmt.Errorf("network %q is not supported yet: use none or host: %w", h.NetworkMode, errdefs.ErrInvalidArgument)
 	}
 	if _, err := jsonlog.ParseLogOpts(h.LogConfig.Config); err != nil {
 		return fmt.Errorf("invalid --log-opt: %v: %w", err, errdefs.ErrInvalidArgument)

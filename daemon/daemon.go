@@ -18,10 +18,12 @@ import (
 
 	"github.com/drover/drover/image"
 	"github.com/drover/drover/image/remote"
+	"github.com/drover/drover/network"
 	"github.com/drover/drover/runtime"
 	"github.com/drover/drover/runtime/libcontainer"
 	"github.com/drover/drover/runtime/oci"
 	"github.com/drover/drover/shim"
+	"github.com/drover/drover/volume"
 )
 
 // Config is the daemon's configuration; cmd/drover fills it from flags.
@@ -44,6 +46,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Registries configures the registry client: mirrors, insecure registries, CAs.
 	Registries remote.Options
+	// NetworkPrefix names the host objects of drover's networks (bridges, veths, the
+	// nftables table); daemons side by side need different prefixes.
+	NetworkPrefix string
+	// DefaultSubnet is the default bridge network's subnet ("" picks a free one).
+	DefaultSubnet string
+	// ResolvConf is the host's resolver configuration that containers inherit.
+	ResolvConf string
 }
 
 // Version is drover's version string.
@@ -58,6 +67,10 @@ type Daemon struct {
 	registry *remote.Client
 	embedded runtime.Runtime
 	launcher *shim.Launcher
+	net      *network.Manager
+	vols     *volume.Store
+	dns      *dnsServer
+	podTab   podTable
 
 	mu         sync.Mutex
 	containers map[string]*container // by ID
@@ -83,6 +96,9 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	if cfg.CgroupParent == "" {
 		cfg.CgroupParent = "drover"
+	}
+	if cfg.ResolvConf == "" {
+		cfg.ResolvConf = "/etc/resolv.conf"
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -135,8 +151,39 @@ func New(cfg Config) (*Daemon, error) {
 		names:      map[string]string{},
 		ready:      make(chan struct{}),
 		shutdown:   make(chan struct{}),
+		podTab:     podTable{byID: map[string]*podRecord{}},
+	}
+	d.net, err = network.New(network.Config{
+		StateFile:     filepath.Join(cfg.Root, "network.db"),
+		NetnsDir:      filepath.Join(cfg.ExecRoot, "netns"),
+		Prefix:        cfg.NetworkPrefix,
+		DefaultSubnet: cfg.DefaultSubnet,
+		Logf:          func(format string, args ...any) { cfg.Logger.Warn(fmt.Sprintf(format, args...)) },
+	})
+	if err != nil {
+		d.close()
+		return nil, fmt.Errorf("networks: %w", err)
+	}
+	if d.vols, err = volume.Open(filepath.Join(cfg.Root, "volumes")); err != nil {
+		d.close()
+		return nil, fmt.Errorf("open volumes: %w", err)
+	}
+	pods, err := st.allPods()
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	for _, p := range pods {
+		d.podTab.byID[p.ID] = p
 	}
 	if err := d.recover(); err != nil {
+		d.close()
+		return nil, err
+	}
+	if err := d.net.Restore(d.isRunning); err != nil {
+		d.log.Warn("restore networks", "err", err)
+	}
+	if err := d.startDNS(); err != nil {
 		d.close()
 		return nil, err
 	}
@@ -186,6 +233,12 @@ func (d *Daemon) Serve(ctx context.Context) error {
 }
 
 func (d *Daemon) close() {
+	if d.dns != nil {
+		d.dns.close()
+	}
+	if d.net != nil {
+		d.net.Close()
+	}
 	if d.launcher != nil {
 		d.launcher.Close()
 	}
@@ -223,4 +276,13 @@ func (d *Daemon) resolveRuntime(name string) (string, error) {
 		return "", err
 	}
 	return r.Path, nil
+}
+
+// isRunning tells whether the container with this ID has a live run (networks of others
+// are released at start).
+func (d *Daemon) isRunning(id string) bool {
+	d.mu.Lock()
+	c := d.containers[id]
+	d.mu.Unlock()
+	return c != nil && c.running()
 }

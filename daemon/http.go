@@ -58,6 +58,9 @@ func (d *Daemon) routes() http.Handler {
 	d.imageRoutes(handle)
 	d.registryRoutes(handle)
 	d.systemRoutes(handle)
+	d.networkRoutes(handle)
+	d.podRoutes(handle)
+	d.volumeRoutes(handle)
 	return mux
 }
 
@@ -219,7 +222,7 @@ func (d *Daemon) handleKill(w http.ResponseWriter, r *http.Request, c *container
 }
 
 func (d *Daemon) handleRemove(w http.ResponseWriter, r *http.Request, c *container) error {
-	err := d.remove(context.WithoutCancel(r.Context()), c, boolQuery(r, "force"))
+	err := d.remove(context.WithoutCancel(r.Context()), c, boolQuery(r, "force"), boolQuery(r, "volumes"))
 	if errors.Is(err, errRemoved) {
 		err = fmt.Errorf("no such container: %s: %w", r.PathValue("id"), errdefs.ErrNotFound)
 	}

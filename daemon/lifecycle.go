@@ -160,11 +160,14 @@ func (d *Daemon) setPaused(ctx context.Context, c *container, pause bool) error 
 }
 
 // remove deletes a container and everything it owns on the host. force kills a running one.
-func (d *Daemon) remove(ctx context.Context, c *container, force bool) error {
+func (d *Daemon) remove(ctx context.Context, c *container, force, volumes bool) error {
 	c.busy.Lock()
 	defer c.busy.Unlock()
 	if c.isRemoved() {
 		return errRemoved
+	}
+	if pod, ok := d.infraOf(c); ok {
+		return fmt.Errorf("container %s is the infra container of pod %s: remove the pod with drover pod rm %s: %w", c.rec.Name, pod.Name, pod.Name, errdefs.ErrConflict)
 	}
 	if c.running() {
 		if !force {
@@ -186,7 +189,7 @@ func (d *Daemon) remove(ctx context.Context, c *container, force bool) error {
 	c.rec.State.Status = api.StatusRemoving
 	_ = d.save(c)
 	c.mu.Unlock()
-	return d.finishRemove(c, false)
+	return d.finishRemove(c, false, volumes)
 }
 
 // removeExited removes a container whose run just ended and was cleaned up (--rm).
@@ -199,12 +202,12 @@ func (d *Daemon) removeExited(c *container) error {
 	if c.running() {
 		return nil // restarted meanwhile
 	}
-	return d.finishRemove(c, true)
+	return d.finishRemove(c, true, true)
 }
 
 // finishRemove removes the host state and the record of a stopped container; runCleaned
-// says the run's own host state is already gone.
-func (d *Daemon) finishRemove(c *container, runCleaned bool) error {
+// says the run's own host state is already gone; volumes removes its anonymous volumes.
+func (d *Daemon) finishRemove(c *container, runCleaned, volumes bool) error {
 	if !runCleaned {
 		d.cleanupRun(c)
 	}
@@ -224,6 +227,9 @@ func (d *Daemon) finishRemove(c *container, runCleaned bool) error {
 	}
 	d.mu.Unlock()
 	closeOnce(c.removed)
+	if volumes {
+		d.removeAnonymousVolumes(c.rec)
+	}
 	return nil
 }
 
@@ -336,7 +342,7 @@ func (d *Daemon) prune(ctx context.Context) (api.PruneResponse, error) {
 			continue
 		}
 		size := d.images.Snapshots().Usage(c.rec.ID)
-		if err := d.remove(ctx, c, false); err != nil {
+		if err := d.remove(ctx, c, false, false); err != nil {
 			continue
 		}
 		out.Deleted = append(out.Deleted, c.rec.ID)

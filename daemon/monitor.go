@@ -73,6 +73,7 @@ func (d *Daemon) handleExit(c *container, st *shim.ExitStatus, exited chan struc
 		c.rec.State.Health.Status = api.HealthUnhealthy
 	}
 	c.rec.ShimPid = 0
+	c.rec.NetworkSettings = api.NetworkSettings{}
 	restart := d.shouldRestart(c.rec, code)
 	if restart {
 		c.rec.State.Status = api.StatusRestarting

@@ -62,7 +62,12 @@ func (d *Daemon) recoverContainer(c *container) {
 					_ = rt.Delete(context.Background(), rec.ID, true)
 				}
 			}
-			// Still running: watch it again.
+			// Still running: count its use of its volumes again, and watch it.
+			for _, m := range rec.Config.Host.Mounts {
+				if m.Type == "volume" {
+					_, _ = d.vols.Mount(m.Source)
+				}
+			}
 			d.bg.Add(1)
 			go func() { defer d.bg.Done(); d.monitor(c, exited) }()
 			d.startHealth(c)
@@ -89,7 +94,7 @@ func (d *Daemon) recoverContainer(c *container) {
 		d.bg.Add(1)
 		go func() {
 			defer d.bg.Done()
-			if err := d.finishRemove(c, false); err != nil {
+			if err := d.finishRemove(c, false, true); err != nil {
 				d.log.Warn("finish removal", "container", rec.ID, "err", err)
 			}
 		}()
@@ -98,7 +103,7 @@ func (d *Daemon) recoverContainer(c *container) {
 		d.cleanupRun(c)
 		if rec.Config.Host.AutoRemove && rec.State.Status == api.StatusExited {
 			d.bg.Add(1)
-			go func() { defer d.bg.Done(); _ = d.remove(context.Background(), c, true) }()
+			go func() { defer d.bg.Done(); _ = d.remove(context.Background(), c, true, true) }()
 		}
 	}
 }

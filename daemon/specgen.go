@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"os"
+	"path"
 	"sort"
 	"strings"
 
@@ -14,7 +15,7 @@ import (
 
 // buildSpec turns a container's configuration into its OCI runtime spec, and fails early,
 // with Docker's wording, when the command cannot be found in the image.
-func (d *Daemon) buildSpec(rec *record, rootfs string) (*specs.Spec, error) {
+func (d *Daemon) buildSpec(rec *record, rootfs string, plan netPlan) (*specs.Spec, error) {
 	cfg := rec.Config
 	h := cfg.Host
 	args := append([]string{rec.Path}, rec.Args...)
@@ -43,8 +44,10 @@ func (d *Daemon) buildSpec(rec *record, rootfs string) (*specs.Spec, error) {
 			PidsLimit:  h.PidsLimit,
 		},
 	}
-	if h.NetworkMode == "host" {
-		o.Network = spec.NetworkHost
+	o.Network, o.IPCNamespace, o.UTSNamespace = plan.mode, plan.ipc, plan.uts
+	o.Mounts = append(o.Mounts, plan.mounts...)
+	if rec.Infra {
+		o.Mounts = append(o.Mounts, spec.Mount{Type: spec.MountBind, Source: d.cfg.Self, Destination: pauseDest, ReadOnly: true})
 	}
 	for _, u := range h.Ulimits {
 		o.Ulimits = append(o.Ulimits, spec.Ulimit{Name: u.Name, Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
@@ -72,6 +75,10 @@ func (d *Daemon) buildSpec(rec *record, rootfs string) (*specs.Spec, error) {
 		}
 		o.Mounts = append(o.Mounts, m)
 	}
+	// Parents before children, whatever flag each came from: /data before /data/cache.
+	sort.SliceStable(o.Mounts, func(i, j int) bool {
+		return strings.Count(path.Clean(o.Mounts[i].Destination), "/") < strings.Count(path.Clean(o.Mounts[j].Destination), "/")
+	})
 	for _, raw := range h.SecurityOpt {
 		so, err := spec.ParseSecurityOpt(raw)
 		if err != nil {
@@ -98,8 +105,10 @@ func (d *Daemon) buildSpec(rec *record, rootfs string) (*specs.Spec, error) {
 		}
 		o.InitPath = path
 	}
-	if _, err := spec.LookPath(rootfs, args[0], o.Env); err != nil {
-		return nil, err
+	if !rec.Infra {
+		if _, err := spec.LookPath(rootfs, args[0], o.Env); err != nil {
+			return nil, err
+		}
 	}
 	return spec.Generate(o)
 }

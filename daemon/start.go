@@ -52,7 +52,19 @@ func (d *Daemon) start(ctx context.Context, c *container, hook beforeStart) (ret
 		return fmt.Errorf("mount root filesystem: %w", err)
 	}
 	trace("mounted")
-	s, err := d.buildSpec(c.rec, rootfs)
+	plan, err := d.setupNetwork(c)
+	if err != nil {
+		undo()
+		return err
+	}
+	trace("network ready")
+	vmounts, points, err := d.mountVolumes(c.rec, rootfs)
+	if err != nil {
+		undo()
+		return err
+	}
+	plan.mounts = append(plan.mounts, vmounts...)
+	s, err := d.buildSpec(c.rec, rootfs, plan)
 	if err != nil {
 		undo()
 		return err
@@ -102,6 +114,8 @@ func (d *Daemon) start(ctx context.Context, c *container, hook beforeStart) (ret
 		StartedAt: time.Now().UTC(),
 		Health:    initialHealth(cfg.Healthcheck),
 	}
+	c.rec.NetworkSettings = plan.settings
+	c.rec.Mounts = points
 	err = d.save(c)
 	c.mu.Unlock()
 	trace("saved")
@@ -205,6 +219,14 @@ func (d *Daemon) cleanupRun(c *container) {
 	rootfs := filepath.Join(c.rec.Bundle, "rootfs")
 	if err := d.images.Snapshots().Unmount(rootfs); err != nil && !errors.Is(err, os.ErrNotExist) {
 		d.log.Warn("unmount root filesystem", "container", c.rec.ID, "err", err)
+	}
+	if d.vols != nil {
+		d.releaseVolumes(c.rec)
+	}
+	if d.net != nil && c.rec.ID != "" {
+		if err := d.net.Release(c.rec.ID); err != nil {
+			d.log.Warn("release network", "container", c.rec.ID, "err", err)
+		}
 	}
 	if err := os.RemoveAll(c.rec.Bundle); err != nil {
 		d.log.Warn("remove bundle", "container", c.rec.ID, "err", err)

@@ -9,7 +9,10 @@ import (
 	"github.com/drover/drover/api"
 )
 
-var bucketContainers = []byte("containers")
+var (
+	bucketContainers = []byte("containers")
+	bucketPods       = []byte("pods")
+)
 
 // record is what the daemon persists of a container: the API view plus the few facts it
 // needs to find the container's host state again after a restart.
@@ -23,6 +26,9 @@ type record struct {
 	ManuallyStopped bool `json:"manuallyStopped,omitempty"`
 	// ShimPid is the pid of the shim supervising the current run.
 	ShimPid int `json:"shimPid,omitempty"`
+	// Infra marks the infra container of a pod: it runs drover itself as a pause process
+	// and holds the pod's namespaces.
+	Infra bool `json:"infra,omitempty"`
 }
 
 // store keeps container records in bbolt, one JSON value per container ID.
@@ -36,8 +42,12 @@ func openStore(path string) (*store, error) {
 		return nil, fmt.Errorf("open metadata %s: %w (is another daemon using this root?)", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketContainers)
-		return err
+		for _, b := range [][]byte{bucketContainers, bucketPods} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
 	}); err != nil {
 		db.Close()
 		return nil, err
@@ -72,6 +82,37 @@ func (s *store) all() ([]*record, error) {
 				return fmt.Errorf("container %s: corrupt record: %w", k, err)
 			}
 			out = append(out, &r)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *store) putPod(p *podRecord) error {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPods).Put([]byte(p.ID), data)
+	})
+}
+
+func (s *store) deletePod(id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPods).Delete([]byte(id))
+	})
+}
+
+func (s *store) allPods() ([]*podRecord, error) {
+	var out []*podRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPods).ForEach(func(k, v []byte) error {
+			var p podRecord
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("pod %s: corrupt record: %w", k, err)
+			}
+			out = append(out, &p)
 			return nil
 		})
 	})

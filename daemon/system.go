@@ -41,6 +41,12 @@ func (d *Daemon) handleDiskUsage(w http.ResponseWriter, r *http.Request) error {
 			Size: iu.Size, SharedSize: iu.Shared, UniqueSize: iu.Unique, Containers: users[iu.Image.ID.String()],
 		})
 	}
+	if vs, err := d.vols.List(); err == nil {
+		for _, v := range vs {
+			size, _ := d.vols.Size(v.Name)
+			out.Volumes = append(out.Volumes, api.VolumeUsage{Name: v.Name, Size: size, RefCount: d.volumeUsers(v.Name)})
+		}
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -24,7 +24,7 @@ func (m *Manager) Create(o CreateOptions) (Network, error) {
 		return Network{}, err
 	}
 	if m.byName(o.Name) != nil {
-		return Network{}, fmt.Errorf("network %s: %w", o.Name, errdefs.ErrAlreadyExists)
+		return Network{}, fmt.Errorf("network with name %s already exists: pick another name: %w", o.Name, errdefs.ErrAlreadyExists)
 	}
 	if o.Gateway != "" && o.Subnet == "" {
 		return Network{}, fmt.Errorf("gateway %s needs a subnet: give --subnet too: %w", o.Gateway, errdefs.ErrInvalidArgument)

@@ -50,5 +50,7 @@ running when the daemon stops; the next daemon picks them up again.`,
 	f.StringArrayVar(&cfg.Registries.Insecure, "insecure-registry", nil, "registry host[:port] or CIDR reachable over plain HTTP or unverified TLS (repeatable; loopback always is)")
 	f.StringVar(&cfg.Registries.CertsDir, "certs-dir", "/etc/drover/certs.d", "per-registry TLS files: DIR/HOST[:PORT]/ca.crt, client.cert, client.key")
 	f.IntVar(&cfg.Registries.Concurrency, "max-concurrent-downloads", 4, "layers pulled at once per image")
+	f.StringVar(&cfg.NetworkPrefix, "network-prefix", "drover", "name prefix of drover's bridges, veths and nftables table (4-12 lowercase letters or digits; daemons side by side need different ones)")
+	f.StringVar(&cfg.DefaultSubnet, "bip", "", "subnet of the default bridge network, e.g. 172.17.0.0/16 (default: the first free of 172.17-31.0.0/16)")
 	return cmd
 }

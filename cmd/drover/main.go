@@ -27,6 +27,9 @@ func main() {
 	if filepath.Base(os.Args[0]) == "drover-runtime" {
 		os.Exit(runRuntime(runtimeCommand("drover-runtime")))
 	}
+	if filepath.Base(os.Args[0]) == pauseName {
+		os.Exit(runPause())
+	}
 	if len(os.Args) > 1 && os.Args[1] == "shim" {
 		os.Exit(runShim(os.Args[2:]))
 	}

@@ -22,17 +22,7 @@ func inspectCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c := clientFor()
-			var tmpl *template.Template
-			if format != "" {
-				t, err := template.New("inspect").Funcs(templateFuncs).Parse(format)
-				if err != nil {
-					return exitCode(125, fmt.Sprintf("bad --format template: %v", err))
-				}
-				tmpl = t
-			}
-			var out []any
-			failed := false
-			for _, name := range args {
+			return inspectEach(args, format, func(name string) (any, error) {
 				var v any
 				var err error
 				if typ != "image" {
@@ -44,38 +34,73 @@ func inspectCommand() *cobra.Command {
 						err = fmt.Errorf("no such object: %s", name)
 					}
 				}
-				if err != nil {
-					fmt.Fprintln(os.Stderr, "drover: "+err.Error())
-					failed = true
-					continue
-				}
-				out = append(out, v)
-			}
-			if tmpl != nil {
-				for _, v := range out {
-					// Templates see the JSON field names, as Docker's do.
-					var generic any
-					data, _ := json.Marshal(v)
-					_ = json.Unmarshal(data, &generic)
-					if err := tmpl.Execute(os.Stdout, generic); err != nil {
-						return exitCode(125, fmt.Sprintf("bad --format template: %v", err))
-					}
-					fmt.Println()
-				}
-			} else {
-				if out == nil {
-					out = []any{}
-				}
-				data, _ := json.MarshalIndent(out, "", "    ")
-				fmt.Println(string(data))
-			}
-			if failed {
-				return exitCode(1, "")
-			}
-			return nil
+				return v, err
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output with a Go template")
 	cmd.Flags().StringVar(&typ, "type", "", "only inspect objects of this type: container or image")
 	return cmd
+}
+
+// printInspect writes objects as inspect does: a JSON array, or tmpl per object (fed the
+// JSON field names, as Docker's templates are).
+func printInspect(out []any, tmpl *template.Template) error {
+	if tmpl == nil {
+		if out == nil {
+			out = []any{}
+		}
+		data, _ := json.MarshalIndent(out, "", "    ")
+		fmt.Println(string(data))
+		return nil
+	}
+	for _, v := range out {
+		var generic any
+		data, _ := json.Marshal(v)
+		_ = json.Unmarshal(data, &generic)
+		if err := tmpl.Execute(os.Stdout, generic); err != nil {
+			return exitCode(125, fmt.Sprintf("bad --format template: %v", err))
+		}
+		fmt.Println()
+	}
+	return nil
+}
+
+// parseInspectFormat compiles a --format template ("" = JSON output).
+func parseInspectFormat(format string) (*template.Template, error) {
+	if format == "" {
+		return nil, nil
+	}
+	t, err := template.New("inspect").Funcs(templateFuncs).Parse(format)
+	if err != nil {
+		return nil, exitCode(125, fmt.Sprintf("bad --format template: %v", err))
+	}
+	return t, nil
+}
+
+// inspectEach fetches each named object and prints them; a missing one is reported and
+// makes the exit code 1, as Docker's inspect commands do.
+func inspectEach(names []string, format string, get func(name string) (any, error)) error {
+	tmpl, err := parseInspectFormat(format)
+	if err != nil {
+		return err
+	}
+	var out []any
+	failed := false
+	for _, name := range names {
+		v, err := get(name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "drover: "+err.Error())
+			failed = true
+			continue
+		}
+		out = append(out, v)
+	}
+	if err := printInspect(out, tmpl); err != nil {
+		return err
+	}
+	if failed {
+		return exitCode(1, "")
+	}
+	return nil
 }

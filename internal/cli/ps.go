@@ -78,7 +78,7 @@ func toPsRow(c api.Container, full bool) psRow {
 	return psRow{
 		ID: id, Names: strings.TrimPrefix(c.Name, "/"), Image: c.ImageName, Command: commandText(c, full),
 		CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: ago(c.Created),
-		Status: statusText(c), State: c.State.Status, Labels: strings.Join(labels, ","),
+		Status: statusText(c), State: c.State.Status, Labels: strings.Join(labels, ","), Ports: portText(c.NetworkSettings.Ports),
 	}
 }
 

@@ -55,6 +55,7 @@ func NewRoot() *cobra.Command {
 		attachCommand(), containerCommand(),
 		importCommand(), loadCommand(), saveCommand(), imagesCommand(), rmiCommand(), tagCommand(), imageCommand(),
 		pullCommand(), pushCommand(), loginCommand(), logoutCommand(), systemCommand(), historyCommand(),
+		networkCommand(), portCommand(), podCommand(), volumeCommand(),
 		infoCommand(), versionCommand(),
 	)
 	return root

@@ -13,15 +13,17 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/drover/drover/api"
+	"github.com/drover/drover/network"
 )
 
 // containerFlags are the flags of run and create.
 type containerFlags struct {
 	name, workdir, user, hostname, entrypoint, memory, memorySwap, cpus, restart, stopSignal string
 	network, runtime, shmSize, healthCmd                                                     string
-	pull, platform                                                                           string
+	pull, platform, ip, mac, pod                                                             string
 	env, envFile, volumes, tmpfs, ulimits, capAdd, capDrop, securityOpt, labels, logOpts     []string
-	interactive, tty, readOnly, privileged, init, rm, noHealthcheck                          bool
+	publish, aliases, dns, dnsSearch, dnsOptions, addHosts, mounts, expose                   []string
+	interactive, tty, readOnly, privileged, init, rm, noHealthcheck, publishAll              bool
 	cpuShares, pidsLimit                                                                     int64
 	stopTimeout, healthRetries                                                               int
 	healthInterval, healthTimeout, healthStartPeriod                                         time.Duration
@@ -36,7 +38,7 @@ func (f *containerFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.entrypoint, "entrypoint", "", "override the image's entrypoint (\"\" clears it)")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set environment variables (KEY=VALUE, or KEY to copy it)")
 	fs.StringArrayVar(&f.envFile, "env-file", nil, "read environment variables from a file")
-	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a host path: SRC:DST[:ro|rw]")
+	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "mount a volume or host path: [NAME|SRC:]DST[:ro|rw]")
 	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs: PATH[:OPTIONS]")
 	fs.BoolVar(&f.readOnly, "read-only", false, "mount the root filesystem read-only")
 	fs.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 512m)")
@@ -56,7 +58,21 @@ func (f *containerFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
 	fs.StringVar(&f.pull, "pull", "missing", "pull the image before creating: always, missing or never")
 	fs.StringVar(&f.platform, "platform", "", "platform of the image to pull (os/arch[/variant])")
-	fs.StringVar(&f.network, "network", "", "network mode: none (default) or host")
+	fs.StringVar(&f.network, "network", "", "connect to a network: bridge (default), NAME, none, host or container:NAME|ID")
+	fs.StringVar(&f.network, "net", "", "same as --network")
+	_ = fs.MarkHidden("net")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp], ranges allowed")
+	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "publish every exposed port on a random host port")
+	fs.StringArrayVar(&f.expose, "expose", nil, "expose a port or range without publishing it: PORT[/tcp|udp]")
+	fs.StringVar(&f.ip, "ip", "", "IPv4 address on the user network (e.g. 172.30.0.10)")
+	fs.StringArrayVar(&f.aliases, "network-alias", nil, "another DNS name of the container on its network")
+	fs.StringVar(&f.mac, "mac-address", "", "MAC address of the container's interface (e.g. 02:42:ac:11:00:02)")
+	fs.StringArrayVar(&f.dns, "dns", nil, "DNS server for the container")
+	fs.StringArrayVar(&f.dnsSearch, "dns-search", nil, "DNS search domain")
+	fs.StringArrayVar(&f.dnsOptions, "dns-option", nil, "resolv.conf option (e.g. ndots:2)")
+	fs.StringArrayVar(&f.addHosts, "add-host", nil, "add a line to /etc/hosts: NAME:IP")
+	fs.StringVar(&f.pod, "pod", "", "run in a pod: share its network, IPC and UTS namespaces")
+	fs.StringArrayVar(&f.mounts, "mount", nil, "mount: type=volume|bind|tmpfs,source=...,target=...[,readonly]")
 	fs.StringVar(&f.runtime, "runtime", "", "OCI runtime for this container (default: embedded)")
 	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "log driver options: max-size=SIZE, max-file=N")
 	fs.StringVar(&f.shmSize, "shm-size", "", "size of /dev/shm")
@@ -119,15 +135,53 @@ func (f *containerFlags) config(fs *pflag.FlagSet, args []string) (api.Container
 	h.ReadonlyRootfs, h.Privileged, h.Init, h.AutoRemove = f.readOnly, f.privileged, f.init, f.rm
 	h.CapAdd, h.CapDrop, h.SecurityOpt = f.capAdd, f.capDrop, f.securityOpt
 	h.NetworkMode, h.Runtime, h.CPUShares, h.PidsLimit = f.network, f.runtime, f.cpuShares, f.pidsLimit
-	for _, v := range f.volumes {
-		src, rest, ok := strings.Cut(v, ":")
-		if ok && !filepath.IsAbs(src) && (strings.HasPrefix(src, ".") || strings.Contains(src, "/")) {
-			abs, err := filepath.Abs(src)
-			if err == nil {
-				v = abs + ":" + rest
-			}
+	h.Pod, h.PublishAllPorts = f.pod, f.publishAll
+	h.DNS, h.DNSSearch, h.DNSOptions, h.ExtraHosts = f.dns, f.dnsSearch, f.dnsOptions, f.addHosts
+	for _, p := range f.publish {
+		bs, err := network.ParsePortSpec(p)
+		if err != nil {
+			return cfg, badFlag("publish", p, "use [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp], e.g. 8080:80")
 		}
-		h.Binds = append(h.Binds, v)
+		for _, b := range bs {
+			h.PortBindings = append(h.PortBindings, api.PortBinding{HostIP: b.HostIP, HostPort: b.HostPort, ContainerPort: b.ContainerPort, Proto: b.Proto})
+		}
+	}
+	for _, x := range f.expose {
+		bs, err := network.ParsePortSpec(x)
+		if err != nil || strings.Contains(x, ":") {
+			return cfg, badFlag("expose", x, "use PORT[-PORT][/tcp|udp]")
+		}
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = map[string]struct{}{}
+		}
+		for _, b := range bs {
+			cfg.ExposedPorts[fmt.Sprintf("%d/%s", b.ContainerPort, b.Proto)] = struct{}{}
+		}
+	}
+	if f.ip != "" || f.mac != "" || len(f.aliases) > 0 {
+		key := f.network
+		if key == "" {
+			key = "bridge"
+		}
+		cfg.Networks = map[string]api.EndpointConfig{key: {IPAddress: f.ip, MacAddress: f.mac, Aliases: f.aliases}}
+	}
+	for _, v := range f.volumes {
+		m, bind, err := parseVolumeFlag(v)
+		if err != nil {
+			return cfg, badFlag("volume", v, err.Error())
+		}
+		if m != nil {
+			h.Mounts = append(h.Mounts, *m)
+			continue
+		}
+		h.Binds = append(h.Binds, bind)
+	}
+	for _, v := range f.mounts {
+		m, err := parseMountFlag(v)
+		if err != nil {
+			return cfg, badFlag("mount", v, err.Error())
+		}
+		h.Mounts = append(h.Mounts, m)
 	}
 	if len(f.tmpfs) > 0 {
 		h.Tmpfs = map[string]string{}
@@ -261,4 +315,112 @@ func readEnvFile(path string) ([]string, error) {
 		out = append(out, line)
 	}
 	return out, sc.Err()
+}
+
+// parseVolumeFlag reads one -v value as Docker does: "/ctr" is an anonymous volume,
+// "NAME:/ctr[:ro]" a named volume, "SRC:/ctr[:opts]" with SRC a path (absolute, or starting
+// with . or containing /) a bind mount, returned as its Binds form with SRC made absolute.
+func parseVolumeFlag(v string) (*api.Mount, string, error) {
+	parts := strings.Split(v, ":")
+	if len(parts) == 1 {
+		if !filepath.IsAbs(v) {
+			return nil, "", fmt.Errorf("the container path must be absolute")
+		}
+		return &api.Mount{Type: "volume", Target: v}, "", nil
+	}
+	src := parts[0]
+	if filepath.IsAbs(src) || strings.HasPrefix(src, ".") || strings.Contains(src, "/") {
+		if !filepath.IsAbs(src) {
+			if abs, err := filepath.Abs(src); err == nil {
+				v = abs + v[len(src):]
+			}
+		}
+		return nil, v, nil
+	}
+	if len(parts) > 3 || !filepath.IsAbs(parts[1]) {
+		return nil, "", fmt.Errorf("use NAME:/PATH[:ro|rw] for a volume, or /HOST/PATH:/PATH for a bind mount")
+	}
+	m := &api.Mount{Type: "volume", Source: src, Target: parts[1]}
+	if len(parts) == 3 {
+		for _, o := range strings.Split(parts[2], ",") {
+			switch o {
+			case "ro":
+				m.ReadOnly = true
+			case "rw", "":
+			case "nocopy":
+				m.NoCopy = true
+			default:
+				return nil, "", fmt.Errorf("unknown volume option %q: use ro, rw or nocopy", o)
+			}
+		}
+	}
+	return m, "", nil
+}
+
+// parseMountFlag reads one --mount value: comma-separated key=value pairs as Docker's.
+func parseMountFlag(v string) (api.Mount, error) {
+	m := api.Mount{Type: "volume"}
+	for _, field := range strings.Split(v, ",") {
+		k, val, hasVal := strings.Cut(field, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		boolVal := func() (bool, error) {
+			if !hasVal {
+				return true, nil
+			}
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				return false, fmt.Errorf("%s: want true or false", k)
+			}
+			return b, nil
+		}
+		var err error
+		switch k {
+		case "type":
+			m.Type = val
+		case "source", "src":
+			m.Source = val
+		case "target", "destination", "dst":
+			m.Target = val
+		case "readonly", "ro":
+			m.ReadOnly, err = boolVal()
+		case "volume-nocopy":
+			m.NoCopy, err = boolVal()
+		case "bind-propagation":
+			m.Propagation = val
+		case "tmpfs-size":
+			m.TmpfsSize, err = units.RAMInBytes(val)
+		case "tmpfs-mode":
+			var mode uint64
+			mode, err = strconv.ParseUint(val, 8, 32)
+			m.TmpfsMode = uint32(mode)
+		case "":
+		default:
+			return m, fmt.Errorf("unknown option %q", k)
+		}
+		if err != nil {
+			return m, err
+		}
+	}
+	switch m.Type {
+	case "volume", "bind", "tmpfs":
+	default:
+		return m, fmt.Errorf("type must be volume, bind or tmpfs")
+	}
+	if !filepath.IsAbs(m.Target) {
+		return m, fmt.Errorf("target must be an absolute path inside the container")
+	}
+	if m.Type == "bind" {
+		if m.Source == "" {
+			return m, fmt.Errorf("a bind mount needs source=HOST-PATH")
+		}
+		abs, err := filepath.Abs(m.Source)
+		if err != nil {
+			return m, err
+		}
+		m.Source = abs
+	}
+	if m.Type == "tmpfs" && m.Source != "" {
+		return m, fmt.Errorf("a tmpfs mount takes no source")
+	}
+	return m, nil
 }

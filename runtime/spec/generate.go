@@ -102,7 +102,7 @@ func generate(o Options, h *host) (*specs.Spec, error) {
 		shm = DefaultShmSize
 	}
 
-	namespaces, err := namespaces(o.Network, h)
+	namespaces, err := namespaces(o, h)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func generate(o Options, h *host) (*specs.Spec, error) {
 			NoNewPrivileges: o.NoNewPrivileges,
 		},
 		Root:        &specs.Root{Path: o.Rootfs, Readonly: o.ReadonlyRootfs},
-		Hostname:    hostname,
+		Hostname:    hostnameIfOwn(o, hostname),
 		Mounts:      mergeMounts(defaultMounts(o.Privileged, h.cgroup2, shm), user),
 		Annotations: maps.Clone(o.Labels),
 		Linux: &specs.Linux{
@@ -218,16 +218,31 @@ func containerHostname(o Options, h *host) (string, error) {
 	return name, nil
 }
 
+// hostnameIfOwn drops the hostname when the UTS namespace is joined: the runtime may only
+// set it in a namespace of the container's own.
+func hostnameIfOwn(o Options, hostname string) string {
+	if o.UTSNamespace != "" {
+		return ""
+	}
+	return hostname
+}
+
 // namespaces are Docker's: new pid, ipc, uts and mount namespaces, a network namespace
 // unless the host's is shared or a prepared one is joined, and a cgroup namespace on
 // cgroup v2, where it hides the host's hierarchy. On v1 the container shares the host's
 // cgroup namespace (Docker's default there too) and sees its cgroups read-only.
-func namespaces(mode NetworkMode, h *host) ([]specs.LinuxNamespace, error) {
+func namespaces(o Options, h *host) ([]specs.LinuxNamespace, error) {
+	mode := o.Network
 	ns := []specs.LinuxNamespace{
 		{Type: specs.PIDNamespace},
-		{Type: specs.IPCNamespace},
-		{Type: specs.UTSNamespace},
+		{Type: specs.IPCNamespace, Path: o.IPCNamespace},
+		{Type: specs.UTSNamespace, Path: o.UTSNamespace},
 		{Type: specs.MountNamespace},
+	}
+	for _, p := range []string{o.IPCNamespace, o.UTSNamespace} {
+		if p != "" && !strings.HasPrefix(p, "/") {
+			return nil, fmt.Errorf("namespace path %q must be absolute: %w", p, errdefs.ErrInvalidArgument)
+		}
 	}
 	switch {
 	case mode == "" || mode == NetworkNone:

@@ -48,6 +48,10 @@ type Options struct {
 	CgroupsPath string
 	// Network picks the network namespace.
 	Network NetworkMode
+	// IPCNamespace and UTSNamespace, when set, are namespace files (e.g. /proc/PID/ns/ipc
+	// of a pod's infra process) to join instead of making new ones. With a joined UTS
+	// namespace the hostname is the namespace's own and Hostname is ignored.
+	IPCNamespace, UTSNamespace string
 	// InitPath, when set, is a host binary (a tini-like init) bind-mounted read-only at
 	// InitDestination and run as the container's first process, with Args after "--".
 	InitPath string

@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/drover/drover/internal/testutil"
+	"github.com/drover/drover/network"
 )
 
 var (
@@ -70,9 +73,11 @@ type env struct {
 	exec   string
 	sock   string
 	cgroup string
-	daemon *exec.Cmd
-	logBuf *bytes.Buffer
-	done   chan error
+	// netPrefix names this daemon's bridges, veths and nftables table.
+	netPrefix string
+	daemon    *exec.Cmd
+	logBuf    *bytes.Buffer
+	done      chan error
 }
 
 // newEnv starts a daemon for t and registers its teardown, which also checks that no
@@ -87,7 +92,7 @@ func newEnv(t *testing.T, daemonArgs ...string) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, bin: bin, dir: dir, root: filepath.Join(dir, "lib"), exec: filepath.Join(dir, "run"),
-		cgroup: "drover-e2e-" + filepath.Base(dir)}
+		cgroup: "drover-e2e-" + filepath.Base(dir), netPrefix: netPrefixFor(dir)}
 	e.sock = filepath.Join(e.exec, "drover.sock")
 	t.Cleanup(func() { e.teardown() })
 	e.startDaemon(daemonArgs...)
@@ -96,7 +101,7 @@ func newEnv(t *testing.T, daemonArgs ...string) *env {
 
 func (e *env) startDaemon(args ...string) {
 	e.t.Helper()
-	all := append([]string{"daemon", "--root", e.root, "--exec-root", e.exec, "--cgroup-parent", e.cgroup}, args...)
+	all := append([]string{"daemon", "--root", e.root, "--exec-root", e.exec, "--cgroup-parent", e.cgroup, "--network-prefix", e.netPrefix}, args...)
 	cmd := exec.Command(e.bin, all...)
 	e.logBuf = &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = e.logBuf, e.logBuf
@@ -138,7 +143,11 @@ func (e *env) stopDaemon(sig syscall.Signal) {
 
 func (e *env) teardown() {
 	if e.daemon != nil {
-		// Remove every container through the API so the leak check sees a clean host.
+		// Remove every pod and container through the API so the leak check sees a clean host.
+		pods, _, _ := e.drover("pod", "ls", "-q")
+		for _, id := range strings.Fields(pods) {
+			e.drover("pod", "rm", "-f", id)
+		}
 		out, _, _ := e.drover("ps", "-aq", "--no-trunc")
 		for _, id := range strings.Fields(out) {
 			e.drover("rm", "-f", id)
@@ -148,6 +157,7 @@ func (e *env) teardown() {
 	if e.t.Failed() && e.logBuf != nil {
 		e.t.Logf("daemon log:\n%s", e.logBuf)
 	}
+	e.checkNetworkLeaks()
 	e.checkLeaks()
 	_ = os.RemoveAll(e.dir)
 }
@@ -191,6 +201,54 @@ func (e *env) checkLeaks() {
 		for _, l := range leaks {
 			if strings.HasPrefix(l, "mount ") {
 				_ = syscall.Unmount(strings.TrimPrefix(l, "mount "), syscall.MNT_DETACH)
+			}
+		}
+	}
+}
+
+// netPrefixFor derives a network prefix (4-12 lowercase letters and digits) from the
+// env's unique directory name.
+func netPrefixFor(dir string) string {
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, filepath.Base(dir))
+	if len(digits) > 9 {
+		digits = digits[len(digits)-9:]
+	}
+	return "dv" + digits + strings.Repeat("x", max(0, 2-len(digits)))
+}
+
+// checkNetworkLeaks fails the test if containers left veths, addresses or published
+// ports behind, then removes the daemon's own networks (bridges, nftables table), which
+// a daemon keeps by design as Docker does.
+func (e *env) checkNetworkLeaks() {
+	m, err := network.New(network.Config{StateFile: filepath.Join(e.root, "network.db"), NetnsDir: filepath.Join(e.exec, "netns"), Prefix: e.netPrefix})
+	if err != nil {
+		e.t.Errorf("open network state: %v", err)
+		return
+	}
+	if entries, _ := os.ReadDir(filepath.Join(e.exec, "netns")); len(entries) > 0 {
+		for _, ent := range entries {
+			e.t.Errorf("network namespace file %s left behind", ent.Name())
+		}
+	}
+	nets, _ := m.List()
+	for _, n := range nets {
+		for _, ep := range n.Endpoints {
+			e.t.Errorf("network %s: endpoint of container %s left behind (%s)", n.Name, ep.ContainerID, ep.IP)
+		}
+	}
+	if err := m.Destroy(); err != nil {
+		e.t.Errorf("remove networks: %v", err)
+	}
+	if links, err := netlink.LinkList(); err == nil {
+		for _, l := range links {
+			if name := l.Attrs().Name; strings.HasPrefix(name, e.netPrefix[:3]) {
+				e.t.Errorf("network interface %s left behind", name)
+				_ = netlink.LinkDel(l)
 			}
 		}
 	}

@@ -41,8 +41,11 @@ func TestRunOptions(t *testing.T) {
 	if out := e.must("run", "--rm", "--network", "host", "testprog", "hostname"); strings.TrimSpace(out) != host {
 		t.Fatalf("--network host hostname = %q, want %q", out, host)
 	}
-	if out := e.must("run", "--rm", "testprog", "sh", "-c", "ls /sys/class/net"); strings.TrimSpace(out) != "lo" {
-		t.Fatalf("default network should be loopback only: %q", out)
+	if out := e.must("run", "--rm", "--network", "none", "testprog", "sh", "-c", "ls /sys/class/net"); strings.TrimSpace(out) != "lo" {
+		t.Fatalf("--network none should be loopback only: %q", out)
+	}
+	if out := e.must("run", "--rm", "testprog", "sh", "-c", "ls /sys/class/net"); strings.TrimSpace(out) != "eth0\nlo" {
+		t.Fatalf("the default bridge network should give eth0 and lo: %q", out)
 	}
 
 	e.must("run", "--name", "timed", "testprog", "sh", "-c", "echo early; sleep 2; echo late")
