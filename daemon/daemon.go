@@ -51,6 +51,8 @@ type Config struct {
 	NetworkPrefix string
 	// DefaultSubnet is the default bridge network's subnet ("" picks a free one).
 	DefaultSubnet string
+	// Firewall is nftables, iptables or "" (nftables where the kernel has it).
+	Firewall string
 	// ResolvConf is the host's resolver configuration that containers inherit.
 	ResolvConf string
 }
@@ -158,6 +160,7 @@ func New(cfg Config) (*Daemon, error) {
 		NetnsDir:      filepath.Join(cfg.ExecRoot, "netns"),
 		Prefix:        cfg.NetworkPrefix,
 		DefaultSubnet: cfg.DefaultSubnet,
+		Firewall:      cfg.Firewall,
 		Logf:          func(format string, args ...any) { cfg.Logger.Warn(fmt.Sprintf(format, args...)) },
 	})
 	if err != nil {

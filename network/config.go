@@ -25,6 +25,9 @@ type Config struct {
 	// either a CIDR (one candidate) or "CIDR@bits" (the CIDR split into /bits blocks, e.g.
 	// "10.10.0.0/16@24"). Empty uses the DefaultSubnet candidates.
 	UserPools []string
+	// Firewall is "nftables", "iptables" or "" to use nftables where the kernel has it and
+	// iptables (iptables-legacy preferred) where it does not.
+	Firewall string
 	// Logf receives warnings the manager can recover from (e.g. a port it could not
 	// re-reserve at start). Nil discards them.
 	Logf func(format string, args ...any)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -24,6 +25,21 @@ var prefixSeq atomic.Uint32
 // in this test binary, so leak checks of one test never see another's links.
 func testPrefix() string {
 	return fmt.Sprintf("n%02x%04x", prefixSeq.Add(1)%256, os.Getpid()%0x10000)
+}
+
+// forEachFirewall runs fn once per firewall backend this host has: the rules must behave
+// the same in nftables and in the iptables fallback.
+func forEachFirewall(t *testing.T, fn func(t *testing.T, fw string)) {
+	for _, fw := range []string{FirewallNftables, FirewallIptables} {
+		t.Run(fw, func(t *testing.T) {
+			if fw == FirewallIptables {
+				if _, err := iptablesBinary(); err != nil {
+					t.Skipf("iptables fallback: %v", err)
+				}
+			}
+			fn(t, fw)
+		})
+	}
 }
 
 // newTestManager makes a manager with its own prefix, state and netns dir. Cleanup
@@ -63,6 +79,14 @@ func assertNoHostObjects(t *testing.T, prefix, netnsDir string) {
 	}
 	if ok, err := tableExists(prefix); err != nil || ok {
 		t.Errorf("nft table inet %s left behind (err %v)", prefix, err)
+	}
+	if bin, err := iptablesBinary(); err == nil {
+		for _, table := range []string{"filter", "nat"} {
+			out, _ := exec.Command(bin, "-w", "-t", table, "-S").Output()
+			if strings.Contains(string(out), strings.ToUpper(prefix)+"-") {
+				t.Errorf("iptables chains of %s left behind in table %s", prefix, table)
+			}
+		}
 	}
 	if entries, err := os.ReadDir(netnsDir); err == nil && len(entries) > 0 {
 		t.Errorf("netns files left behind: %v", entries)

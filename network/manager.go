@@ -20,6 +20,7 @@ import (
 // Manager owns drover's networks on this host. It is safe for concurrent use.
 type Manager struct {
 	cfg Config
+	fw  firewall
 
 	mu    sync.Mutex
 	st    *store
@@ -37,16 +38,30 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	fw, err := pickFirewall(cfg)
+	if err != nil {
+		return nil, err
+	}
 	st, err := openStore(cfg.StateFile)
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, st: st, held: map[string][]*reservation{}}
+	m := &Manager{cfg: cfg, fw: fw, st: st, held: map[string][]*reservation{}}
 	if err := m.start(); err != nil {
 		m.mu.Lock()
 		m.releaseHeld()
+		if len(m.eps) == 0 {
+			// Bridges nothing uses yet: a failed start leaves none behind.
+			for _, n := range m.nets {
+				deleteLink(n.Bridge)
+			}
+		}
 		m.mu.Unlock()
 		st.close()
+		// The namespace directory mount goes too, unless namespaces live in it.
+		if entries, rerr := os.ReadDir(cfg.NetnsDir); rerr == nil && len(entries) == 0 {
+			releaseNetnsDir(cfg.NetnsDir)
+		}
 		return nil, err
 	}
 	return m, nil
@@ -165,7 +180,7 @@ func enslave(hostIf, bridge string) {
 	netlink.LinkSetUp(l)
 }
 
-// sync rewrites the nftables table from the in-memory state.
+// sync rewrites the firewall rules from the in-memory state.
 func (m *Manager) sync() error {
 	var nets []ruleNet
 	for _, n := range m.sortedNets() {
@@ -198,7 +213,7 @@ func (m *Manager) sync() error {
 			})
 		}
 	}
-	return syncRules(m.cfg.tableName(), nets, ports)
+	return m.fw.sync(nets, ports)
 }
 
 // Close closes the state file. Host objects stay: running containers keep their network.
@@ -242,7 +257,7 @@ func (m *Manager) Destroy() error {
 		}
 		errs = append(errs, deleteLink(n.Bridge))
 	}
-	errs = append(errs, deleteRules(m.cfg.tableName()))
+	errs = append(errs, m.fw.remove())
 	if entries, err := os.ReadDir(m.cfg.NetnsDir); err == nil {
 		for _, ent := range entries {
 			errs = append(errs, RemoveNamespace(filepath.Join(m.cfg.NetnsDir, ent.Name())))
@@ -271,6 +286,9 @@ func (m *Manager) NamespacePath(containerID string) string {
 
 // Prefix returns the prefix every host object of the manager is named from.
 func (m *Manager) Prefix() string { return m.cfg.Prefix }
+
+// Firewall names the backend holding the rules: nftables or iptables.
+func (m *Manager) Firewall() string { return m.fw.name() }
 
 // checkOpen fails once Close or Destroy ran.
 func (m *Manager) checkOpen() error {

@@ -28,8 +28,8 @@ type rulePort struct {
 	Port     uint16
 }
 
-// errNoNftables tells the user what is missing. There is no iptables fallback yet.
-var errNoNftables = errors.New("nftables is not usable on this host (drover needs the nf_tables kernel module; an iptables fallback is not implemented)")
+// errNoNftables tells the user what is missing.
+var errNoNftables = errors.New("nftables is not usable on this host (no nf_tables kernel module)")
 
 // syncRules replaces drover's table (family inet, named table) with rules for nets and
 // ports, in one atomic batch: there is never a moment without isolation rules. Only this

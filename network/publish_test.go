@@ -11,51 +11,53 @@ import (
 )
 
 func TestPublishedPortAnswersOnLoopback(t *testing.T) {
-	m := newTestManager(t, Config{})
-	ns := newNS(t, m, "web")
-	ep := mustAttach(t, m, ns, AttachOptions{ContainerID: "web", Network: DefaultNetwork})
-	serveHTTP(t, ns, net.JoinHostPort(ep.IP, "80"), "published")
+	forEachFirewall(t, func(t *testing.T, fw string) {
+		m := newTestManager(t, Config{Firewall: fw})
+		ns := newNS(t, m, "web")
+		ep := mustAttach(t, m, ns, AttachOptions{ContainerID: "web", Network: DefaultNetwork})
+		serveHTTP(t, ns, net.JoinHostPort(ep.IP, "80"), "published")
 
-	got, err := m.Publish("web", []PortBinding{{ContainerPort: 80}})
-	if err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-	if len(got) != 1 || got[0].HostPort == 0 || got[0].Proto != "tcp" || got[0].HostIP != "0.0.0.0" {
-		t.Fatalf("Publish returned %+v", got)
-	}
-	hostAddr := fmt.Sprintf("127.0.0.1:%d", got[0].HostPort)
-	if body, err := get(t, "", hostAddr); err != nil || body != "published" {
-		t.Fatalf("get %s: %q, %v", hostAddr, body, err)
-	}
+		got, err := m.Publish("web", []PortBinding{{ContainerPort: 80}})
+		if err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		if len(got) != 1 || got[0].HostPort == 0 || got[0].Proto != "tcp" || got[0].HostIP != "0.0.0.0" {
+			t.Fatalf("Publish returned %+v", got)
+		}
+		hostAddr := fmt.Sprintf("127.0.0.1:%d", got[0].HostPort)
+		if body, err := get(t, "", hostAddr); err != nil || body != "published" {
+			t.Fatalf("get %s: %q, %v", hostAddr, body, err)
+		}
 
-	// The port is held: another program cannot take it, and neither can a second
-	// publish (even of another container).
-	if l, err := net.Listen("tcp4", hostAddr); err == nil {
+		// The port is held: another program cannot take it, and neither can a second
+		// publish (even of another container).
+		if l, err := net.Listen("tcp4", hostAddr); err == nil {
+			l.Close()
+			t.Fatalf("net.Listen on a published port succeeded")
+		}
+		ns2 := newNS(t, m, "web2")
+		mustAttach(t, m, ns2, AttachOptions{ContainerID: "web2", Network: DefaultNetwork})
+		_, err = m.Publish("web2", []PortBinding{{HostPort: got[0].HostPort, ContainerPort: 80}})
+		want := fmt.Sprintf("port %d/tcp on 0.0.0.0 is already in use: pick another host port", got[0].HostPort)
+		if !errors.Is(err, errdefs.ErrConflict) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("second Publish: got %v, want %q", err, want)
+		}
+		if ports := m.Ports("web2"); len(ports) != 0 {
+			t.Fatalf("failed Publish left ports %+v", ports)
+		}
+
+		if err := m.Release("web"); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		l, err := net.Listen("tcp4", hostAddr)
+		if err != nil {
+			t.Fatalf("port still taken after Release: %v", err)
+		}
 		l.Close()
-		t.Fatalf("net.Listen on a published port succeeded")
-	}
-	ns2 := newNS(t, m, "web2")
-	mustAttach(t, m, ns2, AttachOptions{ContainerID: "web2", Network: DefaultNetwork})
-	_, err = m.Publish("web2", []PortBinding{{HostPort: got[0].HostPort, ContainerPort: 80}})
-	want := fmt.Sprintf("port %d/tcp on 0.0.0.0 is already in use: pick another host port", got[0].HostPort)
-	if !errors.Is(err, errdefs.ErrConflict) || !strings.Contains(err.Error(), want) {
-		t.Fatalf("second Publish: got %v, want %q", err, want)
-	}
-	if ports := m.Ports("web2"); len(ports) != 0 {
-		t.Fatalf("failed Publish left ports %+v", ports)
-	}
-
-	if err := m.Release("web"); err != nil {
-		t.Fatalf("Release: %v", err)
-	}
-	l, err := net.Listen("tcp4", hostAddr)
-	if err != nil {
-		t.Fatalf("port still taken after Release: %v", err)
-	}
-	l.Close()
-	if eps := m.Endpoints("web"); len(eps) != 0 {
-		t.Fatalf("endpoints after Release: %+v", eps)
-	}
+		if eps := m.Endpoints("web"); len(eps) != 0 {
+			t.Fatalf("endpoints after Release: %+v", eps)
+		}
+	})
 }
 
 func TestPublishSpecificHostIPAndUDP(t *testing.T) {
@@ -119,30 +121,32 @@ func TestPublishBadInput(t *testing.T) {
 }
 
 func TestPublishedPortFromOtherNetwork(t *testing.T) {
-	m := newTestManager(t, Config{})
-	other, err := m.Create(CreateOptions{Name: "other"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, client := newNS(t, m, "web"), newNS(t, m, "client")
-	ep := mustAttach(t, m, ns, AttachOptions{ContainerID: "web", Network: DefaultNetwork})
-	mustAttach(t, m, client, AttachOptions{ContainerID: "client", Network: other.Name})
-	serveHTTP(t, ns, net.JoinHostPort(ep.IP, "80"), "published")
-	got, err := m.Publish("web", []PortBinding{{ContainerPort: 80}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The default bridge's gateway is a host address: this goes through prerouting.
-	addr := fmt.Sprintf("%s:%d", ep.Gateway, got[0].HostPort)
-	if body, err := get(t, client, addr); err != nil || body != "published" {
-		t.Fatalf("get %s from other network: %q, %v", addr, body, err)
-	}
-	// Hairpin: the container reaches its own published port through the host.
-	if body, err := get(t, ns, addr); err != nil || body != "published" {
-		t.Fatalf("get %s from the container itself: %q, %v", addr, body, err)
-	}
-	// Without the published port the other network still cannot reach the container.
-	if body, err := get(t, client, net.JoinHostPort(ep.IP, "80")); err == nil {
-		t.Fatalf("other network reached the container directly: %q", body)
-	}
+	forEachFirewall(t, func(t *testing.T, fw string) {
+		m := newTestManager(t, Config{Firewall: fw})
+		other, err := m.Create(CreateOptions{Name: "other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, client := newNS(t, m, "web"), newNS(t, m, "client")
+		ep := mustAttach(t, m, ns, AttachOptions{ContainerID: "web", Network: DefaultNetwork})
+		mustAttach(t, m, client, AttachOptions{ContainerID: "client", Network: other.Name})
+		serveHTTP(t, ns, net.JoinHostPort(ep.IP, "80"), "published")
+		got, err := m.Publish("web", []PortBinding{{ContainerPort: 80}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The default bridge's gateway is a host address: this goes through prerouting.
+		addr := fmt.Sprintf("%s:%d", ep.Gateway, got[0].HostPort)
+		if body, err := get(t, client, addr); err != nil || body != "published" {
+			t.Fatalf("get %s from other network: %q, %v", addr, body, err)
+		}
+		// Hairpin: the container reaches its own published port through the host.
+		if body, err := get(t, ns, addr); err != nil || body != "published" {
+			t.Fatalf("get %s from the container itself: %q, %v", addr, body, err)
+		}
+		// Without the published port the other network still cannot reach the container.
+		if body, err := get(t, client, net.JoinHostPort(ep.IP, "80")); err == nil {
+			t.Fatalf("other network reached the container directly: %q", body)
+		}
+	})
 }
