@@ -235,6 +235,10 @@ func (e *env) checkNetworkLeaks() {
 			e.t.Errorf("network namespace file %s left behind", ent.Name())
 		}
 	}
+	// No published port may outlive its container: no DNAT rule is left in the table.
+	if out, err := exec.Command("nft", "list", "table", "inet", e.netPrefix).CombinedOutput(); err == nil && strings.Contains(string(out), "dnat to") {
+		e.t.Errorf("published-port rules left behind:\n%s", out)
+	}
 	nets, _ := m.List()
 	for _, n := range nets {
 		for _, ep := range n.Endpoints {
