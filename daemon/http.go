@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +63,12 @@ func (d *Daemon) routes() http.Handler {
 	d.networkRoutes(handle)
 	d.podRoutes(handle)
 	d.volumeRoutes(handle)
+	if os.Getenv("DROVER_DEBUG") != "" {
+		// Profiles for developers, on the root-only API socket:
+		// curl --unix-socket SOCK http://d/debug/pprof/profile?seconds=10 > cpu.pprof
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	return mux
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -206,8 +207,12 @@ func (e *env) checkLeaks() {
 	}
 }
 
-// netPrefixFor derives a network prefix (4-12 lowercase letters and digits) from the
-// env's unique directory name.
+// envSeq numbers the envs of this test binary.
+var envSeq atomic.Uint32
+
+// netPrefixFor derives a network prefix (4-12 lowercase letters and digits) unique among
+// the envs of this test binary in its first three characters, which start the names of
+// the daemon's veths: the leak check then only ever sees its own env's links.
 func netPrefixFor(dir string) string {
 	digits := strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' {
@@ -215,10 +220,10 @@ func netPrefixFor(dir string) string {
 		}
 		return -1
 	}, filepath.Base(dir))
-	if len(digits) > 9 {
-		digits = digits[len(digits)-9:]
+	if len(digits) > 6 {
+		digits = digits[len(digits)-6:]
 	}
-	return "dv" + digits + strings.Repeat("x", max(0, 2-len(digits)))
+	return fmt.Sprintf("d%02d%s", envSeq.Add(1)%100, digits) + strings.Repeat("x", max(0, 1-len(digits)))
 }
 
 // checkNetworkLeaks fails the test if containers left veths, addresses or published
