@@ -140,6 +140,29 @@ func TestSkopeoReadsSave(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dst, "blobs", "sha256", img.ID.Encoded())); err != nil {
 		t.Fatalf("copied layout lacks the config: %v", err)
 	}
+	// And the other way: archives skopeo writes (recompressed layers) load back.
+	for i, format := range []string{"oci-archive", "docker-archive"} {
+		out := filepath.Join(dir, fmt.Sprintf("skopeo-%d.tar", i))
+		ref := out
+		if format == "docker-archive" {
+			ref += ":skopeo/busybox:" + format
+		}
+		if o, err := exec.Command(skopeo, "--insecure-policy", "copy", "oci:"+dst+":busybox", format+":"+ref).CombinedOutput(); err != nil {
+			t.Fatalf("skopeo copy to %s: %v\n%s", format, err, o)
+		}
+		f, err := os.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs, err := s.Load(context.Background(), f)
+		f.Close()
+		if err != nil || len(imgs) != 1 || imgs[0].ID != img.ID {
+			t.Fatalf("load of skopeo's %s: %v, %v (want image %s)", format, imgs, err, img.ID)
+		}
+		if _, err := s.Unpack(context.Background(), imgs[0]); err != nil {
+			t.Fatalf("unpack of skopeo's %s: %v", format, err)
+		}
+	}
 }
 
 // TestLoadPodmanArchives loads what podman writes (docker-archive and oci-archive), when
