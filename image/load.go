@@ -9,6 +9,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -104,8 +105,14 @@ func blobPathDigest(p string) digest.Digest {
 }
 
 // readArchive streams every regular file of the tar into the content store.
-func (s *Store) readArchive(ctx context.Context, r io.Reader, holds *holdSet, written *[]digest.Digest) (*archive, error) {
+func (s *Store) readArchive(ctx context.Context, r io.Reader, holds *holdSet, written *[]digest.Digest) (_ *archive, retErr error) {
 	a := &archive{files: map[string]digest.Digest{}, links: map[string]string{}}
+	pending := &pendingCommits{written: written, sem: make(chan struct{}, 8)}
+	defer func() {
+		if err := pending.wait(); retErr == nil && err != nil {
+			retErr = err
+		}
+	}()
 	tr := tar.NewReader(r)
 	max := s.maxLayerBytes()
 	for n := 0; ; n++ {
@@ -131,7 +138,7 @@ func (s *Store) readArchive(ctx context.Context, r io.Reader, holds *holdSet, wr
 			if hdr.Size > max {
 				return nil, fmt.Errorf("archive entry %s is %d bytes, over the %d byte limit: %w", name, hdr.Size, max, errdefs.ErrInvalidArgument)
 			}
-			d, err := s.writeHeld(tr, blobPathDigest(name), hdr.Size, holds, written)
+			d, err := s.writeHeld(tr, blobPathDigest(name), hdr.Size, holds, pending, name)
 			if err != nil {
 				return nil, fmt.Errorf("archive entry %s: %w", name, err)
 			}
@@ -153,8 +160,44 @@ func (s *Store) readArchive(ctx context.Context, r io.Reader, holds *holdSet, wr
 	return a, nil
 }
 
-// writeHeld stores one blob, held against GC; new blobs are added to written.
-func (s *Store) writeHeld(r io.Reader, expected digest.Digest, size int64, holds *holdSet, written *[]digest.Digest) (digest.Digest, error) {
+// pendingCommits are blob commits (fsync, rename) running while the archive is read
+// on: the tar stream is sequential, so waiting for each blob to reach the disk before
+// reading the next one would leave the disk and the CPU idle in turn.
+type pendingCommits struct {
+	wg      sync.WaitGroup
+	sem     chan struct{} // bounds the commits in flight
+	mu      sync.Mutex
+	errs    []error
+	written *[]digest.Digest
+}
+
+func (p *pendingCommits) run(name string, d digest.Digest, commit func() error) {
+	p.sem <- struct{}{}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer func() { <-p.sem }()
+		err := commit()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		switch {
+		case errors.Is(err, errdefs.ErrAlreadyExists):
+		case err != nil:
+			p.errs = append(p.errs, fmt.Errorf("archive entry %s: %w", name, err))
+		default:
+			*p.written = append(*p.written, d)
+		}
+	}()
+}
+
+func (p *pendingCommits) wait() error {
+	p.wg.Wait()
+	return errors.Join(p.errs...)
+}
+
+// writeHeld stores one blob, held against GC, and commits it in the background (pending
+// collects the outcome; new blobs are added to its written list).
+func (s *Store) writeHeld(r io.Reader, expected digest.Digest, size int64, holds *holdSet, pending *pendingCommits, name string) (digest.Digest, error) {
 	if expected != "" {
 		holds.add(s.Hold(expected))
 	}
@@ -165,22 +208,18 @@ func (s *Store) writeHeld(r io.Reader, expected digest.Digest, size int64, holds
 	if err != nil {
 		return "", err
 	}
-	defer w.Abort()
 	if _, err := io.Copy(w, r); err != nil {
+		w.Abort()
 		return "", err
 	}
 	d := w.Digest()
 	if expected == "" {
 		holds.add(s.Hold(d))
 	}
-	err = w.Commit()
-	if errors.Is(err, errdefs.ErrAlreadyExists) {
-		return d, nil
-	}
-	if err != nil {
-		return "", err
-	}
-	*written = append(*written, d)
+	pending.run(name, d, func() error {
+		defer w.Abort()
+		return w.Commit()
+	})
 	return d, nil
 }
 
