@@ -177,7 +177,8 @@ func (in *Ingest) streamUnpack(ctx context.Context, w io.Writer, body io.Reader)
 		done <- res
 	}()
 	src := &errReader{r: body}
-	_, cerr := io.Copy(io.MultiWriter(w, pw), src)
+	// Large chunks: each one is a write to the blob file and a hand-over to the unpacker.
+	_, cerr := io.CopyBuffer(io.MultiWriter(w, pw), src, make([]byte, 512<<10))
 	pw.CloseWithError(cerr)
 	res := <-done
 	if cerr == nil && res.err == nil {

@@ -54,6 +54,9 @@ type dirTime struct {
 	atime, mtime time.Time
 }
 
+// writerOnly is an io.Writer and nothing else.
+type writerOnly struct{ io.Writer }
+
 var copyBuf = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
 
 // applyLayer reads the tar stream r and applies it below dir. It returns the bytes of file
@@ -276,7 +279,8 @@ func (a *applier) file(parent *os.File, base string, hdr *tar.Header, r io.Reade
 	f := os.NewFile(uintptr(fd), base)
 	defer f.Close()
 	buf := copyBuf.Get().(*[]byte)
-	n, err := io.CopyBuffer(f, io.LimitReader(r, hdr.Size), *buf)
+	// writerOnly hides os.File's ReadFrom, which would ignore buf and copy 32 KiB a call.
+	n, err := io.CopyBuffer(writerOnly{f}, io.LimitReader(r, hdr.Size), *buf)
 	copyBuf.Put(buf)
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
