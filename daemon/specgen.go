@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	goruntime "runtime"
 	"sort"
 	"strings"
 
@@ -45,6 +46,7 @@ func (d *Daemon) buildSpec(rec *record, rootfs string, plan netPlan) (*specs.Spe
 		},
 	}
 	o.Network, o.IPCNamespace, o.UTSNamespace = plan.mode, plan.ipc, plan.uts
+	o.CompatABI = d.compatImage(rec.Image)
 	o.Mounts = append(o.Mounts, plan.mounts...)
 	if rec.Infra {
 		o.Mounts = append(o.Mounts, spec.Mount{Type: spec.MountBind, Source: d.cfg.Self, Destination: pauseDest, ReadOnly: true})
@@ -136,4 +138,18 @@ func (d *Daemon) initPath() (string, error) {
 		return d.cfg.InitPath, nil
 	}
 	return "", fmt.Errorf("--init needs a static init binary: install tini (apt-get install tini) or start the daemon with --init-path: %w", errdefs.ErrInvalidArgument)
+}
+
+// compatImage tells whether an image is built for the host's 32-bit compat ABI (386 on
+// amd64, arm on arm64), whose syscalls the default seccomp profile then allows too.
+func (d *Daemon) compatImage(id string) bool {
+	if id == "" {
+		return false
+	}
+	img, err := d.images.Get(id)
+	if err != nil {
+		return false
+	}
+	compat := map[string]string{"amd64": "386", "arm64": "arm"}[goruntime.GOARCH]
+	return compat != "" && img.Config.Architecture == compat
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -115,6 +116,9 @@ func TestGenerateDefaults(t *testing.T) {
 	if l.Seccomp == nil || l.Seccomp.DefaultAction != specs.ActErrno || len(l.Seccomp.Syscalls) == 0 {
 		t.Errorf("seccomp = %+v, want the default profile", l.Seccomp)
 	}
+	if runtime.GOARCH == "amd64" && !slices.Equal(l.Seccomp.Architectures, []specs.Arch{specs.ArchX86_64}) {
+		t.Errorf("seccomp architectures = %v, want the native ABI only", l.Seccomp.Architectures)
+	}
 	if d := l.Resources.Devices; len(d) == 0 || d[0].Allow || d[0].Access != "rwm" || d[0].Type != "" {
 		t.Errorf("first device rule = %+v, want deny all", d)
 	}
@@ -191,6 +195,11 @@ func TestGenerateVariants(t *testing.T) {
 		}, func(t *testing.T, s *specs.Spec) {
 			if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActAllow {
 				t.Errorf("seccomp = %+v, want the custom profile", s.Linux.Seccomp)
+			}
+		}},
+		{"compat ABI image", func(o *Options, h *host) { o.CompatABI = true }, func(t *testing.T, s *specs.Spec) {
+			if runtime.GOARCH == "amd64" && !slices.Equal(s.Linux.Seccomp.Architectures, []specs.Arch{specs.ArchX86_64, specs.ArchX86}) {
+				t.Errorf("seccomp architectures = %v, want x86_64 and x86", s.Linux.Seccomp.Architectures)
 			}
 		}},
 		{"unconfined", func(o *Options, h *host) { o.Seccomp.Mode = SeccompUnconfined }, func(t *testing.T, s *specs.Spec) {

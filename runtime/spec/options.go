@@ -43,6 +43,10 @@ type Options struct {
 	NoNewPrivileges bool
 	// Seccomp picks the seccomp profile.
 	Seccomp Seccomp
+	// CompatABI keeps the host's 32-bit compat ABI (x86 on amd64, arm on arm64) in the
+	// default seccomp profile: set for images built for it (architecture 386 or arm).
+	// Without it the default profile covers the native ABI only.
+	CompatABI bool
 	// CgroupsPath is the container's cgroup path for the cgroupfs driver; "/drover/<ID>"
 	// when empty.
 	CgroupsPath string

@@ -144,6 +144,7 @@ func DefaultSeccompProfile() *SeccompProfile {
 		DefaultErrnoRet: ptr(uint(unix.EPERM)),
 		// x32 is left out on purpose: its syscalls are then refused outright, and
 		// compiling the filter for a third ABI costs every container ~20 ms of start-up.
+		// The sub-architectures are kept only for images built for them (Options.CompatABI).
 		ArchMap: []SeccompArchMap{
 			{Arch: specs.ArchX86_64, SubArchitectures: []specs.Arch{specs.ArchX86}},
 			{Arch: specs.ArchAARCH64, SubArchitectures: []specs.Arch{specs.ArchARM}},

@@ -374,6 +374,15 @@ func TestNetworkLeaks(t *testing.T) {
 		e.must("run", "-d", "--name", name, "--network", "leaknet", "-p", "127.0.0.1::80", "bb", "sleep", "100")
 		e.must("rm", "-f", name)
 	}
+	// A restart policy re-makes the network of every run; each run's is released.
+	e.must("run", "-d", "--name", "flappy", "--network", "leaknet", "-p", "127.0.0.1::80", "--restart", "on-failure:3", "bb", "sh", "-c", "exit 3")
+	e.eventually(30*time.Second, "flappy to give up restarting", func() bool {
+		return e.inspect("flappy", "{{.State.Status}} {{.RestartCount}}") == "exited 3"
+	})
+	if got := strings.TrimSpace(e.must("network", "inspect", "-f", "{{len .Containers}}", "leaknet")); got != "0" {
+		t.Errorf("endpoints of an exited container left on leaknet: %s", got)
+	}
+	e.must("rm", "flappy")
 	if out := e.must("volume", "ls", "-q"); strings.TrimSpace(out) != "" {
 		t.Errorf("anonymous volumes of --rm containers left: %q", out)
 	}
