@@ -65,6 +65,7 @@ cgroup, no seccomp filter and no masked /proc paths: only for trusted workloads.
 		},
 	}
 	f.register(cmd.Flags())
+	registerContainerCompletions(cmd)
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container ID")
 	cmd.Flags().BoolVar(&f.rm, "rm", false, "remove the container when it exits")
 	return cmd
@@ -91,6 +92,7 @@ func createCommand() *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags())
+	registerContainerCompletions(cmd)
 	cmd.Flags().BoolVar(&f.rm, "rm", false, "remove the container when it exits")
 	return cmd
 }
@@ -161,4 +163,14 @@ func attachAndPump(ctx context.Context, c *client.Client, name string, stdin, st
 		return exitCode(1, err.Error())
 	}
 	return exitCode(code, "")
+}
+
+// registerContainerCompletions completes the flags of run and create that name objects.
+func registerContainerCompletions(cmd *cobra.Command) {
+	networks := func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		names, dir := completeNetworks(c, args, toComplete)
+		return append(names, "none", "host", "container:"), dir
+	}
+	_ = cmd.RegisterFlagCompletionFunc("network", networks)
+	_ = cmd.RegisterFlagCompletionFunc("pod", completePods)
 }
