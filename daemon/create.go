@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -33,6 +35,7 @@ func (d *Daemon) create(ctx context.Context, cfg api.ContainerConfig) (_ *contai
 	if err := d.validateNetwork(&cfg); err != nil {
 		return nil, err
 	}
+	addImageVolumes(&cfg.Host, img)
 	newVolumes, err := d.prepareMounts(&cfg.Host)
 	if err != nil {
 		return nil, err
@@ -258,3 +261,30 @@ func validateHostConfig(h *api.HostConfig) error {
 
 // minMemory is the smallest memory limit a container starts in, as Docker enforces.
 const minMemory = 6 << 20
+
+// addImageVolumes gives the container an anonymous volume at each of the image's VOLUME
+// paths that no -v, --mount or --tmpfs of the user already covers, as Docker does.
+func addImageVolumes(h *api.HostConfig, img *image.Image) {
+	taken := map[string]bool{}
+	for _, m := range h.Mounts {
+		taken[path.Clean(m.Target)] = true
+	}
+	for _, b := range h.Binds {
+		if m, err := spec.ParseVolume(b); err == nil {
+			taken[path.Clean(m.Destination)] = true
+		}
+	}
+	for dst := range h.Tmpfs {
+		taken[path.Clean(dst)] = true
+	}
+	var paths []string
+	for p := range img.Config.Config.Volumes {
+		if path.IsAbs(p) && !taken[path.Clean(p)] {
+			paths = append(paths, path.Clean(p))
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		h.Mounts = append(h.Mounts, api.Mount{Type: "volume", Target: p})
+	}
+}

@@ -13,7 +13,7 @@ import (
 // Change is one parsed Dockerfile-style instruction of `docker import --change`.
 type Change struct {
 	// Instruction is the upper-case keyword: CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE,
-	// LABEL or STOPSIGNAL.
+	// VOLUME, LABEL or STOPSIGNAL.
 	Instruction string
 	apply       func(*ImportOptions)
 }
@@ -24,7 +24,7 @@ func (c Change) Apply(o *ImportOptions) { c.apply(o) }
 const maxChangeLen = 64 << 10
 
 // ParseChange parses one --change string: `CMD ["sh"]`, `ENV A=1 B="x y"`, `EXPOSE 80/tcp`,
-// `LABEL k=v`, `WORKDIR /app`, `USER 1000`, `ENTRYPOINT sh -c x`, `STOPSIGNAL SIGINT`.
+// `VOLUME /data` or `VOLUME ["/a", "/b"]`, `LABEL k=v`, `WORKDIR /app`, `USER 1000`, `ENTRYPOINT sh -c x`, `STOPSIGNAL SIGINT`.
 // Variables ($X) are not expanded.
 func ParseChange(s string) (Change, error) {
 	bad := func(why string) (Change, error) {
@@ -106,8 +106,34 @@ func ParseChange(s string) (Change, error) {
 				o.ExposedPorts[p] = struct{}{}
 			}
 		}
+	case "VOLUME":
+		var paths []string
+		if strings.HasPrefix(arg, "[") {
+			if err := json.Unmarshal([]byte(arg), &paths); err != nil {
+				return bad("VOLUME takes paths, or a JSON array of paths")
+			}
+		} else {
+			paths = strings.Fields(arg)
+		}
+		if len(paths) == 0 {
+			return bad("VOLUME needs at least one path")
+		}
+		for i, p := range paths {
+			if !path.IsAbs(p) || path.Clean(p) == "/" {
+				return bad(fmt.Sprintf("volume path %q must be absolute and not /", p))
+			}
+			paths[i] = path.Clean(p)
+		}
+		c.apply = func(o *ImportOptions) {
+			if o.Volumes == nil {
+				o.Volumes = map[string]struct{}{}
+			}
+			for _, p := range paths {
+				o.Volumes[p] = struct{}{}
+			}
+		}
 	default:
-		return bad("supported instructions are CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL, STOPSIGNAL")
+		return bad("supported instructions are CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, VOLUME, LABEL, STOPSIGNAL")
 	}
 	return c, nil
 }

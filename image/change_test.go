@@ -27,6 +27,8 @@ func TestParseChange(t *testing.T) {
 		{`USER 1000:1000`, ImportOptions{}, ImportOptions{User: "1000:1000"}},
 		{`STOPSIGNAL SIGINT`, ImportOptions{}, ImportOptions{StopSignal: "SIGINT"}},
 		{`EXPOSE 80 53/udp 8000-8001`, ImportOptions{}, ImportOptions{ExposedPorts: map[string]struct{}{"80/tcp": {}, "53/udp": {}, "8000/tcp": {}, "8001/tcp": {}}}},
+		{`VOLUME /data /var/lib/x/`, ImportOptions{}, ImportOptions{Volumes: map[string]struct{}{"/data": {}, "/var/lib/x": {}}}},
+		{`VOLUME ["/a b"]`, ImportOptions{}, ImportOptions{Volumes: map[string]struct{}{"/a b": {}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.change, func(t *testing.T) {
@@ -57,6 +59,10 @@ func TestParseChangeRefuses(t *testing.T) {
 		{"EXPOSE 80/icmp", "tcp, udp or sctp"},
 		{"EXPOSE 1-65535", "too many"},
 		{"EXPOSE", "needs a port"},
+		{"VOLUME", "at least one path"},
+		{"VOLUME data", "absolute"},
+		{"VOLUME /", "absolute and not /"},
+		{`VOLUME ["/x"`, "JSON array"},
 		{"CMD " + strings.Repeat("x", maxChangeLen), "64 KiB"},
 	}
 	for _, tt := range tests {

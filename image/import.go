@@ -25,6 +25,7 @@ type ImportOptions struct {
 	WorkingDir   string
 	User         string
 	ExposedPorts map[string]struct{} // "80/tcp"
+	Volumes      map[string]struct{} // "/data": anonymous volumes each container gets
 	Labels       map[string]string
 	StopSignal   string
 	// Changes are Dockerfile-style instructions (see ParseChange) applied after the
@@ -45,7 +46,7 @@ func (o ImportOptions) imageConfig() (ocispec.ImageConfig, error) {
 	}
 	return ocispec.ImageConfig{
 		Cmd: o.Cmd, Entrypoint: o.Entrypoint, Env: o.Env, WorkingDir: o.WorkingDir, User: o.User,
-		ExposedPorts: o.ExposedPorts, Labels: o.Labels, StopSignal: o.StopSignal,
+		ExposedPorts: o.ExposedPorts, Volumes: o.Volumes, Labels: o.Labels, StopSignal: o.StopSignal,
 	}, nil
 }
 

@@ -274,6 +274,22 @@ func TestVolumes(t *testing.T) {
 	if _, errOut, code := e.drover("volume", "inspect", "data"); code == 0 || !strings.Contains(errOut, "no such volume") {
 		t.Errorf("inspect of a removed volume: exit %d, %q", code, errOut)
 	}
+	// An image VOLUME gets an anonymous volume, seeded from the image, unless the user
+	// mounts something there.
+	e.must("import", "--change", "VOLUME /etc", busyboxTar(t), "withvol")
+	out = e.must("run", "--name", "iv", "withvol", "ls", "/etc")
+	iv := e.inspect("iv", `{{range .Mounts}}{{if eq .Destination "/etc"}}{{.Type}} {{.Name}}{{end}}{{end}}`)
+	if !strings.Contains(out, "passwd") || !strings.HasPrefix(iv, "volume ") {
+		t.Errorf("image VOLUME /etc: ls %q, mount %q", out, iv)
+	}
+	if out := e.must("run", "--rm", "--tmpfs", "/etc", "withvol", "ls", "/etc"); strings.Contains(out, "passwd") {
+		t.Errorf("--tmpfs over an image VOLUME still got a volume: %q", out)
+	}
+	e.must("rm", "-v", "iv")
+	if vols := strings.TrimSpace(e.must("volume", "ls", "-q")); vols != "" {
+		t.Errorf("volumes left after rm -v of an image VOLUME container: %q", vols)
+	}
+
 	// tmpfs mounts with a size.
 	if out := e.must("run", "--rm", "--mount", "type=tmpfs,target=/t,tmpfs-size=1m", "bb", "sh", "-c", "grep ' /t ' /proc/mounts"); !strings.Contains(out, "size=1024k") {
 		t.Errorf("tmpfs mount: %q", out)
