@@ -109,6 +109,39 @@ func (r dnsResolver) Reverse(netID string, client, addr netip.Addr) []string {
 	return nil
 }
 
+// Upstreams are the --dns servers of the container at client on netID, if it has some:
+// its queries for other names go there, as Docker's embedded DNS does.
+func (r dnsResolver) Upstreams(netID string, client netip.Addr) []netip.AddrPort {
+	r.d.mu.Lock()
+	list := make([]*container, 0, len(r.d.containers))
+	for _, c := range r.d.containers {
+		list = append(list, c)
+	}
+	r.d.mu.Unlock()
+	for _, c := range list {
+		c.mu.Lock()
+		servers := c.rec.Config.Host.DNS
+		match := false
+		for _, ep := range c.rec.NetworkSettings.Networks {
+			if ep.NetworkID == netID && ep.IPAddress == client.String() {
+				match = true
+			}
+		}
+		c.mu.Unlock()
+		if !match {
+			continue
+		}
+		var out []netip.AddrPort
+		for _, s := range servers {
+			if a, err := netip.ParseAddr(s); err == nil {
+				out = append(out, netip.AddrPortFrom(a, 53))
+			}
+		}
+		return out
+	}
+	return nil
+}
+
 type dnsEntry struct {
 	netID string
 	ip    netip.Addr

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -214,21 +215,22 @@ func hostsFile(cfg api.ContainerConfig, ip string) []byte {
 	return []byte(b.String())
 }
 
-// resolvConf is the container's /etc/resolv.conf: --dns servers if given, else the
-// embedded DNS server of its network, else the host's servers (loopback ones dropped: the
-// container cannot reach the host's loopback). Search domains and options come from
-// --dns-search and --dns-option, else from the host.
+// resolvConf is the container's /etc/resolv.conf: the embedded DNS server of its network
+// (which forwards other names to the --dns servers if given, else to the host's), else the
+// --dns servers, else the host's (loopback ones dropped: the container cannot reach the
+// host's loopback). Search domains and options come from --dns-search and --dns-option,
+// else from the host.
 func (d *Daemon) resolvConf(cfg api.ContainerConfig, embedded []netip.Addr) []byte {
 	hostData, _ := os.ReadFile(d.cfg.ResolvConf)
 	hostNS, search, opts := parseResolvConf(hostData)
 	var servers []string
 	switch {
-	case len(cfg.Host.DNS) > 0:
-		servers = cfg.Host.DNS
 	case len(embedded) > 0:
 		for _, a := range embedded {
 			servers = append(servers, a.String())
 		}
+	case len(cfg.Host.DNS) > 0:
+		servers = cfg.Host.DNS
 	default:
 		for _, a := range hostNS {
 			servers = append(servers, a.String())
@@ -239,6 +241,11 @@ func (d *Daemon) resolvConf(cfg api.ContainerConfig, embedded []netip.Addr) []by
 	}
 	if len(cfg.Host.DNSOptions) > 0 {
 		opts = cfg.Host.DNSOptions
+	}
+	if len(embedded) > 0 && !slices.ContainsFunc(opts, func(o string) bool { return strings.HasPrefix(o, "ndots:") }) {
+		// As Docker: a bare container name is asked as it is before any search domain
+		// is tried, so "web" finds the container even with search domains set.
+		opts = append(append([]string{}, opts...), "ndots:0")
 	}
 	var b strings.Builder
 	for _, s := range servers {

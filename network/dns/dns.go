@@ -33,6 +33,14 @@ type Resolver interface {
 	Reverse(netID string, client, addr netip.Addr) []string
 }
 
+// UpstreamResolver is a Resolver that may name other upstreams for some clients (a
+// container started with --dns): their queries for other names go there instead of to
+// the server's upstreams. Nil means the server's.
+type UpstreamResolver interface {
+	Resolver
+	Upstreams(netID string, client netip.Addr) []netip.AddrPort
+}
+
 // Config configures a Server.
 type Config struct {
 	Resolver Resolver

@@ -501,3 +501,47 @@ func FuzzHandle(f *testing.F) {
 		}
 	})
 }
+
+// clientUpstreams is a table whose clients on 127.0.0.1 have upstreams of their own.
+type clientUpstreams struct {
+	*table
+	ups []netip.AddrPort
+}
+
+func (c clientUpstreams) Upstreams(netID string, client netip.Addr) []netip.AddrPort {
+	if client == netip.MustParseAddr("127.0.0.1") {
+		return c.ups
+	}
+	return nil
+}
+
+func TestClientUpstreams(t *testing.T) {
+	server := startUpstream(t, answerWith("203.0.113.7"))
+	own := startUpstream(t, answerWith("198.51.100.9"))
+	s, err := New(Config{
+		Resolver:   clientUpstreams{table: testTable(), ups: []netip.AddrPort{own.addr}},
+		Upstreams:  []string{server.addr.String()},
+		ResolvConf: writeResolvConf(t, ""),
+		Logf:       t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	addr, err := s.Listen("net1", netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Other names go to the client's own upstream; its network's names still answer.
+	m := query(t, "udp", addr, 7001, "example.org.", dnsmessage.TypeA)
+	if got := aRecords(m); !slices.Equal(got, []netip.Addr{netip.MustParseAddr("198.51.100.9")}) {
+		t.Fatalf("answers %v, want the client's upstream's 198.51.100.9", m.Answers)
+	}
+	if server.queries() != 0 || own.queries() != 1 {
+		t.Fatalf("queries: server's upstream %d, client's %d; want 0 and 1", server.queries(), own.queries())
+	}
+	m = query(t, "udp", addr, 7002, "web.", dnsmessage.TypeA)
+	if got := aRecords(m); !slices.Equal(got, []netip.Addr{netip.MustParseAddr("10.88.0.2")}) {
+		t.Fatalf("local name: answers %v", m.Answers)
+	}
+}

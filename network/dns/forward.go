@@ -20,10 +20,21 @@ const upstreamTimeout = 2 * time.Second
 
 var errMismatch = errors.New("reply does not match the query")
 
+// upstreamsFor is where the client's other queries go: its own upstreams when the
+// resolver names some, else the server's.
+func (s *Server) upstreamsFor(netID string, client netip.Addr) []netip.AddrPort {
+	if ur, ok := s.resolver.(UpstreamResolver); ok {
+		if ups := ur.Upstreams(netID, client); len(ups) > 0 {
+			return ups
+		}
+	}
+	return s.upstreams
+}
+
 // forward relays the query to the upstreams in order and returns the first usable answer
 // with the client's ID, or SERVFAIL.
-func (s *Server) forward(h dnsmessage.Header, q dnsmessage.Question, req []byte) []byte {
-	for _, up := range s.upstreams {
+func (s *Server) forward(h dnsmessage.Header, q dnsmessage.Question, req []byte, upstreams []netip.AddrPort) []byte {
+	for _, up := range upstreams {
 		if s.ctx.Err() != nil {
 			break
 		}

@@ -173,7 +173,7 @@ func (s *Server) handle(netID string, client netip.Addr, req []byte) (resp []byt
 			}
 		}
 	}
-	return s.forward(h, q, req), udpSize
+	return s.forward(h, q, req, s.upstreamsFor(netID, client)), udpSize
 }
 
 // clientUDPSize reads the EDNS0 payload size of the query (RFC 6891), so relayed answers
