@@ -324,6 +324,11 @@ func TestNetworkBadInput(t *testing.T) {
 		{[]string{"run", "--rm", "--network", "none", "-p", "80", "bb", "true"}, "conflicting options"},
 		{[]string{"run", "--rm", "--add-host", "nocolon", "bb", "true"}, "add-host"},
 		{[]string{"network", "rm", "bridge"}, "default network"},
+		{[]string{"run", "--rm", "--mount", "type=bind,source=/nonexistent-dir,target=/x", "bb", "true"}, "bind source path does not exist"},
+		{[]string{"run", "--rm", "--mount", "type=volume,target=relative", "bb", "true"}, "absolute"},
+		{[]string{"run", "--rm", "-v", "bad name!:/x", "bb", "true"}, "volume"},
+		{[]string{"run", "--rm", "--pod", "nosuchpod", "bb", "true"}, "no such pod"},
+		{[]string{"volume", "create", "-o", "type=nfs", "v1"}, "type"},
 		{[]string{"network", "create", "--subnet", "10.237.0.0/24", "clash"}, "10.237.0.0/24"},
 	} {
 		_, errOut, code := e.drover(tc.args...)
