@@ -93,15 +93,12 @@ func (d *Daemon) start(ctx context.Context, c *container, hook beforeStart) (ret
 		OOMFile:     oomFile(d.cgroupsPath(c.rec.ID)),
 	}
 	trace("spec written")
-	shimPid, initPid, reap, err := d.launcher.Launch(shimCfg)
+	shimPid, initPid, err := d.launcher.Launch(shimCfg)
 	trace("shim created the container")
 	if err != nil {
 		undo()
 		return startError(err)
 	}
-	d.bg.Add(1)
-	go func() { defer d.bg.Done(); _ = reap() }()
-
 	exited := make(chan struct{})
 	c.mu.Lock()
 	c.exited = exited

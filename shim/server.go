@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,35 +45,50 @@ type server struct {
 	handlers sync.WaitGroup
 }
 
-// Serve creates the container described by cfg with rt, reports "ok PID" (or "error MSG")
-// on sync, serves the daemon until the container has exited, and returns.
-func Serve(cfg Config, rt runtime.Runtime, sync *os.File) error {
+// Supervisor is one container served by a shim process.
+type Supervisor struct {
+	s  *server
+	ln *net.UnixListener
+}
+
+// Start creates the container described by cfg with rt (its process waits for start) and
+// opens its socket; Run then serves it. A shim process may supervise several containers.
+func Start(cfg Config, rt runtime.Runtime) (*Supervisor, error) {
+	// Orphans of the container's init come to us, not to the host's init.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return reportSync(sync, fmt.Errorf("set child subreaper: %w", err))
+		return nil, fmt.Errorf("set child subreaper: %w", err)
 	}
 	s := &server{cfg: cfg, rt: rt, subs: map[*stream.Writer]struct{}{}, exited: make(chan struct{})}
 	ln, err := s.listen()
 	if err != nil {
-		return reportSync(sync, err)
+		return nil, err
 	}
-	defer ln.Close()
 	tc := time.Now()
 	if err := s.create(); err != nil {
-		return reportSync(sync, err)
+		ln.Close()
+		return nil, err
 	}
 	if os.Getenv("DROVER_DEBUG") != "" {
-		fmt.Fprintf(os.Stderr, "shim: create took %v\n", time.Since(tc))
+		fmt.Fprintf(os.Stderr, "shim: create of %s took %v\n", cfg.ID, time.Since(tc))
 	}
-	if err := reportSync(sync, nil, s.pid); err != nil {
-		// The daemon gave up on us; do not leave a container it does not know of.
-		_ = rt.Delete(context.Background(), cfg.ID, true)
-		return err
-	}
+	return &Supervisor{s: s, ln: ln}, nil
+}
+
+// Pid is the container init's pid.
+func (sv *Supervisor) Pid() int { return sv.s.pid }
+
+// Abort removes a created container the daemon did not take (it went away meanwhile).
+func (sv *Supervisor) Abort() {
+	sv.ln.Close()
+	_ = sv.s.rt.Delete(context.Background(), sv.s.cfg.ID, true)
+}
+
+// Run serves the daemon until the container has exited and its exit is recorded.
+func (sv *Supervisor) Run() {
+	s := sv.s
+	defer sv.ln.Close()
 	go s.monitor()
-	go s.accept(ln)
-	// Creating the container (spec parsing, seccomp, libcontainer state) left garbage that
-	// this long-lived process should not keep: one shim runs per container.
-	debug.FreeOSMemory()
+	go s.accept(sv.ln)
 	<-s.exited
 	// Give connected clients their exit frame before going away.
 	done := make(chan struct{})
@@ -81,17 +97,40 @@ func Serve(cfg Config, rt runtime.Runtime, sync *os.File) error {
 	case <-done:
 	case <-time.After(5 * time.Second):
 	}
+}
+
+// Serve supervises one container: Start, "ok PID" (or "error MSG") on sync, which it then
+// closes, and Run.
+func Serve(cfg Config, rt runtime.Runtime, sync *os.File) error {
+	sv, err := Start(cfg, rt)
+	if err != nil {
+		return reportSync(sync, err)
+	}
+	if err := reportSync(sync, nil, sv.Pid()); err != nil {
+		sv.Abort() // the daemon gave up on us; do not leave a container it does not know of
+		return err
+	}
+	// Creating the container (spec parsing, seccomp, libcontainer state) left garbage that
+	// this long-lived process should not keep.
+	debug.FreeOSMemory()
+	sv.Run()
 	return nil
 }
 
-func reportSync(f *os.File, err error, pid ...int) error {
-	msg := "ok"
+// SyncLine is the one-line answer to one bundle on the launcher's socket.
+func SyncLine(err error, pid int) string {
 	if err != nil {
-		msg = "error " + err.Error()
-	} else if len(pid) > 0 {
-		msg = "ok " + strconv.Itoa(pid[0])
+		return "error " + strings.Join(strings.Fields(err.Error()), " ") + "\n"
 	}
-	_, werr := f.Write([]byte(msg + "\n"))
+	return "ok " + strconv.Itoa(pid) + "\n"
+}
+
+func reportSync(f *os.File, err error, pid ...int) error {
+	p := 0
+	if len(pid) > 0 {
+		p = pid[0]
+	}
+	_, werr := f.Write([]byte(SyncLine(err, p)))
 	f.Close()
 	if err != nil {
 		return err

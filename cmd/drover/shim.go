@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
+	gosync "sync"
 
 	"github.com/spf13/cobra"
 
@@ -29,45 +31,65 @@ func shimCommand() *cobra.Command {
 	}
 }
 
-// runShim serves one container. fd 3 is the daemon's socket: without a BUNDLE argument
-// the shim first waits there for its bundle (a warm shim), then answers "ok PID" on it.
+// runShim supervises the containers the daemon hands it. fd 3 is the daemon's socket:
+// without a BUNDLE argument the shim waits there for bundles (a warm shim) and answers
+// "ok PID" or "error MSG" for each, until the daemon closes it; it exits once its
+// containers have. With BUNDLE it serves that one container.
 func runShim(args []string) int {
 	if len(args) > 1 {
 		fmt.Fprintln(os.Stderr, "usage: drover shim [BUNDLE]")
 		return 2
 	}
 	sync := os.NewFile(3, "sync")
-	var bundle string
 	if len(args) == 1 {
-		bundle = args[0]
-	} else {
-		b, ok, err := shim.Assignment(sync)
-		if !ok {
-			return 0 // the daemon went away before it needed us
+		cfg, err := shim.ReadConfig(args[0])
+		if err == nil {
+			err = shim.Serve(cfg, shimRuntime(cfg), sync)
 		}
 		if err != nil {
-			fmt.Fprintf(sync, "error %v\n", err)
+			fmt.Fprintln(os.Stderr, "shim:", err)
 			return 1
 		}
-		bundle = b
+		return 0
 	}
-	cfg, err := shim.ReadConfig(bundle)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if sync != nil {
-			fmt.Fprintf(sync, "error %v\n", err)
+	assignments := shim.NewAssignments(sync)
+	var running gosync.WaitGroup
+	for {
+		bundle, ok, err := assignments.Next()
+		if !ok {
+			break
 		}
-		return 1
+		var sv *shim.Supervisor
+		if err == nil {
+			var cfg shim.Config
+			if cfg, err = shim.ReadConfig(bundle); err == nil {
+				sv, err = shim.Start(cfg, shimRuntime(cfg))
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "shim:", err)
+			if _, werr := fmt.Fprint(sync, shim.SyncLine(err, 0)); werr != nil {
+				break
+			}
+			continue
+		}
+		if _, err := fmt.Fprint(sync, shim.SyncLine(nil, sv.Pid())); err != nil {
+			sv.Abort() // the daemon went away before it knew of this container
+			break
+		}
+		running.Add(1)
+		go func() { defer running.Done(); sv.Run() }()
+		// Creating a container left garbage this long-lived process should not keep.
+		debug.FreeOSMemory()
 	}
-	var rt runtime.Runtime
-	if cfg.Runtime == "" {
-		rt = libcontainer.New(cfg.RuntimeRoot)
-	} else {
-		rt = &oci.Runtime{Path: cfg.Runtime, Root: cfg.RuntimeRoot}
-	}
-	if err := shim.Serve(cfg, rt, sync); err != nil {
-		fmt.Fprintln(os.Stderr, "shim:", err)
-		return 1
-	}
+	sync.Close()
+	running.Wait()
 	return 0
+}
+
+func shimRuntime(cfg shim.Config) runtime.Runtime {
+	if cfg.Runtime == "" {
+		return libcontainer.New(cfg.RuntimeRoot)
+	}
+	return &oci.Runtime{Path: cfg.Runtime, Root: cfg.RuntimeRoot}
 }
