@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime/debug"
 	gosync "sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -53,6 +54,8 @@ func runShim(args []string) int {
 		return 0
 	}
 	assignments := shim.NewAssignments(sync)
+	tidy := time.AfterFunc(time.Hour, debug.FreeOSMemory)
+	defer tidy.Stop()
 	var running gosync.WaitGroup
 	for {
 		bundle, ok, err := assignments.Next()
@@ -79,8 +82,9 @@ func runShim(args []string) int {
 		}
 		running.Add(1)
 		go func() { defer running.Done(); sv.Run() }()
-		// Creating a container left garbage this long-lived process should not keep.
-		debug.FreeOSMemory()
+		// Creating a container left garbage this long-lived process should not keep; give
+		// it back once starts pause, not now, when the container is about to be started.
+		tidy.Reset(time.Second)
 	}
 	sync.Close()
 	running.Wait()
