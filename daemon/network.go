@@ -302,8 +302,13 @@ func (d *Daemon) validateNetwork(cfg *api.ContainerConfig) error {
 		if i := strings.IndexByte(e, '='); i > 0 {
 			name, addr, ok = e[:i], e[i+1:], true
 		}
-		if _, err := netip.ParseAddr(addr); !ok || name == "" || err != nil {
+		if _, err := netip.ParseAddr(addr); !ok || name == "" || strings.ContainsAny(name, " \t\r\n#") || err != nil {
 			return bad("invalid --add-host %q: want NAME:IP", e)
+		}
+	}
+	for _, v := range append(append([]string{}, h.DNSSearch...), h.DNSOptions...) {
+		if v == "" || strings.ContainsAny(v, " \t\r\n#;") {
+			return bad("invalid --dns-search or --dns-option %q: one word each", v)
 		}
 	}
 	for _, s := range h.DNS {

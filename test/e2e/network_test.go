@@ -323,6 +323,8 @@ func TestNetworkBadInput(t *testing.T) {
 		{[]string{"run", "--rm", "-p", "70000:80", "bb", "true"}, "publish"},
 		{[]string{"run", "--rm", "--network", "none", "-p", "80", "bb", "true"}, "conflicting options"},
 		{[]string{"run", "--rm", "--add-host", "nocolon", "bb", "true"}, "add-host"},
+		{[]string{"run", "--rm", "--add-host", "a\nb:1.2.3.4", "bb", "true"}, "add-host"},
+		{[]string{"run", "--rm", "--dns-search", "a b", "bb", "true"}, "dns-search"},
 		{[]string{"network", "rm", "bridge"}, "default network"},
 		{[]string{"run", "--rm", "--mount", "type=bind,source=/nonexistent-dir,target=/x", "bb", "true"}, "bind source path does not exist"},
 		{[]string{"run", "--rm", "--mount", "type=volume,target=relative", "bb", "true"}, "absolute"},
