@@ -52,6 +52,7 @@ running when the daemon stops; the next daemon picks them up again.`,
 	f.IntVar(&cfg.Registries.Concurrency, "max-concurrent-downloads", 4, "layers pulled at once per image")
 	f.StringVar(&cfg.NetworkPrefix, "network-prefix", "drover", "name prefix of drover's bridges, veths and nftables table (4-12 lowercase letters or digits; daemons side by side need different ones)")
 	f.IntVar(&cfg.ContainersPerShim, "containers-per-shim", daemon.DefaultContainersPerShim, "containers one shim process supervises (1: a shim per container, the most isolation; more: less memory per container)")
+	f.StringVar(&cfg.ResolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration containers inherit and the embedded DNS forwards to (e.g. /run/systemd/resolve/resolv.conf behind a local stub resolver)")
 	f.StringVar(&cfg.Firewall, "firewall", "", "where network rules go: nftables or iptables (default: nftables if the kernel has it, else iptables)")
 	f.StringVar(&cfg.DefaultSubnet, "bip", "", "subnet of the default bridge network, e.g. 172.17.0.0/16 (default: the first free of 172.17-31.0.0/16)")
 	return cmd

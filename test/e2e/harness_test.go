@@ -102,7 +102,12 @@ func newEnv(t *testing.T, daemonArgs ...string) *env {
 
 func (e *env) startDaemon(args ...string) {
 	e.t.Helper()
-	all := append([]string{"daemon", "--root", e.root, "--exec-root", e.exec, "--cgroup-parent", e.cgroup, "--network-prefix", e.netPrefix}, args...)
+	// Names the embedded DNS cannot answer go to loopback, never to the network outside.
+	resolv := filepath.Join(e.dir, "resolv.conf")
+	if err := os.WriteFile(resolv, []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	all := append([]string{"daemon", "--root", e.root, "--exec-root", e.exec, "--cgroup-parent", e.cgroup, "--network-prefix", e.netPrefix, "--resolv-conf", resolv}, args...)
 	cmd := exec.Command(e.bin, all...)
 	e.logBuf = &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = e.logBuf, e.logBuf

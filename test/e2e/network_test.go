@@ -85,9 +85,9 @@ func TestNetworkNamesAndIsolation(t *testing.T) {
 	}
 
 	// --mac-address reaches the container; on a user network --dns keeps the embedded
-	// server (names still resolve; it forwards the rest to 10.1.2.3), elsewhere it is the
+	// server (names still resolve; it forwards the rest to 127.0.0.2: tests send nothing off the host), elsewhere it is the
 	// nameserver itself.
-	out = e.must("run", "--rm", "--network", "front", "--mac-address", "02:42:0a:e7:00:99", "--dns", "10.1.2.3", "--dns-search", "example.test", "bb", "sh", "-c", "cat /sys/class/net/eth0/address /etc/resolv.conf; timeout 5 wget -qO- http://web/")
+	out = e.must("run", "--rm", "--network", "front", "--mac-address", "02:42:0a:e7:00:99", "--dns", "127.0.0.2", "--dns-search", "example.test", "bb", "sh", "-c", "cat /sys/class/net/eth0/address /etc/resolv.conf; timeout 5 wget -qO- http://web/")
 	for _, want := range []string{"02:42:0a:e7:00:99", "nameserver 10.231.0.1", "search example.test", "hello from web"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--mac-address/--dns on a user network: %q lacks %q", out, want)
