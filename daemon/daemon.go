@@ -109,6 +109,7 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.ResolvConf == "" {
 		cfg.ResolvConf = "/etc/resolv.conf"
 	}
+	cfg.ResolvConf = hostResolvConf(cfg.ResolvConf)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"os"
 	"net/netip"
 	"strings"
 	"sync"
@@ -196,4 +197,27 @@ func (r dnsResolver) entries() []dnsEntry {
 
 func parseResolvConf(data []byte) ([]netip.Addr, []string, []string) {
 	return dns.ParseResolvConf(data)
+}
+
+// systemdResolvConf lists the real upstreams on hosts where /etc/resolv.conf names only
+// systemd-resolved's stub on 127.0.0.53, which containers cannot reach.
+const systemdResolvConf = "/run/systemd/resolve/resolv.conf"
+
+// hostResolvConf picks the file containers inherit: path, unless it names loopback
+// servers only and systemd-resolved's own list exists (as Docker does).
+func hostResolvConf(path string) string {
+	if path != "/etc/resolv.conf" {
+		return path
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return path
+	}
+	if ns, _, _ := dns.ParseResolvConf(data); len(ns) > 0 {
+		return path // ParseResolvConf drops loopback servers: some are reachable
+	}
+	if _, err := os.Stat(systemdResolvConf); err == nil {
+		return systemdResolvConf
+	}
+	return path
 }
