@@ -20,7 +20,7 @@ import (
 func shimCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:    "shim [BUNDLE]",
-		Short:  "Supervise one container (started by the daemon)",
+		Short:  "Supervise containers (started by the daemon)",
 		Hidden: true,
 		Args:   cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
