@@ -26,6 +26,9 @@ cleanup() {
 	[ -n "${DPID:-}" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null || true
 	[ -n "${RPID:-}" ] && kill "$RPID" 2>/dev/null && wait "$RPID" 2>/dev/null || true
 	podman rmi -f "$IMG" "$IMG2" localhost/drover-pull-base >/dev/null 2>&1 || true
+	ip link del drvpull0 2>/dev/null || true
+	nft delete table inet drvpull 2>/dev/null || true
+	umount "$W/run/netns" 2>/dev/null || true
 	rm -rf "$W"
 }
 trap cleanup EXIT
@@ -51,7 +54,7 @@ podman push -q --tls-verify=false "$IMG" >/dev/null
 podman push -q --tls-verify=false "$IMG2" >/dev/null
 podman rmi -f "$IMG" "$IMG2" >/dev/null
 
-"$BIN" daemon --root "$W/lib" --exec-root "$W/run" --cgroup-parent drover-pull >"$W/daemon.log" 2>&1 &
+"$BIN" daemon --root "$W/lib" --exec-root "$W/run" --cgroup-parent drover-pull --network-prefix drvpull >"$W/daemon.log" 2>&1 &
 DPID=$!
 for _ in $(seq 200); do "$BIN" info >/dev/null 2>&1 && break; sleep 0.05; done
 

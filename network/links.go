@@ -36,6 +36,15 @@ func ensureBridge(name string, gw netip.Addr, bits int) error {
 	if err := netlink.AddrReplace(link, addr); err != nil {
 		return fmt.Errorf("set address %s on bridge %s: %w", addr.IPNet, name, err)
 	}
+	// The bridge's name is ours: an address another state left on it (a daemon that ran
+	// with another root and the same prefix) would route a subnet nobody manages here.
+	if old, err := netlink.AddrList(link, netlink.FAMILY_V4); err == nil {
+		for _, a := range old {
+			if !a.IPNet.IP.Equal(addr.IPNet.IP) || a.IPNet.Mask.String() != addr.IPNet.Mask.String() {
+				_ = netlink.AddrDel(link, &a)
+			}
+		}
+	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("set bridge %s up: %w", name, err)
 	}

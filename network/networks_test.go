@@ -2,6 +2,7 @@ package network
 
 import (
 	"errors"
+	"github.com/drover/drover/internal/testutil"
 	"strings"
 	"testing"
 
@@ -221,4 +222,34 @@ func TestDetachMovesDefaultRoute(t *testing.T) {
 	if gw != n.Gateway {
 		t.Fatalf("default route via %q, want %s", gw, n.Gateway)
 	}
+}
+
+// TestStaleBridgeAddressesGo: a bridge of the manager's name that an earlier state left
+// with other addresses keeps only the default network's gateway.
+func TestStaleBridgeAddressesGo(t *testing.T) {
+	testutil.RequiresRoot(t)
+	prefix := testPrefix()
+	dir := t.TempDir()
+	first, err := New(Config{Prefix: prefix, StateFile: dir + "/first.db", NetnsDir: dir + "/netns", DefaultSubnet: "10.238.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := first.Get(DefaultNetwork)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close() // host objects stay, as when a daemon stops
+	releaseNetnsDir(dir + "/netns")
+	// A second state on the same host with the same prefix: its default network gets
+	// another subnet, on the same bridge name.
+	second := newTestManager(t, Config{Prefix: prefix, DefaultSubnet: "10.239.0.0/24"})
+	link, err := netlink.LinkByName(prefix + "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, _ := netlink.AddrList(link, netlink.FAMILY_V4)
+	if len(addrs) != 1 || addrs[0].IPNet.String() != "10.239.0.1/24" {
+		t.Fatalf("bridge addresses %v, want only 10.239.0.1/24 (not the stale %s)", addrs, def.Gateway)
+	}
+	_ = second
 }

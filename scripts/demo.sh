@@ -11,12 +11,16 @@ export DROVER_HOST="$SOCK"
 cleanup() {
 	"$BIN" rm -f demo >/dev/null 2>&1 || true
 	[ -n "${DPID:-}" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null || true
+	# A daemon keeps its default bridge and firewall table (as Docker); a demo does not.
+	ip link del drvdemo0 2>/dev/null || true
+	nft delete table inet drvdemo 2>/dev/null || true
+	umount "$DIR/run/netns" 2>/dev/null || true
 	rm -rf "$DIR"
 	rmdir /sys/fs/cgroup/*/drover-demo 2>/dev/null || true
 }
 trap cleanup EXIT
 
-"$BIN" daemon --root "$DIR/lib" --exec-root "$DIR/run" --cgroup-parent drover-demo >"$DIR/daemon.log" 2>&1 &
+"$BIN" daemon --root "$DIR/lib" --exec-root "$DIR/run" --cgroup-parent drover-demo --network-prefix drvdemo >"$DIR/daemon.log" 2>&1 &
 DPID=$!
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 
