@@ -2,8 +2,8 @@ package daemon
 
 import (
 	"fmt"
-	"os"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 
