@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/drover/drover/internal/atomicfile"
 	"github.com/drover/drover/internal/errdefs"
 )
 
@@ -67,7 +68,7 @@ func Seed(dst, src string) error {
 	}
 	err = copyInto(tmp, srcDir)
 	if err == nil {
-		err = syncFS(tmp) // the rename must not become durable before the data
+		err = atomicfile.SyncFS(tmp) // the rename must not become durable before the data
 	}
 	if err == nil {
 		// rename(2) replaces dst only while it is still empty (os.Rename refuses any
@@ -82,15 +83,6 @@ func Seed(dst, src string) error {
 		return fmt.Errorf("seed volume %s from %s: %w", dst, src, err)
 	}
 	return nil
-}
-
-func syncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
 }
 
 func isEmptyDir(dir string) (bool, error) {

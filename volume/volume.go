@@ -180,31 +180,6 @@ func (s *Store) readMeta(name string) (Volume, error) {
 	}, nil
 }
 
-// writeFileSync writes data to path so that after a crash path holds either its old or its
-// new content, complete: temp file, fsync, rename, fsync of the directory.
-func writeFileSync(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return atomicfile.SyncDir(dir)
-}
-
 // Create creates a volume, or returns the existing one of that name when its labels and
 // options are the same (as Docker does). An empty name makes an anonymous volume with a
 // random 64-hex name. opts are the local driver's options; see validateOptions.
@@ -267,7 +242,7 @@ func (s *Store) createDir(v Volume) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileSync(filepath.Join(dir, metaFile), b); err != nil {
+	if err := atomicfile.WriteDurable(filepath.Join(dir, metaFile), b, 0o600); err != nil {
 		return err
 	}
 	return atomicfile.SyncDir(s.root)

@@ -243,7 +243,7 @@ func (st *Staged) Commit(chain, parent digest.Digest) error {
 			return fmt.Errorf("unpack %s: %w", chain, err)
 		}
 	}
-	if err := syncFS(st.tmp); err != nil {
+	if err := atomicfile.SyncFS(st.tmp); err != nil {
 		return fmt.Errorf("unpack %s: sync: %w", chain, err)
 	}
 	if err := os.Rename(st.tmp, s.dir(chain)); err != nil {
@@ -258,17 +258,6 @@ func (st *Staged) Commit(chain, parent digest.Digest) error {
 		return fmt.Errorf("unpack %s: sync: %w", chain, err)
 	}
 	return nil
-}
-
-// syncFS flushes the filesystem holding dir, so that the rename that follows publishes
-// files that are on disk (cheaper than fsyncing every file of a layer).
-func syncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Syncfs(int(f.Fd()))
 }
 
 func readMeta(dir, name string) (string, error) {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/drover/drover/internal/atomicfile"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,28 +217,10 @@ func (f *File) save() error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(f.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(f.path), 0o700); err != nil {
 		return fmt.Errorf("save credentials: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".config.json-*")
-	if err != nil {
-		return fmt.Errorf("save credentials: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err == nil {
-		_, err = tmp.Write(append(data, '\n'))
-		if err == nil {
-			err = tmp.Sync()
-		}
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), f.path)
-	}
-	if err != nil {
+	if err := atomicfile.WriteDurable(f.path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save credentials to %s: %w", f.path, err)
 	}
 	return nil
