@@ -22,14 +22,11 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 REG="127.0.0.1:$PORT"
 IMG="$REG/bench/big:1"
 IMG2="$REG/bench/big:2"
+. bench/lib.sh
 cleanup() {
-	[ -n "${DPID:-}" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null || true
 	[ -n "${RPID:-}" ] && kill "$RPID" 2>/dev/null && wait "$RPID" 2>/dev/null || true
 	podman rmi -f "$IMG" "$IMG2" localhost/drover-pull-base >/dev/null 2>&1 || true
-	ip link del drvpull0 2>/dev/null || true
-	nft delete table inet drvpull 2>/dev/null || true
-	umount "$W/run/netns" 2>/dev/null || true
-	rm -rf "$W"
+	bench_stop
 }
 trap cleanup EXIT
 
@@ -54,9 +51,7 @@ podman push -q --tls-verify=false "$IMG" >/dev/null
 podman push -q --tls-verify=false "$IMG2" >/dev/null
 podman rmi -f "$IMG" "$IMG2" >/dev/null
 
-"$BIN" daemon --root "$W/lib" --exec-root "$W/run" --cgroup-parent drover-pull --network-prefix drvpull >"$W/daemon.log" 2>&1 &
-DPID=$!
-for _ in $(seq 200); do "$BIN" info >/dev/null 2>&1 && break; sleep 0.05; done
+bench_start_daemon pull
 
 hyperfine -N --runs "$RUNS" --export-json "$W/pull.json" \
 	--prepare "sh -c '$BIN rmi -f $IMG >/dev/null 2>&1; $BIN image prune -a >/dev/null; podman rmi -f $IMG >/dev/null 2>&1; rm -rf $W/skopeo; sync'" \

@@ -18,32 +18,21 @@ done
 W=$(mktemp -d /tmp/drover-bench.XXXXXX)
 export DROVER_HOST="$W/run/drover.sock"
 PODMAN_IMG=localhost/drover-bench-busybox:latest
+. bench/lib.sh
 cleanup() {
-	"$BIN" rm -f $("$BIN" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
-	[ -n "${DPID:-}" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null || true
 	podman rm -af >/dev/null 2>&1 || true
 	podman rmi -f "$PODMAN_IMG" >/dev/null 2>&1 || true
 	runc --root "$W/runc" delete -f benchid >/dev/null 2>&1 || true
-	ip link del drvbench0 2>/dev/null || true
-	nft delete table inet drvbench 2>/dev/null || true
-	umount "$W/run/netns" 2>/dev/null || true
-	rm -rf "$W"
-	rmdir /sys/fs/cgroup/*/drover-bench 2>/dev/null || true
+	bench_stop
 }
 trap cleanup EXIT
 
 # One rootfs for everyone.
 R="$W/bundle/rootfs"
-mkdir -p "$R/bin" "$R/etc" "$R/tmp" "$R/proc" "$R/sys" "$R/dev"
-cp /bin/busybox "$R/bin/busybox"
-for a in sh true sleep echo; do ln -s busybox "$R/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$R/etc/passwd"
-echo 'root:x:0:' >"$R/etc/group"
+bench_rootfs "$R"
 tar -C "$R" -cf "$W/rootfs.tar" .
 
-"$BIN" daemon --root "$W/lib" --exec-root "$W/run" --cgroup-parent drover-bench --network-prefix drvbench >"$W/daemon.log" 2>&1 &
-DPID=$!
-for _ in $(seq 200); do "$BIN" info >/dev/null 2>&1 && break; sleep 0.05; done
+bench_start_daemon bench
 "$BIN" import "$W/rootfs.tar" bench >/dev/null
 podman import -q "$W/rootfs.tar" "$PODMAN_IMG" >/dev/null
 

@@ -73,28 +73,26 @@ func (d *Daemon) networkRoutes(handle func(string, func(http.ResponseWriter, *ht
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
-	handle("POST /networks/{id}/connect", func(w http.ResponseWriter, r *http.Request) error {
-		var req api.NetworkConnect
-		if err := decodeBody(r, &req); err != nil {
-			return err
+	// connect and disconnect name the network in the path and the container in the body.
+	withConnect := func(op func(c *container, network string, req api.NetworkConnect) error) func(http.ResponseWriter, *http.Request) error {
+		return func(w http.ResponseWriter, r *http.Request) error {
+			var req api.NetworkConnect
+			if err := decodeBody(r, &req); err != nil {
+				return err
+			}
+			c, err := d.lookup(req.Container)
+			if err != nil {
+				return err
+			}
+			return noContent(w, op(c, r.PathValue("id"), req))
 		}
-		c, err := d.lookup(req.Container)
-		if err != nil {
-			return err
-		}
-		return noContent(w, d.connect(c, r.PathValue("id"), req.Endpoint))
-	})
-	handle("POST /networks/{id}/disconnect", func(w http.ResponseWriter, r *http.Request) error {
-		var req api.NetworkConnect
-		if err := decodeBody(r, &req); err != nil {
-			return err
-		}
-		c, err := d.lookup(req.Container)
-		if err != nil {
-			return err
-		}
-		return noContent(w, d.disconnect(c, r.PathValue("id")))
-	})
+	}
+	handle("POST /networks/{id}/connect", withConnect(func(c *container, network string, req api.NetworkConnect) error {
+		return d.connect(c, network, req.Endpoint)
+	}))
+	handle("POST /networks/{id}/disconnect", withConnect(func(c *container, network string, _ api.NetworkConnect) error {
+		return d.disconnect(c, network)
+	}))
 }
 
 func (d *Daemon) networkView(n network.Network) api.Network {
