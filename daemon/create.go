@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -146,17 +147,17 @@ func mergeImageConfig(cfg *api.ContainerConfig, img *image.Image) {
 	if cfg.StopSignal == "" {
 		cfg.StopSignal = ic.StopSignal
 	}
-	for p := range ic.ExposedPorts {
-		if cfg.ExposedPorts == nil {
-			cfg.ExposedPorts = map[string]struct{}{}
-		}
-		cfg.ExposedPorts[p] = struct{}{}
+	// Published ports are exposed too, as Docker's -p implies --expose.
+	exposed := maps.Clone(cfg.ExposedPorts)
+	if exposed == nil {
+		exposed = map[string]struct{}{}
 	}
+	maps.Copy(exposed, ic.ExposedPorts)
 	for _, b := range cfg.Host.PortBindings {
-		if cfg.ExposedPorts == nil {
-			cfg.ExposedPorts = map[string]struct{}{}
-		}
-		cfg.ExposedPorts[portKey(b.ContainerPort, b.Proto)] = struct{}{}
+		exposed[portKey(b.ContainerPort, b.Proto)] = struct{}{}
+	}
+	if len(exposed) > 0 {
+		cfg.ExposedPorts = exposed
 	}
 	if cfg.Healthcheck == nil && img.Healthcheck != nil {
 		h := *img.Healthcheck

@@ -203,16 +203,21 @@ func hostsFile(cfg api.ContainerConfig, ip string) []byte {
 	var b strings.Builder
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
 	for _, e := range cfg.Host.ExtraHosts {
-		name, addr, _ := strings.Cut(e, ":")
-		if i := strings.IndexByte(e, '='); i > 0 { // name=ip, as newer Docker accepts
-			name, addr = e[:i], e[i+1:]
-		}
+		name, addr, _ := splitExtraHost(e)
 		fmt.Fprintf(&b, "%s\t%s\n", addr, name)
 	}
 	if ip != "" {
 		fmt.Fprintf(&b, "%s\t%s\n", ip, cfg.Hostname)
 	}
 	return []byte(b.String())
+}
+
+// splitExtraHost reads an --add-host value: NAME:IP, or NAME=IP as newer Docker accepts.
+func splitExtraHost(e string) (name, addr string, ok bool) {
+	if i := strings.IndexByte(e, '='); i > 0 {
+		return e[:i], e[i+1:], true
+	}
+	return strings.Cut(e, ":")
 }
 
 // resolvConf is the container's /etc/resolv.conf: the embedded DNS server of its network
@@ -298,10 +303,7 @@ func (d *Daemon) validateNetwork(cfg *api.ContainerConfig) error {
 		}
 	}
 	for _, e := range h.ExtraHosts {
-		name, addr, ok := strings.Cut(e, ":")
-		if i := strings.IndexByte(e, '='); i > 0 {
-			name, addr, ok = e[:i], e[i+1:], true
-		}
+		name, addr, ok := splitExtraHost(e)
 		if _, err := netip.ParseAddr(addr); !ok || name == "" || strings.ContainsAny(name, " \t\r\n#") || err != nil {
 			return bad("invalid --add-host %q: want NAME:IP", e)
 		}

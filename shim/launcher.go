@@ -17,7 +17,7 @@ import (
 
 // Launcher starts shims. It keeps one shim booted in advance ("warm"), waiting on a socket
 // for the bundles it is to serve, so starting a container does not wait for a process to
-// start up. A shim serves up to Group containers (ADR 0005): the launcher hands it bundles
+// start up. A shim serves up to group containers (ADR 0005): the launcher hands it bundles
 // one after the other until it is full, then closes its socket (the shim exits once its
 // containers have) and moves on to the next warm shim. Exactly one shim is booting or
 // ready at any time, so back-to-back starts never boot two at once.
@@ -148,8 +148,11 @@ func (l *Launcher) next() (*warmShim, error) {
 	w := l.cur
 	l.cur = nil
 	l.mu.Unlock()
-	if w != nil && !w.dead() {
-		return w, nil
+	if w != nil {
+		if !w.dead() {
+			return w, nil
+		}
+		w.retire() // close our end of its socket
 	}
 	return l.take()
 }
