@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -48,14 +49,25 @@ func init() {
 // Runtime drives containers through the embedded libcontainer. Root holds its state.
 type Runtime struct {
 	Root string
+
+	// The containers this process created, kept so that start, kill and delete in a
+	// long-lived shim do not parse state.json (tens of KB with the seccomp rules) again.
+	mu    sync.Mutex
+	known map[string]*libcontainer.Container
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
 
 // New returns an embedded runtime keeping state under root.
-func New(root string) *Runtime { return &Runtime{Root: root} }
+func New(root string) *Runtime { return &Runtime{Root: root, known: map[string]*libcontainer.Container{}} }
 
 func (r *Runtime) load(id string) (*libcontainer.Container, error) {
+	r.mu.Lock()
+	c := r.known[id]
+	r.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
 	c, err := libcontainer.Load(r.Root, id)
 	if err != nil {
 		if errors.Is(err, libcontainer.ErrNotExist) {
@@ -64,6 +76,16 @@ func (r *Runtime) load(id string) (*libcontainer.Container, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+func (r *Runtime) remember(id string, c *libcontainer.Container) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c == nil {
+		delete(r.known, id)
+	} else {
+		r.known[id] = c
+	}
 }
 
 func readSpec(bundle string) (*specs.Spec, error) {
@@ -112,7 +134,11 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, io runtime.IO) 
 		return runtime.Process{}, err
 	}
 	p.Init = true
-	return startProcess(c, p, io)
+	proc, err := startProcess(c, p, io)
+	if err == nil {
+		r.remember(id, c)
+	}
+	return proc, err
 }
 
 func startProcess(c *libcontainer.Container, p *libcontainer.Process, io runtime.IO) (runtime.Process, error) {
@@ -271,7 +297,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 		return err
 	}
 	if st == libcontainer.Stopped {
-		return c.Destroy()
+		return r.destroy(id, c)
 	}
 	if !force && st != libcontainer.Created {
 		return fmt.Errorf("container %s is %s: stop it first: %w", id, st, errdefs.ErrConflict)
@@ -283,11 +309,19 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if err := c.Signal(unix.Signal(0)); err != nil {
-			return c.Destroy()
+			return r.destroy(id, c)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	return fmt.Errorf("container %s: init still running after SIGKILL", id)
+}
+
+func (r *Runtime) destroy(id string, c *libcontainer.Container) error {
+	err := c.Destroy()
+	if err == nil {
+		r.remember(id, nil)
+	}
+	return err
 }
 
 // newProcess converts an OCI process into libcontainer's form.
