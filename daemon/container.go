@@ -127,6 +127,15 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
+// isContainerID reports whether s has the form newID gives: 64 lowercase hex digits.
+func isContainerID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
+}
+
 var (
 	adjectives = []string{"brave", "calm", "clever", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lively", "merry", "nimble", "proud", "quiet", "swift", "tender", "vivid", "witty", "zealous", "bold"}
 	nouns      = []string{"ada", "babbage", "curie", "darwin", "euler", "fermi", "gauss", "hopper", "jobs", "kepler", "lovelace", "meitner", "newton", "noether", "pascal", "ritchie", "shannon", "tesla", "turing", "wozniak"}

@@ -90,6 +90,7 @@ type Daemon struct {
 	ready    chan struct{}
 	shutdown chan struct{}
 	bg       sync.WaitGroup
+	cleanups sync.WaitGroup // removals finishing in the background; shutdown waits for them
 }
 
 // New opens the daemon's state and recovers containers; Serve then answers the API.
@@ -242,8 +243,20 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	defer cancel()
 	_ = d.srv.Shutdown(sctx)
 	d.srv.Close()
+	d.waitCleanups(5 * time.Second)
 	d.close()
 	return nil
+}
+
+// waitCleanups lets background removals finish, for at most limit; what is left then is
+// removed by the next daemon's recovery.
+func (d *Daemon) waitCleanups(limit time.Duration) {
+	done := make(chan struct{})
+	go func() { d.cleanups.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+	}
 }
 
 func (d *Daemon) close() {

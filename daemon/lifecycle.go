@@ -192,7 +192,10 @@ func (d *Daemon) remove(ctx context.Context, c *container, force, volumes bool) 
 	return d.finishRemove(c, false, volumes)
 }
 
-// removeExited removes a container whose run just ended and was cleaned up (--rm).
+// removeExited removes a container whose run just ended (--rm). Its record goes first, so
+// whoever waits for the removal (drover run --rm) sees the container gone, its name free,
+// without waiting for the disk: the bundle, root filesystem and logs are removed in the
+// background. After a crash, recovery removes what has no record.
 func (d *Daemon) removeExited(c *container) error {
 	c.busy.Lock()
 	defer c.busy.Unlock()
@@ -202,7 +205,19 @@ func (d *Daemon) removeExited(c *container) error {
 	if c.running() {
 		return nil // restarted meanwhile
 	}
-	return d.finishRemove(c, true, true)
+	if err := d.forget(c); err != nil {
+		return err
+	}
+	d.removeAnonymousVolumes(c.rec)
+	d.cleanups.Add(1)
+	go func() {
+		defer d.cleanups.Done()
+		d.cleanupBundle(c)
+		if err := d.removeFiles(c); err != nil {
+			d.log.Warn("remove container files", "container", c.rec.ID, "err", err)
+		}
+	}()
+	return nil
 }
 
 // finishRemove removes the host state and the record of a stopped container; runCleaned
@@ -211,12 +226,28 @@ func (d *Daemon) finishRemove(c *container, runCleaned, volumes bool) error {
 	if !runCleaned {
 		d.cleanupRun(c)
 	}
+	if err := d.removeFiles(c); err != nil {
+		return err
+	}
+	if err := d.forget(c); err != nil {
+		return err
+	}
+	if volumes {
+		d.removeAnonymousVolumes(c.rec)
+	}
+	return nil
+}
+
+// removeFiles removes a container's root filesystem and logs.
+func (d *Daemon) removeFiles(c *container) error {
 	if err := d.images.Snapshots().Remove(c.rec.ID); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove root filesystem of %s: %w", c.rec.Name, err)
 	}
-	if err := os.RemoveAll(filepath.Dir(c.rec.LogPath)); err != nil {
-		return err
-	}
+	return os.RemoveAll(filepath.Dir(c.rec.LogPath))
+}
+
+// forget deletes a container's record and frees its name.
+func (d *Daemon) forget(c *container) error {
 	if err := d.store.delete(c.rec.ID); err != nil {
 		return err
 	}
@@ -227,9 +258,6 @@ func (d *Daemon) finishRemove(c *container, runCleaned, volumes bool) error {
 	}
 	d.mu.Unlock()
 	closeOnce(c.removed)
-	if volumes {
-		d.removeAnonymousVolumes(c.rec)
-	}
 	return nil
 }
 

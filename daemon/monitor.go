@@ -54,12 +54,21 @@ func (d *Daemon) handleExit(c *container, st *shim.ExitStatus, exited chan struc
 		d.log.Debug("exit handled", "container", c.rec.ID[:12], "took", time.Since(t0), "sinceExit", time.Since(st.ExitedAt))
 	}()
 	d.stopHealth(c)
-	d.cleanupRun(c)
-	c.mu.Lock()
 	code := st.Code
 	if st.OOMKilled && code == 0 {
 		code = 137
 	}
+	c.mu.Lock()
+	// A container about to be removed (--rm) only gives back what others may be waiting
+	// for; its record goes next, and its files after that, off the caller's path.
+	removing := c.rec.Config.Host.AutoRemove && !d.shouldRestart(c.rec, code)
+	c.mu.Unlock()
+	if removing {
+		d.releaseRun(c)
+	} else {
+		d.cleanupRun(c)
+	}
+	c.mu.Lock()
 	ran := st.ExitedAt.Sub(c.rec.State.StartedAt)
 	c.rec.State.Status = api.StatusExited
 	c.rec.State.Running = false
@@ -80,9 +89,12 @@ func (d *Daemon) handleExit(c *container, st *shim.ExitStatus, exited chan struc
 		c.rec.State.Restarting = true
 	}
 	autoRemove := c.rec.Config.Host.AutoRemove && !restart
-	// A container about to be removed skips recording its exit: after a crash here the
-	// next daemon finds its shim and bundle gone and removes it all the same.
-	if !autoRemove {
+	if autoRemove {
+		// Not startable again: its rootfs is still mounted until the removal is done.
+		c.rec.State.Status = api.StatusRemoving
+	} else {
+		// A container about to be removed skips recording its exit: after a crash here the
+		// next daemon finds its shim gone and removes it all the same.
 		if err := d.save(c); err != nil {
 			d.log.Error("save container state", "container", c.rec.ID, "err", err)
 		}

@@ -43,7 +43,29 @@ func (d *Daemon) recover() error {
 		d.log.Info("removing leftovers of unknown container", "container", e.Name())
 		d.cleanupRun(orphan)
 	}
+	d.removeOrphanFiles(known)
 	return nil
+}
+
+// removeOrphanFiles removes root filesystems and log directories that no record owns: a
+// removal was finishing them in the background, or a create crashed before its record.
+func (d *Daemon) removeOrphanFiles(known map[string]bool) {
+	if keys, err := d.images.Snapshots().Keys(); err == nil {
+		for id := range keys {
+			if !known[id] {
+				d.log.Info("removing root filesystem of unknown container", "container", id)
+				if err := d.images.Snapshots().Remove(id); err != nil {
+					d.log.Warn("remove root filesystem", "container", id, "err", err)
+				}
+			}
+		}
+	}
+	logs, _ := os.ReadDir(filepath.Join(d.cfg.Root, "containers"))
+	for _, e := range logs {
+		if e.IsDir() && isContainerID(e.Name()) && !known[e.Name()] {
+			_ = os.RemoveAll(filepath.Join(d.cfg.Root, "containers", e.Name()))
+		}
+	}
 }
 
 func (d *Daemon) recoverContainer(c *container) {

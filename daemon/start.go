@@ -207,16 +207,17 @@ func initialHealth(h *api.HealthConfig) *api.Health {
 	return &api.Health{Status: api.HealthStarting}
 }
 
-// cleanupRun removes the host state of a run: the runtime's state, the rootfs mount and the
-// bundle. It is idempotent, so recovery can call it for any container.
+// cleanupRun removes the host state of a run: what others may be waiting for (its network
+// addresses and ports, its use of volumes), then the runtime's state, the rootfs mount and
+// the bundle. It is idempotent, so recovery can call it for any container.
 func (d *Daemon) cleanupRun(c *container) {
-	if rt, err := d.runtimeFor(c.rec.RuntimePath); err == nil {
-		_ = rt.Delete(context.Background(), c.rec.ID, true)
-	}
-	rootfs := filepath.Join(c.rec.Bundle, "rootfs")
-	if err := d.images.Snapshots().Unmount(rootfs); err != nil && !errors.Is(err, os.ErrNotExist) {
-		d.log.Warn("unmount root filesystem", "container", c.rec.ID, "err", err)
-	}
+	d.releaseRun(c)
+	d.cleanupBundle(c)
+}
+
+// releaseRun gives back what the run held that other containers and commands may want at
+// once: addresses and published ports, and its use of volumes.
+func (d *Daemon) releaseRun(c *container) {
 	if d.vols != nil {
 		d.releaseVolumes(c.rec)
 	}
@@ -224,6 +225,17 @@ func (d *Daemon) cleanupRun(c *container) {
 		if err := d.net.Release(c.rec.ID); err != nil {
 			d.log.Warn("release network", "container", c.rec.ID, "err", err)
 		}
+	}
+}
+
+// cleanupBundle removes the runtime's state, the rootfs mount and the bundle of a run.
+func (d *Daemon) cleanupBundle(c *container) {
+	if rt, err := d.runtimeFor(c.rec.RuntimePath); err == nil {
+		_ = rt.Delete(context.Background(), c.rec.ID, true)
+	}
+	rootfs := filepath.Join(c.rec.Bundle, "rootfs")
+	if err := d.images.Snapshots().Unmount(rootfs); err != nil && !errors.Is(err, os.ErrNotExist) {
+		d.log.Warn("unmount root filesystem", "container", c.rec.ID, "err", err)
 	}
 	if err := os.RemoveAll(c.rec.Bundle); err != nil {
 		d.log.Warn("remove bundle", "container", c.rec.ID, "err", err)

@@ -55,7 +55,7 @@ func execCommand() *cobra.Command {
 	f.SetInterspersed(false)
 	f.BoolVarP(&cfg.Stdin, "interactive", "i", false, "keep stdin open")
 	f.BoolVarP(&cfg.Tty, "tty", "t", false, "allocate a pseudo-terminal")
-	f.StringArrayVarP(&env, "env", "e", nil, "set environment variables")
+	stringsVar(f, &env, "env", "e", "set environment variables")
 	f.StringVarP(&cfg.User, "user", "u", "", "user[:group] to run as")
 	f.StringVarP(&cfg.WorkingDir, "workdir", "w", "", "working directory")
 	f.BoolVar(&cfg.Privileged, "privileged", false, "give the process all capabilities")

@@ -41,7 +41,7 @@ func importCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, VOLUME, LABEL, STOPSIGNAL)")
+	stringsVar(cmd.Flags(), &changes, "change", "c", "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, VOLUME, LABEL, STOPSIGNAL)")
 	return cmd
 }
 
@@ -216,7 +216,7 @@ before=IMAGE, since=IMAGE.`,
 	f.BoolVarP(&quiet, "quiet", "q", false, "only show image IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
 	f.BoolVar(&digests, "digests", false, "show digests")
-	f.StringArrayVarP(&filters, "filter", "f", nil, "filter output (dangling, reference, label, before, since)")
+	stringsVar(f, &filters, "filter", "f", "filter output (dangling, reference, label, before, since)")
 	f.StringVar(&format, "format", "", "table, json, or a Go template")
 	return cmd
 }

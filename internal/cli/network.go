@@ -56,7 +56,7 @@ func networkCreateCommand() *cobra.Command {
 	f.StringVar(&req.Subnet, "subnet", "", "IPv4 subnet in CIDR form (default: a free one)")
 	f.StringVar(&req.Gateway, "gateway", "", "gateway address in the subnet (default: its first address)")
 	f.BoolVar(&req.Internal, "internal", false, "no access to or from outside the network")
-	f.StringArrayVar(&labels, "label", nil, "set metadata (KEY=VALUE)")
+	stringsVar(f, &labels, "label", "", "set metadata (KEY=VALUE)")
 	return cmd
 }
 
@@ -166,7 +166,7 @@ func networkConnectCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&ec.IPAddress, "ip", "", "IPv4 address in the network's subnet")
-	cmd.Flags().StringArrayVar(&ec.Aliases, "alias", nil, "another DNS name of the container on this network")
+	stringsVar(cmd.Flags(), &ec.Aliases, "alias", "", "another DNS name of the container on this network")
 	return cmd
 }
 

@@ -58,8 +58,8 @@ func podCreateCommand() *cobra.Command {
 	f.StringVar(&req.Name, "name", "", "pod name (default: a random one)")
 	f.StringVar(&req.Hostname, "hostname", "", "host name of the pod (default: its name)")
 	f.StringVar(&req.Network, "network", "", "network of the pod: bridge (default), NAME, none or host")
-	f.StringArrayVarP(&publish, "publish", "p", nil, "publish a port of the pod: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]")
-	f.StringArrayVar(&labels, "label", nil, "set metadata (KEY=VALUE)")
+	stringsVar(f, &publish, "publish", "p", "publish a port of the pod: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]")
+	stringsVar(f, &labels, "label", "", "set metadata (KEY=VALUE)")
 	return cmd
 }
 

@@ -125,7 +125,7 @@ func psCommand() *cobra.Command {
 	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate output")
 	f.BoolVarP(&latest, "latest", "l", false, "show the latest created container")
 	f.IntVarP(&last, "last", "n", 0, "show the n last created containers")
-	f.StringArrayVarP(&filters, "filter", "f", nil, "filter output: id, name, label, status, exited, ancestor")
+	stringsVar(f, &filters, "filter", "f", "filter output: id, name, label, status, exited, ancestor")
 	f.StringVar(&format, "format", "", "table, json, or a Go template")
 	return cmd
 }

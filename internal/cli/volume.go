@@ -59,8 +59,8 @@ func volumeCreateCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&req.Driver, "driver", "d", "local", "volume driver")
-	f.StringArrayVarP(&opts, "opt", "o", nil, "driver options: type=tmpfs, device=tmpfs, o=size=64m")
-	f.StringArrayVar(&labels, "label", nil, "set metadata (KEY=VALUE)")
+	stringsVar(f, &opts, "opt", "o", "driver options: type=tmpfs, device=tmpfs, o=size=64m")
+	stringsVar(f, &labels, "label", "", "set metadata (KEY=VALUE)")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,6 +44,37 @@ func TestCrashRecovery(t *testing.T) {
 		if got := e.must("run", "--rm", "busybox", "echo", "ok"); got != "ok\n" {
 			t.Fatalf("iteration %d: run after crash: %q", i, got)
 		}
+	}
+}
+
+// TestOrphanFilesRemoved: a root filesystem and a log directory that no record owns (a
+// --rm removal finishes them in the background; a kill -9 can interrupt it) are removed by
+// the next daemon, and a container that has a record keeps its own.
+func TestOrphanFilesRemoved(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	id := strings.TrimSpace(e.must("create", "busybox", "echo", "kept"))
+	e.stopDaemon(syscall.SIGKILL)
+	orphan := strings.Repeat("ab", 32)
+	layers := filepath.Join(e.root, "image", "snapshot", "containers")
+	if out, err := exec.Command("cp", "-a", filepath.Join(layers, id), filepath.Join(layers, orphan)).CombinedOutput(); err != nil {
+		t.Fatalf("copy a container layer: %v: %s", err, out)
+	}
+	logs := filepath.Join(e.root, "containers", orphan)
+	if err := os.MkdirAll(logs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(logs, orphan+"-json.log"), []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.startDaemon()
+	for _, p := range []string{filepath.Join(layers, orphan), logs} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there after a restart (stat: %v)", p, err)
+		}
+	}
+	if got := e.must("start", "-a", id); got != "kept\n" {
+		t.Fatalf("the container with a record: start -a printed %q", got)
 	}
 }
 

@@ -192,9 +192,16 @@ func (e *env) checkLeaks() {
 			leaks = append(leaks, "process "+p+": "+strings.ReplaceAll(string(data), "\x00", " "))
 		}
 	}
-	bundles, _ := os.ReadDir(filepath.Join(e.exec, "containers"))
-	for _, b := range bundles {
-		leaks = append(leaks, "bundle "+b.Name())
+	// Every container is removed by now: no bundle, root filesystem or log directory may stay.
+	for kind, dir := range map[string]string{
+		"bundle":          filepath.Join(e.exec, "containers"),
+		"root filesystem": filepath.Join(e.root, "image", "snapshot", "containers"),
+		"log directory":   filepath.Join(e.root, "containers"),
+	} {
+		entries, _ := os.ReadDir(dir)
+		for _, b := range entries {
+			leaks = append(leaks, kind+" "+b.Name())
+		}
 	}
 	// Remove the (empty) cgroup parents drover made, then report.
 	parents, _ := filepath.Glob("/sys/fs/cgroup/*/" + e.cgroup)
