@@ -23,8 +23,15 @@ func (s *stringsFlag) Set(v string) error {
 	return nil
 }
 
-func (s *stringsFlag) Type() string   { return "stringArray" }
-func (s *stringsFlag) String() string { return "[" + strings.Join(*s.p, ",") + "]" }
+func (s *stringsFlag) Type() string { return "stringArray" }
+
+// String is empty without values, so that help shows no "(default [])".
+func (s *stringsFlag) String() string {
+	if len(*s.p) == 0 {
+		return ""
+	}
+	return "[" + strings.Join(*s.p, ",") + "]"
+}
 
 // stringsVar defines a repeatable string flag (short may be "").
 func stringsVar(fs *pflag.FlagSet, p *[]string, name, short, usage string) {
