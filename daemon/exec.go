@@ -11,6 +11,7 @@ import (
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/internal/errdefs"
+	"github.com/drover/drover/runtime/cgroupwarm"
 	"github.com/drover/drover/runtime/spec"
 	"github.com/drover/drover/shim"
 )
@@ -32,6 +33,7 @@ func (d *Daemon) execStart(ctx context.Context, c *container, cfg api.ExecConfig
 	default:
 		return nil, fmt.Errorf("container %s is not running: start it first: %w", c.rec.Name, errdefs.ErrConflict)
 	}
+	cgroupwarm.Warm() // the exec'd process joins the container's cgroups too
 	p, err := execProcess(bundle, cfg)
 	if err != nil {
 		return nil, err

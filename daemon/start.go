@@ -14,6 +14,7 @@ import (
 	"github.com/drover/drover/internal/atomicfile"
 	"github.com/drover/drover/internal/errdefs"
 	"github.com/drover/drover/internal/jsonlog"
+	"github.com/drover/drover/runtime/cgroupwarm"
 	"github.com/drover/drover/shim"
 )
 
@@ -37,6 +38,9 @@ func (d *Daemon) start(ctx context.Context, c *container, hook beforeStart) (ret
 			d.recordStartError(c, retErr)
 		}
 	}()
+	// The runtime will move the container's init into its cgroups; the kernel's wait that
+	// comes with the first such move runs meanwhile.
+	cgroupwarm.Warm()
 	t0 := time.Now()
 	trace := func(step string) {
 		d.log.Debug("start", "container", c.rec.ID[:12], "step", step, "at", time.Since(t0))
