@@ -23,6 +23,7 @@ import (
 	"github.com/drover/drover/internal/jsonlog"
 	"github.com/drover/drover/internal/stream"
 	"github.com/drover/drover/runtime"
+	"github.com/drover/drover/runtime/cgroupwarm"
 )
 
 // server is one running shim.
@@ -58,6 +59,9 @@ func Start(cfg Config, rt runtime.Runtime) (*Supervisor, error) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, fmt.Errorf("set child subreaper: %w", err)
 	}
+	// The runtime moves the new init into its cgroups in a few milliseconds: start the
+	// kernel's wait for that now (the daemon started one too, maybe too long ago).
+	cgroupwarm.Warm()
 	s := &server{cfg: cfg, rt: rt, subs: map[*stream.Writer]struct{}{}, exited: make(chan struct{})}
 	ln, err := s.listen()
 	if err != nil {
