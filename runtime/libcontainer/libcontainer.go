@@ -116,6 +116,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, io runtime.IO) 
 	if err != nil {
 		return runtime.Process{}, fmt.Errorf("convert spec: %w", err)
 	}
+	pruneSeccomp(cfg.Seccomp)
 	cfg.Labels = append(cfg.Labels, "bundle="+bundle)
 	c, err := libcontainer.Create(r.Root, id, cfg)
 	if err != nil {
