@@ -29,7 +29,7 @@ func TestWarmMovesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains("\n"+string(data), "\n"+itoa(os.Getpid())+"\n") {
+		if strings.Contains("\n"+string(data), "\n"+strconv.Itoa(os.Getpid())+"\n") {
 			break // the write is done: the process is listed in the cgroup it was in
 		}
 		if time.Now().After(deadline) {
@@ -44,4 +44,3 @@ func TestWarmMovesNothing(t *testing.T) {
 	}
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
