@@ -43,4 +43,3 @@ func TestWarmMovesNothing(t *testing.T) {
 		t.Fatalf("the process moved:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
-
