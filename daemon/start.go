@@ -95,6 +95,7 @@ func (d *Daemon) start(ctx context.Context, c *container, hook beforeStart) (ret
 		Terminal:    cfg.Tty,
 		OpenStdin:   cfg.OpenStdin,
 		OOMFile:     oomFile(d.cgroupsPath(c.rec.ID)),
+		Ephemeral:   cfg.Host.AutoRemove && (cfg.Host.RestartPolicy.Name == "" || cfg.Host.RestartPolicy.Name == "no"),
 	}
 	trace("spec written")
 	shimPid, initPid, err := d.launcher.Launch(shimCfg)

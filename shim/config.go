@@ -30,6 +30,10 @@ type Config struct {
 	// OOMFile is the cgroup file whose "oom_kill N" line counts OOM kills
 	// (memory.oom_control on cgroup v1, memory.events on v2).
 	OOMFile string `json:"oomFile,omitempty"`
+	// Ephemeral says the container is removed when it exits and never starts again
+	// (--rm): its exit is reported before the runtime's cleanup (cgroups, state), which
+	// then cannot race with a next start of the same container.
+	Ephemeral bool `json:"ephemeral,omitempty"`
 }
 
 // WriteConfig stores cfg in its bundle.

@@ -41,8 +41,9 @@ type server struct {
 	subs      map[*stream.Writer]struct{}
 	stdinOnce sync.Once
 
-	exited   chan struct{}
+	exited   chan struct{} // closed once exit is set and recorded
 	exit     ExitStatus
+	cleaned  chan struct{} // closed once the runtime's cleanup is done
 	handlers sync.WaitGroup
 }
 
@@ -62,7 +63,7 @@ func Start(cfg Config, rt runtime.Runtime) (*Supervisor, error) {
 	// The runtime moves the new init into its cgroups in a few milliseconds: start the
 	// kernel's wait for that now (the daemon started one too, maybe too long ago).
 	cgroupwarm.Warm()
-	s := &server{cfg: cfg, rt: rt, subs: map[*stream.Writer]struct{}{}, exited: make(chan struct{})}
+	s := &server{cfg: cfg, rt: rt, subs: map[*stream.Writer]struct{}{}, exited: make(chan struct{}), cleaned: make(chan struct{})}
 	ln, err := s.listen()
 	if err != nil {
 		return nil, err
@@ -94,6 +95,7 @@ func (sv *Supervisor) Run() {
 	go s.monitor()
 	go s.accept(sv.ln)
 	<-s.exited
+	<-s.cleaned
 	// Give connected clients their exit frame before going away.
 	done := make(chan struct{})
 	go func() { s.handlers.Wait(); close(done) }()
@@ -258,15 +260,29 @@ func (s *server) monitor() {
 	if debug {
 		fmt.Fprintf(os.Stderr, "shim: drained %v\n", time.Since(t0))
 	}
-	_ = s.rt.Delete(context.Background(), s.cfg.ID, true)
-	if debug {
-		fmt.Fprintf(os.Stderr, "shim: deleted %v\n", time.Since(t0))
+	exitedAt := time.Now().UTC()
+	if !s.cfg.Ephemeral {
+		// The container may start again: its cgroups must be gone before anyone hears
+		// of the exit.
+		s.cleanup()
 	}
-	s.exit = ExitStatus{Code: code, ExitedAt: time.Now().UTC(), OOMKilled: oom}
+	s.exit = ExitStatus{Code: code, ExitedAt: exitedAt, OOMKilled: oom}
 	if data, err := json.Marshal(s.exit); err == nil {
 		_ = atomicfile.Replace(filepath.Join(s.cfg.Bundle, ExitName), data, 0o600)
 	}
 	close(s.exited)
+	if s.cfg.Ephemeral {
+		s.cleanup()
+	}
+	if debug {
+		fmt.Fprintf(os.Stderr, "shim: exit handled %v\n", time.Since(t0))
+	}
+}
+
+// cleanup has the runtime remove the container's cgroups and state.
+func (s *server) cleanup() {
+	_ = s.rt.Delete(context.Background(), s.cfg.ID, true)
+	close(s.cleaned)
 }
 
 // drainPumps waits for the output to reach EOF; a process that escaped the container and
