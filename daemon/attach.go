@@ -24,17 +24,17 @@ func (d *Daemon) handleAttach(w http.ResponseWriter, r *http.Request, c *contain
 	ctx := context.WithoutCancel(r.Context())
 	var sc *shim.Conn
 	var exited chan struct{}
-	dial := func(c *container) error {
+	dial := func(c *container, start bool) error {
 		var err error
 		c.mu.Lock()
 		exited = c.exited
 		c.mu.Unlock()
-		sc, err = c.shim().Dial(ctx, shim.Request{Op: shim.OpAttach, Stdin: stdin})
+		sc, err = c.shim().Dial(ctx, shim.Request{Op: shim.OpAttach, Stdin: stdin, Start: start})
 		return err
 	}
 	if boolQuery(r, "start") {
 		c.busy.Lock()
-		err := d.start(ctx, c, dial)
+		err := d.start(ctx, c, func(c *container) error { return dial(c, true) })
 		c.busy.Unlock()
 		if err != nil {
 			if sc != nil {
@@ -46,7 +46,7 @@ func (d *Daemon) handleAttach(w http.ResponseWriter, r *http.Request, c *contain
 		if !c.running() {
 			return fmt.Errorf("container %s is not running: start it with start -a: %w", c.rec.Name, errdefs.ErrConflict)
 		}
-		if err := dial(c); err != nil {
+		if err := dial(c, false); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"regexp"
@@ -16,7 +17,8 @@ import (
 )
 
 // container is the daemon's live handle on one container. rec is guarded by mu; every
-// change to it is persisted with d.save before the lock is released.
+// change to it is persisted with d.save before the lock is released (start encodes it
+// under the lock and commits it while the process starts: saveAsync).
 type container struct {
 	mu  sync.Mutex
 	rec *record
@@ -88,6 +90,24 @@ func (d *Daemon) save(c *container) error {
 		return nil
 	}
 	return d.store.put(c.rec)
+}
+
+// saveAsync saves c's record as it is now and commits it in the background; the channel
+// gives the result. The caller holds c.mu.
+func (d *Daemon) saveAsync(c *container) <-chan error {
+	done := make(chan error, 1)
+	if c.isRemoved() {
+		done <- nil
+		return done
+	}
+	data, err := json.Marshal(c.rec)
+	if err != nil {
+		done <- err
+		return done
+	}
+	id := c.rec.ID
+	go func() { done <- d.store.putJSON(id, data) }()
+	return done
 }
 
 var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)

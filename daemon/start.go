@@ -18,12 +18,13 @@ import (
 	"github.com/drover/drover/shim"
 )
 
-// beforeStart runs once the container's process exists but before it runs (used to wire
-// attach streams so no output is lost).
-type beforeStart func(c *container) error
+// starter lets the created container's process run in its own way: attach does it on its
+// stream's connection, so no output is lost and it takes one round trip to the shim.
+type starter func(c *container) error
 
-// start runs a created or stopped container. The caller holds c.busy.
-func (d *Daemon) start(ctx context.Context, c *container, hook beforeStart) (retErr error) {
+// start runs a created or stopped container; run, when not nil, does the final step. The
+// caller holds c.busy.
+func (d *Daemon) start(ctx context.Context, c *container, run starter) (retErr error) {
 	c.mu.Lock()
 	st := c.rec.State.Status
 	c.mu.Unlock()
@@ -118,18 +119,22 @@ func (d *Daemon) start(ctx context.Context, c *container, hook beforeStart) (ret
 	}
 	c.rec.NetworkSettings = plan.settings
 	c.rec.Mounts = points
-	err = d.save(c)
+	// The record is written to disk while the process starts: the commit mostly waits for
+	// the disk. The monitor starts only after it, so a later save cannot be overtaken.
+	saved := d.saveAsync(c)
 	c.mu.Unlock()
-	trace("saved")
-	if err == nil && hook != nil {
-		err = hook(c)
+	if run == nil {
+		run = func(c *container) error {
+			_, err := c.shim().Call(ctx, shim.Request{Op: shim.OpStart})
+			return err
+		}
 	}
-	trace("hooked")
-	if err == nil {
-		_, err = c.shim().Call(ctx, shim.Request{Op: shim.OpStart})
-		err = startError(err)
-	}
+	err = startError(run(c))
 	trace("started")
+	if serr := <-saved; err == nil {
+		err = serr
+	}
+	trace("saved")
 	if err != nil {
 		// The shim reports the exit of the killed init; the monitor then cleans up.
 		rt, rerr := d.runtimeFor(c.rec.RuntimePath)

@@ -62,8 +62,13 @@ func (s *store) put(r *record) error {
 	if err != nil {
 		return err
 	}
+	return s.putJSON(r.ID, data)
+}
+
+// putJSON stores a record already encoded.
+func (s *store) putJSON(id string, data []byte) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketContainers).Put([]byte(r.ID), data)
+		return tx.Bucket(bucketContainers).Put([]byte(id), data)
 	})
 }
 

@@ -28,6 +28,8 @@ type Request struct {
 	Op string `json:"op"`
 	// Stdin asks attach or exec to forward Stdin frames.
 	Stdin bool `json:"stdin,omitempty"`
+	// Start has attach start the created container once the stream is wired.
+	Start bool `json:"start,omitempty"`
 	// Process and Terminal describe an exec.
 	Process  *specs.Process `json:"process,omitempty"`
 	Terminal bool           `json:"terminal,omitempty"`

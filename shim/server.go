@@ -421,9 +421,18 @@ func (s *server) attach(conn *net.UnixConn, br *bufio.Reader, req Request) {
 		return
 	default:
 	}
-	writeResponse(conn, Response{Pid: s.pid})
 	w := stream.NewWriter(conn)
+	// Output waits for s.mu to be broadcast: the response line goes out before any frame,
+	// and nothing the started process writes is missed.
 	s.mu.Lock()
+	if req.Start {
+		if err := s.rt.Start(context.Background(), s.cfg.ID); err != nil {
+			s.mu.Unlock()
+			writeResponse(conn, errResponse(err))
+			return
+		}
+	}
+	writeResponse(conn, Response{Pid: s.pid})
 	s.subs[w] = struct{}{}
 	s.mu.Unlock()
 	var in io.Writer
