@@ -14,6 +14,10 @@ const DefaultSocket = "/run/drover/drover.sock"
 // after "101 Switching Protocols".
 const UpgradeProto = "drover-stream"
 
+// ContainerIDHeader names the container in the answer to a stream request; it is how
+// POST /containers?start=1 (create, start and attach in one request) tells the ID.
+const ContainerIDHeader = "Drover-Container-Id"
+
 // Error is the body of every non-2xx response.
 type Error struct {
 	Message string `json:"message"`

@@ -171,6 +171,8 @@ func (c *Client) call(ctx context.Context, method, p string, q url.Values, in, o
 type Hijacked struct {
 	net.Conn
 	r *bufio.Reader
+	// ContainerID is the container the stream belongs to, as the daemon named it.
+	ContainerID string
 }
 
 // Read reads the stream, including what was buffered with the response headers.
@@ -223,5 +225,5 @@ func (c *Client) hijack(ctx context.Context, method, p string, q url.Values, in 
 		defer resp.Body.Close()
 		return nil, decodeError(resp)
 	}
-	return &Hijacked{Conn: conn, r: br}, nil
+	return &Hijacked{Conn: conn, r: br, ContainerID: resp.Header.Get(api.ContainerIDHeader)}, nil
 }

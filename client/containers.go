@@ -23,6 +23,16 @@ func (c *Client) ContainerCreate(ctx context.Context, cfg api.ContainerConfig) (
 	return out, err
 }
 
+// ContainerRun creates a container, starts it and attaches to its stdio in one request
+// (Start is implied); the stream's ContainerID names the new container.
+func (c *Client) ContainerRun(ctx context.Context, cfg api.ContainerConfig, opts AttachOptions) (*Hijacked, error) {
+	q := url.Values{"start": {"1"}}
+	if opts.Stdin {
+		q.Set("stdin", "1")
+	}
+	return c.hijack(ctx, http.MethodPost, "/containers", q, cfg)
+}
+
 func (c *Client) ContainerList(ctx context.Context, opts ListOptions) ([]api.Container, error) {
 	q := url.Values{}
 	if opts.All {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -50,13 +51,40 @@ func (d *Daemon) handleAttach(w http.ResponseWriter, r *http.Request, c *contain
 			return err
 		}
 	}
-	conn, rw, err := hijack(w, r)
+	conn, rw, err := hijack(w, r, c.rec.ID)
 	if err != nil {
 		sc.Close()
 		return err
 	}
 	d.proxyAttach(conn, rw, sc, c, exited)
 	return nil
+}
+
+// handleRun is create, then attach with start, in one request (POST /containers?start=1):
+// one round trip less, and the record is committed once, while the process starts. The
+// 101 answer names the container (api.ContainerIDHeader). When the start fails, the
+// container stays created, as after create and a failed start -a; with --rm it is removed.
+func (d *Daemon) handleRun(w http.ResponseWriter, r *http.Request, cfg api.ContainerConfig) error {
+	c, err := d.create(r.Context(), cfg, false)
+	if err != nil {
+		return err
+	}
+	err = d.handleAttach(w, r, c)
+	if err != nil {
+		if cfg.Host.AutoRemove {
+			if rerr := d.remove(context.WithoutCancel(r.Context()), c, true, true); rerr != nil && !errors.Is(rerr, errRemoved) {
+				d.log.Warn("remove container after a failed start", "container", c.rec.ID, "err", rerr)
+			}
+		} else {
+			c.mu.Lock()
+			serr := d.save(c)
+			c.mu.Unlock()
+			if serr != nil {
+				d.log.Error("save container state", "container", c.rec.ID, "err", serr)
+			}
+		}
+	}
+	return err
 }
 
 func (d *Daemon) proxyAttach(client net.Conn, clientR io.Reader, sc *shim.Conn, c *container, exited chan struct{}) {
@@ -110,7 +138,7 @@ func (d *Daemon) handleExec(w http.ResponseWriter, r *http.Request, c *container
 	if err != nil {
 		return err
 	}
-	conn, rw, err := hijack(w, r)
+	conn, rw, err := hijack(w, r, c.rec.ID)
 	if err != nil {
 		sc.Close()
 		return err

@@ -21,8 +21,10 @@ import (
 )
 
 // create validates cfg, merges it with the image's config and records a new container.
-// Nothing is left behind when it fails.
-func (d *Daemon) create(ctx context.Context, cfg api.ContainerConfig) (_ *container, retErr error) {
+// Nothing is left behind when it fails. durable commits the record before returning; a
+// create that a start follows at once leaves that to the start, which commits the record
+// while the process starts (a crash before then leaves files that recovery removes).
+func (d *Daemon) create(ctx context.Context, cfg api.ContainerConfig, durable bool) (_ *container, retErr error) {
 	if cfg.Image == "" {
 		return nil, fmt.Errorf("no image given: name the image to run: %w", errdefs.ErrInvalidArgument)
 	}
@@ -60,13 +62,13 @@ func (d *Daemon) create(ctx context.Context, cfg api.ContainerConfig) (_ *contai
 		rec.Image, rec.ImageName = img.ID.String(), cfg.Image
 		rec.Path, rec.Args = args[0], args[1:]
 		rec.Runtime, rec.RuntimePath = runtimeName(runtimePath), runtimePath
-	}, img.ChainID)
+	}, img.ChainID, durable)
 }
 
 // register records a new container: its name, log directory, writable layer on chain
 // ("" for an empty root) and metadata; fill sets what differs between kinds of
 // containers. Nothing is left behind when it fails.
-func (d *Daemon) register(cfg api.ContainerConfig, fill func(*record), chain digest.Digest) (_ *container, retErr error) {
+func (d *Daemon) register(cfg api.ContainerConfig, fill func(*record), chain digest.Digest, durable bool) (_ *container, retErr error) {
 	id := newID()
 	name, err := d.reserveName(cfg.Name, id)
 	if err != nil {
@@ -110,8 +112,10 @@ func (d *Daemon) register(cfg api.ContainerConfig, fill func(*record), chain dig
 			_ = d.images.Snapshots().Remove(id)
 		}
 	}()
-	if err := d.store.put(rec); err != nil {
-		return nil, err
+	if durable {
+		if err := d.store.put(rec); err != nil {
+			return nil, err
+		}
 	}
 	c := newContainer(rec)
 	d.mu.Lock()

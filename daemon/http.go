@@ -178,7 +178,10 @@ func (d *Daemon) handleCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &cfg); err != nil {
 		return err
 	}
-	c, err := d.create(r.Context(), cfg)
+	if boolQuery(r, "start") {
+		return d.handleRun(w, r, cfg)
+	}
+	c, err := d.create(r.Context(), cfg, true)
 	if err != nil {
 		return err
 	}
@@ -266,7 +269,7 @@ func (d *Daemon) handleResize(w http.ResponseWriter, r *http.Request, c *contain
 }
 
 // hijack answers 101 and takes over the connection for a framed stream.
-func hijack(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.ReadWriter, error) {
+func hijack(w http.ResponseWriter, r *http.Request, containerID string) (net.Conn, *bufio.ReadWriter, error) {
 	if !strings.EqualFold(r.Header.Get("Upgrade"), api.UpgradeProto) {
 		return nil, nil, fmt.Errorf("this endpoint streams: send Upgrade: %s: %w", api.UpgradeProto, errdefs.ErrInvalidArgument)
 	}
@@ -278,7 +281,11 @@ func hijack(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.ReadWriter
 	if err != nil {
 		return nil, nil, err
 	}
-	_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + api.UpgradeProto + "\r\n\r\n")
+	head := "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + api.UpgradeProto + "\r\n"
+	if containerID != "" {
+		head += api.ContainerIDHeader + ": " + containerID + "\r\n"
+	}
+	_, _ = rw.WriteString(head + "\r\n")
 	if err := rw.Flush(); err != nil {
 		conn.Close()
 		return nil, nil, err

@@ -145,7 +145,7 @@ func (d *Daemon) createPod(ctx context.Context, req api.PodCreate) (_ *podRecord
 func (d *Daemon) createInfra(cfg api.ContainerConfig) (*container, error) {
 	return d.register(cfg, func(rec *record) {
 		rec.ImageName, rec.Path, rec.Runtime, rec.Infra = "drover/pause", pauseDest, runtimeName(""), true
-	}, "")
+	}, "", true)
 }
 
 // checkStaticSelf makes sure the drover binary can run in an empty root filesystem.

@@ -254,23 +254,33 @@ func logoutCommand() *cobra.Command {
 
 // createContainer creates a container, pulling its image first as --pull says: always,
 // missing (when the daemon does not have it) or never.
-func createContainer(ctx context.Context, c *client.Client, cfg api.ContainerConfig, pull, platform string) (api.CreateResponse, error) {
+func createContainer(ctx context.Context, c *client.Client, cfg api.ContainerConfig, pull, platform string) (created api.CreateResponse, err error) {
+	err = withPull(ctx, c, cfg.Image, pull, platform, func() error {
+		created, err = c.ContainerCreate(ctx, cfg)
+		return err
+	})
+	return created, err
+}
+
+// withPull runs create (a request that needs the image) under the --pull policy: the
+// image is pulled first with "always", and when create finds it missing with "missing".
+func withPull(ctx context.Context, c *client.Client, image, pull, platform string, create func() error) error {
 	switch pull {
 	case "always":
-		if err := pullImage(ctx, c, cfg.Image, platform, os.Stderr, false); err != nil {
-			return api.CreateResponse{}, err
+		if err := pullImage(ctx, c, image, platform, os.Stderr, false); err != nil {
+			return err
 		}
 	case "missing", "", "never":
 	default:
-		return api.CreateResponse{}, fmt.Errorf("invalid --pull value %q: use always, missing or never", pull)
+		return fmt.Errorf("invalid --pull value %q: use always, missing or never", pull)
 	}
-	created, err := c.ContainerCreate(ctx, cfg)
+	err := create()
 	if err != nil && (pull == "missing" || pull == "") && errors.Is(err, errdefs.ErrNotFound) && strings.Contains(err.Error(), "no such image") {
-		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", cfg.Image)
-		if perr := pullImage(ctx, c, cfg.Image, platform, os.Stderr, false); perr != nil {
-			return api.CreateResponse{}, perr
+		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", image)
+		if perr := pullImage(ctx, c, image, platform, os.Stderr, false); perr != nil {
+			return perr
 		}
-		created, err = c.ContainerCreate(ctx, cfg)
+		err = create()
 	}
-	return created, err
+	return err
 }

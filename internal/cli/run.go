@@ -33,11 +33,11 @@ cgroup, no seccomp filter and no masked /proc paths: only for trusted workloads.
 			}
 			ctx := cmd.Context()
 			c := clientFor()
-			created, err := createContainer(ctx, c, cfg, f.pull, f.platform)
-			if err != nil {
-				return exitCode(125, err.Error())
-			}
 			if detach {
+				created, err := createContainer(ctx, c, cfg, f.pull, f.platform)
+				if err != nil {
+					return exitCode(125, err.Error())
+				}
 				if err := c.ContainerStart(ctx, created.ID); err != nil {
 					if f.rm {
 						_ = c.ContainerRemove(ctx, created.ID, client.RemoveOptions{Force: true})
@@ -47,14 +47,18 @@ cgroup, no seccomp filter and no masked /proc paths: only for trusted workloads.
 				fmt.Println(created.ID)
 				return nil
 			}
-			conn, err := c.ContainerAttach(ctx, created.ID, client.AttachOptions{Stdin: f.interactive, Start: true})
+			// Create, start and attach are one request; the daemon removes a --rm
+			// container whose start failed.
+			var conn *client.Hijacked
+			err = withPull(ctx, c, cfg.Image, f.pull, f.platform, func() error {
+				var err error
+				conn, err = c.ContainerRun(ctx, cfg, client.AttachOptions{Stdin: f.interactive})
+				return err
+			})
 			if err != nil {
-				if f.rm {
-					_ = c.ContainerRemove(ctx, created.ID, client.RemoveOptions{Force: true})
-				}
-				return startExitCode(err)
+				return startExitCode(err) // 125, or Docker's 126 and 127 for a command that cannot run
 			}
-			code, err := pump(ctx, c, conn, streamOptions{stdin: f.interactive, tty: f.tty, proxySignals: true, id: created.ID})
+			code, err := pump(ctx, c, conn, streamOptions{stdin: f.interactive, tty: f.tty, proxySignals: true, id: conn.ContainerID})
 			if err != nil {
 				return exitCode(125, err.Error())
 			}
