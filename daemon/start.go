@@ -74,7 +74,7 @@ func (d *Daemon) start(ctx context.Context, c *container, run starter) (retErr e
 		undo()
 		return err
 	}
-	data, err := json.MarshalIndent(s, "", "  ")
+	data, err := json.Marshal(s)
 	if err != nil {
 		undo()
 		return err
