@@ -91,6 +91,8 @@ type Daemon struct {
 	shutdown chan struct{}
 	bg       sync.WaitGroup
 	cleanups sync.WaitGroup // removals finishing in the background; shutdown waits for them
+	// compatABI remembers, per image ID, whether the image is for the host's 32-bit ABI.
+	compatABI sync.Map
 }
 
 // New opens the daemon's state and recovers containers; Serve then answers the API.

@@ -146,10 +146,16 @@ func (d *Daemon) compatImage(id string) bool {
 	if id == "" {
 		return false
 	}
+	// An image ID is the digest of its config: the answer never changes.
+	if v, ok := d.compatABI.Load(id); ok {
+		return v.(bool)
+	}
 	img, err := d.images.Get(id)
 	if err != nil {
 		return false
 	}
 	compat := map[string]string{"amd64": "386", "arm64": "arm"}[goruntime.GOARCH]
-	return compat != "" && img.Config.Architecture == compat
+	v := compat != "" && img.Config.Architecture == compat
+	d.compatABI.Store(id, v)
+	return v
 }

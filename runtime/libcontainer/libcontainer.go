@@ -59,7 +59,9 @@ type Runtime struct {
 var _ runtime.Runtime = (*Runtime)(nil)
 
 // New returns an embedded runtime keeping state under root.
-func New(root string) *Runtime { return &Runtime{Root: root, known: map[string]*libcontainer.Container{}} }
+func New(root string) *Runtime {
+	return &Runtime{Root: root, known: map[string]*libcontainer.Container{}}
+}
 
 func (r *Runtime) load(id string) (*libcontainer.Container, error) {
 	r.mu.Lock()

@@ -3,8 +3,8 @@
 package libcontainer
 
 import (
-	libseccomp "github.com/seccomp/libseccomp-golang"
 	"github.com/opencontainers/runc/libcontainer/configs"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 )
 
 // pruneSeccomp drops the rules for syscalls that none of the filter's architectures has.

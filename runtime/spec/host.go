@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,7 +40,19 @@ type host struct {
 // probeHost gathers the host facts; tests replace it.
 var probeHost = realHost
 
+// realHost probes the facts that cannot change while the process runs once, and the
+// hostname each time.
 func realHost() (*host, error) {
+	fixed, err := fixedHost()
+	if err != nil {
+		return nil, err
+	}
+	h := *fixed
+	h.hostname, _ = os.Hostname()
+	return &h, nil
+}
+
+var fixedHost = sync.OnceValues(func() (*host, error) {
 	h := &host{numCPU: runtime.NumCPU(), rlimitHard: hostRlimitHard}
 	var st unix.Statfs_t
 	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
@@ -59,9 +72,8 @@ func realHost() (*host, error) {
 			h.nrOpen = n
 		}
 	}
-	h.hostname, _ = os.Hostname()
 	return h, nil
-}
+})
 
 func hostRlimitHard(resource int) (uint64, error) {
 	var l unix.Rlimit
