@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drover/drover/internal/testutil"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/drover/drover/internal/testutil"
 )
 
 var prefixSeq atomic.Uint32
@@ -74,7 +75,13 @@ func newTestManager(t *testing.T, cfg Config) *Manager {
 // assertNoHostObjects fails if a link, nft table or netns file of prefix remains.
 func assertNoHostObjects(t *testing.T, prefix, netnsDir string) {
 	t.Helper()
-	for _, l := range hostLinks(t, prefix) {
+	// Released containers' veths go with their namespaces, in the kernel's background.
+	var links []string
+	testutil.Poll(10*time.Second, func() bool {
+		links = hostLinks(t, prefix)
+		return len(links) == 0
+	})
+	for _, l := range links {
 		t.Errorf("link %s left behind", l)
 	}
 	if ok, err := tableExists(prefix); err != nil || ok {

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/google/nftables"
+
+	"github.com/drover/drover/internal/testutil"
 )
 
 func TestNoLeaksOverCycles(t *testing.T) {
@@ -36,10 +39,19 @@ func TestNoLeaksOverCycles(t *testing.T) {
 			t.Fatalf("cycle %d: Release: %v", i, err)
 		}
 	}
-	for _, l := range hostLinks(t, m.Prefix()) {
-		if !bridges[l] {
-			t.Errorf("link %s left after release", l)
+	// The kernel deletes a released container's veths with its namespace, in the background.
+	var left []string
+	ok := testutil.Poll(10*time.Second, func() bool {
+		left = left[:0]
+		for _, l := range hostLinks(t, m.Prefix()) {
+			if !bridges[l] {
+				left = append(left, l)
+			}
 		}
+		return len(left) == 0
+	})
+	if !ok {
+		t.Errorf("links left after release: %v", left)
 	}
 	if n := natRuleCount(t, m.cfg.tableName()); n != 0 {
 		t.Errorf("%d DNAT rules left after release", n)

@@ -5,8 +5,11 @@ import (
 	"net"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/drover/drover/internal/testutil"
 )
 
 func TestRestartKeepsStateAndRestoreDropsDead(t *testing.T) {
@@ -59,9 +62,11 @@ func TestRestartKeepsStateAndRestoreDropsDead(t *testing.T) {
 	if eps := m.Endpoints("dead"); len(eps) != 0 {
 		t.Fatalf("dead container keeps endpoints: %+v", eps)
 	}
-	if _, err := netlink.LinkByName(b.HostIf); err == nil {
-		t.Fatalf("dead container's veth %s remains", b.HostIf)
-	}
+	// The kernel deletes the veth pair with the namespace, in the background.
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		_, err := netlink.LinkByName(b.HostIf)
+		return err != nil
+	}, "the dead container's veth %s to go", b.HostIf)
 	if _, err := os.Stat(nsB); !os.IsNotExist(err) {
 		t.Fatalf("dead container's netns file remains: %v", err)
 	}

@@ -257,7 +257,7 @@ func (w *LeakWatch) Check(t testing.TB) {
 	}
 	var leaks HostState
 	var err error
-	poll(settle, func() bool {
+	Poll(settle, func() bool {
 		var now HostState
 		if now, err = snapshot(w.scope); err != nil {
 			return true

@@ -12,14 +12,15 @@ import (
 // format and args describe what is awaited, for the failure message.
 func Eventually(t testing.TB, timeout time.Duration, fn func() bool, format string, args ...any) {
 	t.Helper()
-	if !poll(timeout, fn) {
+	if !Poll(timeout, fn) {
 		t.Fatalf("timed out after %v waiting for %s", timeout, fmt.Sprintf(format, args...))
 	}
 }
 
-// poll calls fn, backing off from 5ms to 100ms between calls, until it reports true or
-// timeout has passed; fn is called once more at the end.
-func poll(timeout time.Duration, fn func() bool) bool {
+// Poll calls fn, backing off from 5ms to 100ms between calls, until it reports true or
+// timeout has passed, and says whether it did; for callers that report the failure
+// themselves.
+func Poll(timeout time.Duration, fn func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	delay := 5 * time.Millisecond
 	for {

@@ -265,13 +265,24 @@ func (e *env) checkNetworkLeaks() {
 	if err := m.Destroy(); err != nil {
 		e.t.Errorf("remove networks: %v", err)
 	}
-	if links, err := netlink.LinkList(); err == nil {
+	// Containers' veths go with their namespaces, in the kernel's background.
+	var left []netlink.Link
+	testutil.Poll(10*time.Second, func() bool {
+		left = left[:0]
+		links, err := netlink.LinkList()
+		if err != nil {
+			return true
+		}
 		for _, l := range links {
-			if name := l.Attrs().Name; strings.HasPrefix(name, e.netPrefix[:3]) {
-				e.t.Errorf("network interface %s left behind", name)
-				_ = netlink.LinkDel(l)
+			if strings.HasPrefix(l.Attrs().Name, e.netPrefix[:3]) {
+				left = append(left, l)
 			}
 		}
+		return len(left) == 0
+	})
+	for _, l := range left {
+		e.t.Errorf("network interface %s left behind", l.Attrs().Name)
+		_ = netlink.LinkDel(l)
 	}
 }
 
