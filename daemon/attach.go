@@ -21,6 +21,9 @@ import (
 // The stream's Exit frame is sent once the exit is recorded (and, with --rm, the container
 // removed), so a client that sees it sees the final state.
 func (d *Daemon) handleAttach(w http.ResponseWriter, r *http.Request, c *container) error {
+	if err := wantsStream(r); err != nil {
+		return err
+	}
 	stdin := boolQuery(r, "stdin")
 	ctx := context.WithoutCancel(r.Context())
 	var sc *shim.Conn
@@ -65,6 +68,9 @@ func (d *Daemon) handleAttach(w http.ResponseWriter, r *http.Request, c *contain
 // 101 answer names the container (api.ContainerIDHeader). When the start fails, the
 // container stays created, as after create and a failed start -a; with --rm it is removed.
 func (d *Daemon) handleRun(w http.ResponseWriter, r *http.Request, cfg api.ContainerConfig) error {
+	if err := wantsStream(r); err != nil {
+		return err
+	}
 	c, err := d.create(r.Context(), cfg, false)
 	if err != nil {
 		return err

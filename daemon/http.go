@@ -268,10 +268,19 @@ func (d *Daemon) handleResize(w http.ResponseWriter, r *http.Request, c *contain
 	return noContent(w, d.resize(r.Context(), c, uint16(width), uint16(height)))
 }
 
+// wantsStream checks that the client asked for the framed stream, before anything that
+// would need it (a start) is done.
+func wantsStream(r *http.Request) error {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), api.UpgradeProto) {
+		return fmt.Errorf("this endpoint streams: send Upgrade: %s: %w", api.UpgradeProto, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
 // hijack answers 101 and takes over the connection for a framed stream.
 func hijack(w http.ResponseWriter, r *http.Request, containerID string) (net.Conn, *bufio.ReadWriter, error) {
-	if !strings.EqualFold(r.Header.Get("Upgrade"), api.UpgradeProto) {
-		return nil, nil, fmt.Errorf("this endpoint streams: send Upgrade: %s: %w", api.UpgradeProto, errdefs.ErrInvalidArgument)
+	if err := wantsStream(r); err != nil {
+		return nil, nil, err
 	}
 	hj, ok := w.(http.Hijacker)
 	if !ok {

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"context"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"syscall"
@@ -161,6 +164,43 @@ func TestAttachAndStartA(t *testing.T) {
 	out, _, code = e.droverIn([]byte("through attach\n"), "attach", "cat")
 	if code != 0 || out != "through attach\n" {
 		t.Fatalf("attach: %q exit %d", out, code)
+	}
+}
+
+// TestRunRequest: drover run is one request (create, start, attach). A start that fails
+// leaves a created container, or nothing with --rm; a client that does not ask for the
+// stream gets an error before anything is created.
+func TestRunRequest(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	if _, errOut, code := e.drover("run", "--rm", "busybox", "/no/such/command"); code != 127 || !strings.Contains(errOut, "no such file") {
+		t.Fatalf("run --rm of a missing command: exit %d, %q", code, errOut)
+	}
+	if out := e.must("ps", "-aq"); out != "" {
+		t.Fatalf("run --rm with a failed start left %q", out)
+	}
+	if _, _, code := e.drover("run", "--name", "kept", "busybox", "/no/such/command"); code != 127 {
+		t.Fatalf("run of a missing command: exit %d", code)
+	}
+	if st := e.inspect("kept", "{{.State.Status}} {{.State.ExitCode}}"); st != "created 127" {
+		t.Fatalf("container after a failed start: %q, want \"created 127\"", st)
+	}
+	e.must("rm", "kept")
+
+	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", e.sock)
+	}}}
+	resp, err := c.Post("http://drover/v1/containers?start=1", "application/json", strings.NewReader(`{"Image":"busybox","Cmd":["true"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("run request without Upgrade: status %d, want 400", resp.StatusCode)
+	}
+	if out := e.must("ps", "-aq"); out != "" {
+		t.Fatalf("a refused run request created %q", out)
 	}
 }
 
