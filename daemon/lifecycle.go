@@ -193,8 +193,8 @@ func (d *Daemon) remove(ctx context.Context, c *container, force, volumes bool) 
 }
 
 // removeExited removes a container whose run just ended (--rm). Its record goes first, so
-// whoever waits for the removal (drover run --rm) sees the container gone, its name free,
-// without waiting for the disk: the bundle, root filesystem and logs are removed in the
+// whoever waits for the removal (drover run --rm) sees the container gone and its name free
+// without waiting for its files: the bundle, root filesystem and logs are removed in the
 // background. After a crash, recovery removes what has no record.
 func (d *Daemon) removeExited(c *container) error {
 	c.busy.Lock()

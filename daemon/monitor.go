@@ -90,11 +90,11 @@ func (d *Daemon) handleExit(c *container, st *shim.ExitStatus, exited chan struc
 	}
 	autoRemove := c.rec.Config.Host.AutoRemove && !restart
 	if autoRemove {
-		// Not startable again: its rootfs is still mounted until the removal is done.
+		// Not startable again: its rootfs stays mounted until the removal is done. Its exit
+		// is not recorded: after a crash here the next daemon finds its shim gone and
+		// removes it all the same.
 		c.rec.State.Status = api.StatusRemoving
 	} else {
-		// A container about to be removed skips recording its exit: after a crash here the
-		// next daemon finds its shim gone and removes it all the same.
 		if err := d.save(c); err != nil {
 			d.log.Error("save container state", "container", c.rec.ID, "err", err)
 		}
