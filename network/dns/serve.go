@@ -264,35 +264,22 @@ func reply(h dnsmessage.Header, q *dnsmessage.Question, rcode dnsmessage.RCode) 
 			return nil
 		}
 	}
-	msg, err := b.Finish()
-	if err != nil {
-		return nil
-	}
-	return msg
+	return finish(&b)
 }
 
 // answerA answers A with addrs and AAAA with an empty NOERROR (the name exists, IPv4 only).
 func answerA(h dnsmessage.Header, q dnsmessage.Question, addrs []netip.Addr) []byte {
-	rh := responseHeader(h, dnsmessage.RCodeSuccess)
-	rh.Authoritative = true
-	b := dnsmessage.NewBuilder(nil, rh)
-	b.EnableCompression()
-	if b.StartQuestions() != nil || b.Question(q) != nil || b.StartAnswers() != nil {
-		return nil
-	}
-	if q.Type == dnsmessage.TypeA {
+	return answer(h, q, func(b *dnsmessage.Builder, hdr dnsmessage.ResourceHeader) error {
+		if q.Type != dnsmessage.TypeA {
+			return nil
+		}
 		for _, a := range addrs {
-			hdr := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: ttl}
-			if b.AResource(hdr, dnsmessage.AResource{A: a.As4()}) != nil {
-				return nil
+			if err := b.AResource(hdr, dnsmessage.AResource{A: a.As4()}); err != nil {
+				return err
 			}
 		}
-	}
-	msg, err := b.Finish()
-	if err != nil {
 		return nil
-	}
-	return msg
+	})
 }
 
 func answerPTR(h dnsmessage.Header, q dnsmessage.Question, name string) []byte {
@@ -300,6 +287,14 @@ func answerPTR(h dnsmessage.Header, q dnsmessage.Question, name string) []byte {
 	if err != nil {
 		return nil
 	}
+	return answer(h, q, func(b *dnsmessage.Builder, hdr dnsmessage.ResourceHeader) error {
+		return b.PTRResource(hdr, dnsmessage.PTRResource{PTR: target})
+	})
+}
+
+// answer builds an authoritative NOERROR response to q; add writes its resources, each
+// with hdr (q's name, class IN, our TTL). A response that cannot be built is nil.
+func answer(h dnsmessage.Header, q dnsmessage.Question, add func(*dnsmessage.Builder, dnsmessage.ResourceHeader) error) []byte {
 	rh := responseHeader(h, dnsmessage.RCodeSuccess)
 	rh.Authoritative = true
 	b := dnsmessage.NewBuilder(nil, rh)
@@ -307,10 +302,14 @@ func answerPTR(h dnsmessage.Header, q dnsmessage.Question, name string) []byte {
 	if b.StartQuestions() != nil || b.Question(q) != nil || b.StartAnswers() != nil {
 		return nil
 	}
-	hdr := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: ttl}
-	if b.PTRResource(hdr, dnsmessage.PTRResource{PTR: target}) != nil {
+	if add(&b, dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: ttl}) != nil {
 		return nil
 	}
+	return finish(&b)
+}
+
+// finish returns the built message, nil if it cannot be built.
+func finish(b *dnsmessage.Builder) []byte {
 	msg, err := b.Finish()
 	if err != nil {
 		return nil
@@ -333,9 +332,5 @@ func truncated(resp []byte) []byte {
 			return nil
 		}
 	}
-	msg, err := b.Finish()
-	if err != nil {
-		return nil
-	}
-	return msg
+	return finish(&b)
 }
