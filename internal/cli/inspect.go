@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,6 +77,25 @@ func parseInspectFormat(format string) (*template.Template, error) {
 		return nil, exitCode(125, fmt.Sprintf("bad --format template: %v", err))
 	}
 	return t, nil
+}
+
+// objectInspectCommand is "inspect" of one kind of named object (network, volume, pod):
+// noun is its placeholder in the usage line (NETWORK), what it is called in the help.
+func objectInspectCommand(noun, what string, complete cobra.CompletionFunc, get func(ctx context.Context, name string) (any, error)) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:               "inspect [OPTIONS] " + noun + " [" + noun + "...]",
+		Short:             "Show " + what + " in detail",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: complete,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return inspectEach(args, format, func(name string) (any, error) {
+				return get(cmd.Context(), name)
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output with a Go template")
+	return cmd
 }
 
 // inspectEach fetches each named object and prints them; a missing one is reported and

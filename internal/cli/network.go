@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -115,20 +116,9 @@ func networkLsCommand() *cobra.Command {
 }
 
 func networkInspectCommand() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:               "inspect [OPTIONS] NETWORK [NETWORK...]",
-		Short:             "Show networks in detail",
-		Args:              cobra.MinimumNArgs(1),
-		ValidArgsFunction: completeNetworks,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return inspectEach(args, format, func(name string) (any, error) {
-				return clientFor().NetworkInspect(cmd.Context(), name)
-			})
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output with a Go template")
-	return cmd
+	return objectInspectCommand("NETWORK", "networks", completeNetworks, func(ctx context.Context, name string) (any, error) {
+		return clientFor().NetworkInspect(ctx, name)
+	})
 }
 
 func networkRmCommand() *cobra.Command {

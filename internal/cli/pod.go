@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -107,20 +108,9 @@ func podLsCommand() *cobra.Command {
 }
 
 func podInspectCommand() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:               "inspect [OPTIONS] POD [POD...]",
-		Short:             "Show pods in detail",
-		Args:              cobra.MinimumNArgs(1),
-		ValidArgsFunction: completePods,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return inspectEach(args, format, func(name string) (any, error) {
-				return clientFor().PodInspect(cmd.Context(), name)
-			})
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output with a Go template")
-	return cmd
+	return objectInspectCommand("POD", "pods", completePods, func(ctx context.Context, name string) (any, error) {
+		return clientFor().PodInspect(ctx, name)
+	})
 }
 
 func podStartCommand() *cobra.Command {

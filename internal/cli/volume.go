@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -99,20 +100,9 @@ func volumeLsCommand() *cobra.Command {
 }
 
 func volumeInspectCommand() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:               "inspect [OPTIONS] VOLUME [VOLUME...]",
-		Short:             "Show volumes in detail",
-		Args:              cobra.MinimumNArgs(1),
-		ValidArgsFunction: completeVolumes,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return inspectEach(args, format, func(name string) (any, error) {
-				return clientFor().VolumeInspect(cmd.Context(), name)
-			})
-		},
-	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output with a Go template")
-	return cmd
+	return objectInspectCommand("VOLUME", "volumes", completeVolumes, func(ctx context.Context, name string) (any, error) {
+		return clientFor().VolumeInspect(ctx, name)
+	})
 }
 
 func volumeRmCommand() *cobra.Command {
