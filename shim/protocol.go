@@ -1,10 +1,12 @@
-// Package shim is drover's per-container supervisor. One shim process runs per container:
-// it is the parent (and child subreaper) of the container's processes, holds their stdio,
-// writes the log file, records the exit status, and outlives restarts of the daemon.
+// Package shim is drover's container supervisor. A shim process supervises a group of up
+// to N containers (ADR 0005): it is the parent (and child subreaper) of their processes,
+// holds their stdio, writes their log files, records their exit status, and outlives
+// restarts of the daemon.
 //
-// The daemon talks to a shim over a unix socket. Each connection carries one request as a
-// JSON line and gets one JSON line back; "attach" and "exec" then turn the connection into
-// a framed stream (internal/stream) until the process exits.
+// The daemon talks to each container's shim over a unix socket in its bundle. Each
+// connection carries one request as a JSON line and gets one JSON line back; "attach" (which
+// can also start the created container) and "exec" then turn the connection into a framed
+// stream (internal/stream) until the process exits.
 package shim
 
 import (
