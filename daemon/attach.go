@@ -75,19 +75,11 @@ func (d *Daemon) handleRun(w http.ResponseWriter, r *http.Request, cfg api.Conta
 	if err != nil {
 		return err
 	}
+	// A failed start has saved the record (recordStartError), a started one commits it.
 	err = d.handleAttach(w, r, c)
-	if err != nil {
-		if cfg.Host.AutoRemove {
-			if rerr := d.remove(context.WithoutCancel(r.Context()), c, true, true); rerr != nil && !errors.Is(rerr, errRemoved) {
-				d.log.Warn("remove container after a failed start", "container", c.rec.ID, "err", rerr)
-			}
-		} else {
-			c.mu.Lock()
-			serr := d.save(c)
-			c.mu.Unlock()
-			if serr != nil {
-				d.log.Error("save container state", "container", c.rec.ID, "err", serr)
-			}
+	if err != nil && cfg.Host.AutoRemove {
+		if rerr := d.remove(context.WithoutCancel(r.Context()), c, true, true); rerr != nil && !errors.Is(rerr, errRemoved) {
+			d.log.Warn("remove container after a failed start", "container", c.rec.ID, "err", rerr)
 		}
 	}
 	return err

@@ -185,6 +185,12 @@ func TestRunRequest(t *testing.T) {
 	if st := e.inspect("kept", "{{.State.Status}} {{.State.ExitCode}}"); st != "created 127" {
 		t.Fatalf("container after a failed start: %q, want \"created 127\"", st)
 	}
+	// The one request committed that record: it is still there after a daemon kill.
+	e.stopDaemon(syscall.SIGKILL)
+	e.startDaemon()
+	if st := e.inspect("kept", "{{.State.Status}} {{.State.ExitCode}}"); st != "created 127" {
+		t.Fatalf("container after a failed start and a daemon restart: %q", st)
+	}
 	e.must("rm", "kept")
 
 	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
