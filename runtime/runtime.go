@@ -9,6 +9,7 @@ import (
 	"context"
 	"os"
 	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -42,6 +43,18 @@ type IO struct {
 	Terminal              bool
 	// ConsoleWidth and ConsoleHeight size a new terminal.
 	ConsoleWidth, ConsoleHeight uint16
+	// ExtraFiles are passed on as fds 3, 4, ... (runc's --preserve-fds).
+	ExtraFiles []*os.File
+}
+
+// CreateOptions are the create-time choices of runc's command line that are not in the
+// bundle's spec.
+type CreateOptions struct {
+	// NoPivotRoot enters the root filesystem with MS_MOVE instead of pivot_root(2), for
+	// root filesystems on a ramdisk, where pivot_root fails.
+	NoPivotRoot bool
+	// NoNewKeyring keeps the caller's session keyring instead of a new one per container.
+	NoNewKeyring bool
 }
 
 // Process is a started container process.
@@ -61,10 +74,14 @@ const (
 	StatusStopped  Status = "stopped"
 )
 
-// State is a runtime's view of one container.
+// State is a runtime's view of one container. Rootfs, Created and Annotations are set
+// where the runtime knows them.
 type State struct {
-	ID     string
-	Pid    int
-	Status Status
-	Bundle string
+	ID          string
+	Pid         int
+	Status      Status
+	Bundle      string
+	Rootfs      string
+	Created     time.Time
+	Annotations map[string]string
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/drover/drover/internal/cli"
-	"github.com/drover/drover/runtime"
 	"github.com/drover/drover/runtime/libcontainer"
 	"github.com/drover/drover/runtime/ocicli"
 )
@@ -25,7 +24,11 @@ func init() {
 
 func main() {
 	if filepath.Base(os.Args[0]) == "drover-runtime" {
-		os.Exit(runRuntime(runtimeCommand("drover-runtime")))
+		os.Exit(runRuntime(runtimeCommand("drover-runtime"), os.Args[1:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "runtime" {
+		// Engines call the runtime for every container operation: skip building the CLI.
+		os.Exit(runRuntime(runtimeCommand("drover runtime"), os.Args[2:]))
 	}
 	if filepath.Base(os.Args[0]) == pauseName {
 		os.Exit(runPause())
@@ -39,14 +42,24 @@ func main() {
 }
 
 func runtimeCommand(use string) *cobra.Command {
-	return ocicli.NewCommand(use, func(root string) runtime.Runtime { return libcontainer.New(root) })
+	return ocicli.NewCommand(use, ocicli.Hooks{
+		New: func(c ocicli.Config) ocicli.Runtime {
+			rt := libcontainer.New(c.Root)
+			rt.SystemdCgroup = c.SystemdCgroup
+			return rt
+		},
+		ExampleSpec: libcontainer.ExampleSpec,
+		Features:    libcontainer.Features,
+	})
 }
 
-// runRuntime runs the runtime command line on its own, printing errors as runc does.
-func runRuntime(cmd *cobra.Command) int {
-	if err := cmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "drover-runtime:", err)
-		return 1
+// runRuntime runs the runtime command line on its own: errors on stderr, and the exit code
+// of the container's process for run and exec in the foreground, as runc does.
+func runRuntime(cmd *cobra.Command, args []string) int {
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	if err != nil && !ocicli.IsExit(err) {
+		fmt.Fprintln(os.Stderr, cmd.Name()+":", err)
 	}
-	return 0
+	return ocicli.ExitCode(err)
 }

@@ -5,7 +5,6 @@ package libcontainer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -49,6 +48,9 @@ func init() {
 // Runtime drives containers through the embedded libcontainer. Root holds its state.
 type Runtime struct {
 	Root string
+	// SystemdCgroup places containers with systemd's cgroup manager; cgroupsPath is then
+	// "slice:prefix:name".
+	SystemdCgroup bool
 
 	// The containers this process created, kept so that start, kill and delete in a
 	// long-lived shim do not parse state.json (tens of KB with the seccomp rules) again.
@@ -90,34 +92,25 @@ func (r *Runtime) remember(id string, c *libcontainer.Container) {
 	}
 }
 
-func readSpec(bundle string) (*specs.Spec, error) {
-	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		return nil, fmt.Errorf("read bundle spec: %w", err)
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("parse bundle spec: %w", err)
-	}
-	if s.Process == nil || s.Root == nil {
-		return nil, fmt.Errorf("bundle spec needs process and root: %w", errdefs.ErrInvalidArgument)
-	}
-	if !filepath.IsAbs(s.Root.Path) {
-		s.Root.Path = filepath.Join(bundle, s.Root.Path)
-	}
-	return &s, nil
+// Create builds the container and starts its init, which waits on the exec fifo until Start.
+func (r *Runtime) Create(ctx context.Context, id, bundle string, io runtime.IO) (runtime.Process, error) {
+	return r.CreateWith(ctx, id, bundle, io, runtime.CreateOptions{})
 }
 
-// Create builds the container and starts its init, which waits on the exec fifo until Start.
-func (r *Runtime) Create(ctx context.Context, id, bundle string, io runtime.IO) (_ runtime.Process, retErr error) {
+// CreateWith is Create with runc's create-time options.
+func (r *Runtime) CreateWith(ctx context.Context, id, bundle string, io runtime.IO, o runtime.CreateOptions) (_ runtime.Process, retErr error) {
 	s, err := readSpec(bundle)
 	if err != nil {
 		return runtime.Process{}, err
 	}
-	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: id, Spec: s})
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName: id, Spec: s, UseSystemdCgroup: r.SystemdCgroup,
+		NoPivotRoot: o.NoPivotRoot, NoNewKeyring: o.NoNewKeyring,
+	})
 	if err != nil {
-		return runtime.Process{}, fmt.Errorf("convert spec: %w", err)
+		return runtime.Process{}, fmt.Errorf("convert spec: %v: %w", err, errdefs.ErrInvalidArgument)
 	}
+	relaxConfig(cfg)
 	pruneSeccomp(cfg.Seccomp)
 	cfg.Labels = append(cfg.Labels, "bundle="+bundle)
 	c, err := libcontainer.Create(r.Root, id, cfg)
@@ -169,6 +162,7 @@ func startProcess(c *libcontainer.Container, p *libcontainer.Process, io runtime
 			p.Stderr = io.Stderr
 		}
 	}
+	p.ExtraFiles = io.ExtraFiles
 	if err := c.Start(p); err != nil {
 		return runtime.Process{}, err
 	}
@@ -212,10 +206,14 @@ func (r *Runtime) Exec(ctx context.Context, id string, sp *specs.Process, io run
 
 // Kill signals the container's init. With its own pid namespace, SIGKILL to init takes
 // every process of the container down with it; libcontainer kills the whole cgroup otherwise.
+// With all set, every process in the container's cgroup gets the signal.
 func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error {
 	c, err := r.load(id)
 	if err != nil {
 		return err
+	}
+	if all {
+		return signalAll(c, sig)
 	}
 	if err := c.Signal(sig); err != nil {
 		if errors.Is(err, libcontainer.ErrNotRunning) {
@@ -272,7 +270,15 @@ func (r *Runtime) State(ctx context.Context, id string) (runtime.State, error) {
 			bundle = b
 		}
 	}
-	return runtime.State{ID: id, Pid: s.InitProcessPid, Status: status, Bundle: bundle}, nil
+	out := runtime.State{ID: id, Pid: s.InitProcessPid, Status: status, Bundle: bundle,
+		Rootfs: s.Config.Rootfs, Created: s.Created}
+	if oci, err := c.OCIState(); err == nil {
+		out.Annotations = oci.Annotations
+	}
+	if status == runtime.StatusStopped {
+		out.Pid = 0
+	}
+	return out, nil
 }
 
 func (r *Runtime) Pids(ctx context.Context, id string) ([]int, error) {

@@ -244,7 +244,7 @@ func (r *Runtime) State(ctx context.Context, id string) (runtime.State, error) {
 	if err := json.Unmarshal(out, &s); err != nil {
 		return runtime.State{}, fmt.Errorf("parse runtime state: %w", err)
 	}
-	return runtime.State{ID: s.ID, Pid: s.Pid, Status: runtime.Status(s.Status), Bundle: s.Bundle}, nil
+	return runtime.State{ID: s.ID, Pid: s.Pid, Status: runtime.Status(s.Status), Bundle: s.Bundle, Annotations: s.Annotations}, nil
 }
 
 func (r *Runtime) Pids(ctx context.Context, id string) ([]int, error) {
