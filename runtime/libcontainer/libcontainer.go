@@ -111,6 +111,14 @@ func (r *Runtime) CreateWith(ctx context.Context, id, bundle string, io runtime.
 		return runtime.Process{}, fmt.Errorf("convert spec: %v: %w", err, errdefs.ErrInvalidArgument)
 	}
 	relaxConfig(cfg)
+	p, err := newProcess(s.Process)
+	if err != nil {
+		return runtime.Process{}, err
+	}
+	var deferred []configs.Rlimit
+	cfg.Rlimits, _ = deferRlimits(cfg.Rlimits)
+	p.Rlimits, deferred = deferRlimits(p.Rlimits)
+	cfg.Labels = append(cfg.Labels, rlimitLabels(deferred)...)
 	pruneSeccomp(cfg.Seccomp)
 	cfg.Labels = append(cfg.Labels, "bundle="+bundle)
 	c, err := libcontainer.Create(r.Root, id, cfg)
@@ -125,10 +133,6 @@ func (r *Runtime) CreateWith(ctx context.Context, id, bundle string, io runtime.
 			_ = c.Destroy()
 		}
 	}()
-	p, err := newProcess(s.Process)
-	if err != nil {
-		return runtime.Process{}, err
-	}
 	p.Init = true
 	proc, err := startProcess(c, p, io)
 	if err == nil {
@@ -187,6 +191,13 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	c, err := r.load(id)
 	if err != nil {
 		return err
+	}
+	if limits := deferredRlimits(c.Config().Labels); len(limits) > 0 {
+		st, err := c.State()
+		if err != nil {
+			return err
+		}
+		return execWithRlimits(st.InitProcessPid, limits, c.Exec)
 	}
 	return c.Exec()
 }

@@ -322,6 +322,19 @@ func TestRuntimeRun(t *testing.T) {
 		t.Fatalf("run left a container: %q", out)
 	}
 
+	// An address-space limit below what the init's Go runtime has reserved still applies
+	// to the container's process, with a seccomp filter built after the limits.
+	gib := uint64(1 << 30)
+	out, errOut, code := r.rt("run", "--bundle", r.bundle("aslimit", []string{"sh", "-c", "ulimit -v; ulimit -d"}, func(s *specs.Spec) {
+		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_AS", Soft: gib, Hard: 2 * gib},
+			specs.POSIXRlimit{Type: "RLIMIT_DATA", Soft: gib / 2, Hard: gib})
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86_64},
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"kexec_load", "open_by_handle_at"}, Action: specs.ActErrno}}}
+	}), "aslimit")
+	if code != 0 || out != "1048576\n524288\n" {
+		t.Fatalf("run with RLIMIT_AS 1 GiB: exit %d %q %s", code, out, errOut)
+	}
+
 	r.must("run", "-d", "--bundle", r.bundle("bg", []string{"sh", "-c", "sleep 100 & sleep 100 & wait"}, func(s *specs.Spec) {
 		// Without a pid namespace of its own, killing init would leave the sleeps behind.
 		var ns []specs.LinuxNamespace
