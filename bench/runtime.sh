@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# OCI runtime command line: `create` + `start` + `delete` of /bin/true on one bundle, with
+# drover-runtime, Debian's runc and Debian's crun in alternating rounds of one run. Prints
+# a markdown table for BENCHMARKS.md. Needs root, runc, crun and busybox-static.
+#
+# Debian's crun 1.8 refuses this machine's hybrid cgroup layout (cgroup v1 controllers plus
+# a cgroup2 mount at /sys/fs/cgroup/unified). So every runtime runs in a mount namespace
+# of the benchmark's own where /sys/fs/cgroup/unified is unmounted: all three see plain
+# cgroup v1 and use the cgroupfs driver with the same cgroupsPath.
+#
+#   bench/runtime.sh             # 5 rounds of 20 cycles per runtime
+#   ROUNDS=10 CYCLES=50 bench/runtime.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-5}
+CYCLES=${CYCLES:-20}
+BIN="$PWD/bin/drover"
+[ -x "$BIN" ] || make build >/dev/null
+for tool in runc crun unshare; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool is missing: apt-get install $tool" >&2; exit 1; }
+done
+
+W=$(mktemp -d /tmp/drover-bench-rt.XXXXXX)
+. bench/lib.sh
+trap 'rmdir /sys/fs/cgroup/*/drover-bench-rt 2>/dev/null; rm -rf "$W"' EXIT
+ln -s "$BIN" "$W/drover-runtime"
+bench_rootfs "$W/bundle/rootfs"
+"$W/drover-runtime" spec --bundle "$W/bundle"
+# The default spec runs sh on a terminal: run /bin/true without one, in a cgroup of the
+# benchmark's own; ociVersion 1.0.2, the newest crun 1.8 accepts.
+sed -i 's/"ociVersion": *"[^"]*"/"ociVersion": "1.0.2"/; s/"terminal": true/"terminal": false/; s/"sh"$/"\/bin\/true"/; s/"cgroupsPath": *"[^"]*"/"cgroupsPath": "\/drover-bench-rt\/c"/' "$W/bundle/config.json"
+grep -q '"/bin/true"' "$W/bundle/config.json" || { echo "bench: could not edit config.json" >&2; exit 1; }
+if ! grep -q cgroupsPath "$W/bundle/config.json"; then
+	sed -i 's/"linux": {/"linux": {\n\t\t"cgroupsPath": "\/drover-bench-rt\/c",/' "$W/bundle/config.json"
+fi
+
+unshare -m --propagation private bash -s "$W" "$ROUNDS" "$CYCLES" <<'INNER'
+set -euo pipefail
+W=$1 ROUNDS=$2 CYCLES=$3
+umount -l /sys/fs/cgroup/unified 2>/dev/null || true
+cd "$W/bundle"
+declare -A total
+names=(drover-runtime runc crun)
+cmd() { case $1 in drover-runtime) echo "$W/drover-runtime --root $W/state-drover";; runc) echo "runc --root $W/state-runc";; crun) echo "crun --root $W/state-crun";; esac; }
+for n in "${names[@]}"; do total[$n]=0; done
+for round in $(seq "$ROUNDS"); do
+	for n in "${names[@]}"; do
+		rt=$(cmd "$n")
+		start=$(date +%s%N)
+		for i in $(seq "$CYCLES"); do
+			$rt create "b$i" >/dev/null
+			$rt start "b$i"
+			$rt delete -f "b$i"
+		done
+		end=$(date +%s%N)
+		total[$n]=$(( ${total[$n]} + end - start ))
+	done
+done
+n_cycles=$(( ROUNDS * CYCLES ))
+ms() { awk -v ns="$1" -v n="$n_cycles" 'BEGIN { printf "%.1f", ns / n / 1e6 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+d=${total[drover-runtime]}
+echo "| runtime | create+start+delete of /bin/true | drover-runtime / this |"
+echo "|---|---|---|"
+for n in "${names[@]}"; do
+	echo "| $n | $(ms "${total[$n]}") ms | $(ratio "$d" "${total[$n]}") |"
+done
+echo
+echo "$n_cycles cycles each, $ROUNDS alternating rounds; $(runc --version | head -1), $(crun --version | head -1)"
+INNER
