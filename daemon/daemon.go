@@ -80,6 +80,7 @@ type Daemon struct {
 	vols     *volume.Store
 	dns      *dnsServer
 	podTab   podTable
+	build    buildState
 
 	mu         sync.Mutex
 	containers map[string]*container // by ID
@@ -194,6 +195,10 @@ func New(cfg Config) (*Daemon, error) {
 		d.close()
 		return nil, err
 	}
+	if err := d.initBuilder(); err != nil {
+		d.close()
+		return nil, err
+	}
 	if err := d.net.Restore(d.isRunning); err != nil {
 		d.log.Warn("restore networks", "err", err)
 	}
@@ -271,6 +276,7 @@ func (d *Daemon) close() {
 	if d.launcher != nil {
 		d.launcher.Close()
 	}
+	d.closeBuilder()
 	if d.images != nil {
 		d.images.Close()
 	}

@@ -1,0 +1,503 @@
+package build
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/drover/drover/internal/archive"
+	"github.com/drover/drover/internal/errdefs"
+	"github.com/drover/drover/runtime/spec"
+)
+
+// copyLimits bound what one COPY or ADD writes.
+var copyLimits = archive.Limits{MaxBytes: 64 << 30, MaxEntries: 4 << 20}
+
+// source is one resolved COPY/ADD source.
+type source struct {
+	rel  string // as matched, relative to the source root
+	path string // host path (symlinks resolved inside the root)
+	info os.FileInfo
+	data *string // inline content (a heredoc)
+}
+
+// copy runs a COPY or ADD step.
+func (sb *stageBuild) copy(ctx context.Context, sd instructions.SourcesAndDest, from, chown, chmod string, isAdd bool, c instructions.Command) (bool, error) {
+	name := "COPY"
+	if isAdd {
+		name = "ADD"
+	}
+	if cp, ok := c.(*instructions.CopyCommand); ok && (cp.Parents || len(cp.ExcludePatterns) > 0) {
+		return false, fmt.Errorf("COPY --parents and --exclude are not supported by drover build: %w", errdefs.ErrInvalidArgument)
+	}
+	if chmod != "" {
+		if _, err := strconv.ParseUint(chmod, 8, 32); err != nil || len(chmod) > 4 {
+			return false, fmt.Errorf("%s --chmod=%s: use an octal mode such as 0755: %w", name, chmod, errdefs.ErrInvalidArgument)
+		}
+	}
+	// The source root: the build context, another stage, or an image.
+	root, rootKey, cleanup, err := sb.sourceRoot(ctx, from, name)
+	if err != nil {
+		return false, err
+	}
+	defer cleanup()
+	var srcs []source
+	for _, p := range sd.SourcePaths {
+		if isAdd && (strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") || strings.HasPrefix(p, "git@")) {
+			return false, fmt.Errorf("ADD %s: remote sources are not supported by drover build: download in a RUN step: %w", p, errdefs.ErrInvalidArgument)
+		}
+		matched, err := resolveSources(root, p, from == "")
+		if err != nil {
+			return false, fmt.Errorf("%s %s: %w", name, p, err)
+		}
+		srcs = append(srcs, matched...)
+	}
+	for i := range sd.SourceContents {
+		sc := sd.SourceContents[i]
+		data := sc.Data
+		srcs = append(srcs, source{rel: sc.Path, data: &data})
+	}
+	if len(srcs) == 0 {
+		return false, fmt.Errorf("%s: no source files: %w", name, errdefs.ErrInvalidArgument)
+	}
+	dest, destDir := sb.cleanDest(sd.DestPath)
+	if len(srcs) > 1 && !destDir {
+		return false, fmt.Errorf("%s with more than one source needs a directory destination ending in /, not %s: %w", name, sd.DestPath, errdefs.ErrInvalidArgument)
+	}
+	text := fmt.Sprintf("%s %s %s", name, strings.Join(sd.SourcePaths, " "), sd.DestPath)
+	if from != "" {
+		text = fmt.Sprintf("%s --from=%s %s %s", name, from, strings.Join(sd.SourcePaths, " "), sd.DestPath)
+	}
+	inputs := rootKey
+	if from == "" {
+		if inputs, err = hashSources(srcs); err != nil {
+			return false, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	key := sb.stepKey(text, "inputs="+inputs, "chown="+chown, "chmod="+chmod, "wd="+sb.st.cfg.Config.WorkingDir)
+	if sb.fromCache(key) {
+		return true, nil
+	}
+	l, release, err := sb.mutate(ctx, func(rootfs string) error {
+		own := owner{keep: from != ""}
+		if chown != "" {
+			u, err := spec.ResolveUser(rootfs, chown)
+			if err != nil {
+				return fmt.Errorf("%s --chown=%s: %w", name, chown, err)
+			}
+			own = owner{set: true, uid: int(u.UID), gid: int(u.GID)}
+			if !strings.Contains(chown, ":") {
+				own.gid = own.uid // Docker: a user without group gets the same number as GID
+			}
+		}
+		var mode int64 = -1
+		if chmod != "" {
+			m, _ := strconv.ParseUint(chmod, 8, 32)
+			mode = int64(m)
+		}
+		if !destDir {
+			if p, err := securejoin.SecureJoin(rootfs, dest); err == nil {
+				if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+					destDir = true
+				}
+			}
+		}
+		for _, s := range srcs {
+			if err := copySource(rootfs, s, dest, destDir, own, mode, isAdd); err != nil {
+				return fmt.Errorf("%s %s: %w", name, s.rel, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return false, sb.addLayer(key, l, release, text, sb.st.cfg.clone())
+}
+
+// sourceRoot is the directory sources are read from, and a key of its content for the
+// cache ("" for the build context, whose files are hashed).
+func (sb *stageBuild) sourceRoot(ctx context.Context, from, name string) (root, key string, cleanup func(), err error) {
+	cleanup = func() {}
+	if from == "" {
+		if sb.j.opts.Context == "" {
+			return "", "", cleanup, fmt.Errorf("%s needs a build context (the Dockerfile came alone on stdin): %w", name, errdefs.ErrInvalidArgument)
+		}
+		return sb.j.opts.Context, "", cleanup, nil
+	}
+	var st *state
+	if k := sb.j.df.StageIndex(strings.ToLower(from)); k >= 0 {
+		if k == sb.index {
+			return "", "", cleanup, fmt.Errorf("%s --from=%s: a stage cannot copy from itself: %w", name, from, errdefs.ErrInvalidArgument)
+		}
+		if st, err = sb.j.stage(ctx, k); err != nil {
+			return "", "", cleanup, err
+		}
+	} else {
+		img, err := sb.j.image(ctx, from)
+		if err != nil {
+			return "", "", cleanup, fmt.Errorf("%s --from=%s: %w", name, from, err)
+		}
+		if st, err = imageState(img); err != nil {
+			return "", "", cleanup, err
+		}
+	}
+	// The source is mounted lazily: a cache hit needs only its key.
+	var mounted string
+	var unmount func()
+	cleanup = func() {
+		if unmount != nil {
+			unmount()
+		}
+	}
+	root, err = sb.mountReadonly(ctx, st, &mounted, &unmount)
+	return root, string(st.key), cleanup, err
+}
+
+// mountReadonly mounts a state's root filesystem read-only.
+func (sb *stageBuild) mountReadonly(ctx context.Context, st *state, dir *string, unmount *func()) (string, error) {
+	store := sb.j.b.store
+	snaps := store.Snapshots()
+	chain := st.chain()
+	if len(st.layers) > 0 {
+		var err error
+		if chain, err = store.UnpackLayers(ctx, st.layers, st.cfg.RootFS.DiffIDs); err != nil {
+			return "", err
+		}
+	}
+	key := randomKey()
+	if err := snaps.Prepare(key, chain); err != nil {
+		return "", err
+	}
+	d := filepath.Join(sb.j.b.work, "mnt", key)
+	if err := os.Mkdir(d, 0o700); err != nil {
+		_ = snaps.Remove(key)
+		return "", err
+	}
+	if err := snaps.Mount(key, d, true); err != nil {
+		_ = os.Remove(d)
+		_ = snaps.Remove(key)
+		return "", err
+	}
+	*dir = d
+	*unmount = func() {
+		_ = snaps.Unmount(d)
+		_ = os.Remove(d)
+		_ = snaps.Remove(key)
+	}
+	return d, nil
+}
+
+// hasMeta reports whether a source path is a pattern.
+func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[`) }
+
+// resolveSources finds the sources a COPY path names inside root: a path or a pattern.
+// Paths that climb out of the context are refused; symlinks resolve inside root.
+func resolveSources(root, p string, isContext bool) ([]source, error) {
+	clean := path.Clean(strings.TrimPrefix(p, "/"))
+	if clean == ".." || strings.HasPrefix(clean, "../") {
+		where := "the source image or stage"
+		if isContext {
+			where = "the build context"
+		}
+		return nil, fmt.Errorf("the path is outside %s: %w", where, errdefs.ErrInvalidArgument)
+	}
+	if !hasMeta(clean) {
+		hp, err := securejoin.SecureJoin(root, clean)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(hp)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				if isContext {
+					return nil, fmt.Errorf("not found in the build context (or excluded by .dockerignore): %w", errdefs.ErrNotFound)
+				}
+				return nil, fmt.Errorf("not found in the source: %w", errdefs.ErrNotFound)
+			}
+			return nil, err
+		}
+		return []source{{rel: clean, path: hp, info: fi}}, nil
+	}
+	depth := strings.Count(clean, "/")
+	var out []source
+	err := filepath.WalkDir(root, func(hp string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, hp)
+		rel = filepath.ToSlash(rel)
+		if rel == "." {
+			return nil
+		}
+		n := strings.Count(rel, "/")
+		if ok, _ := path.Match(clean, rel); ok && n == depth {
+			resolved, err := securejoin.SecureJoin(root, rel)
+			if err != nil {
+				return err
+			}
+			if fi, err := os.Stat(resolved); err == nil {
+				out = append(out, source{rel: rel, path: resolved, info: fi})
+			}
+		}
+		if d.IsDir() && n >= depth {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no file matches the pattern: %w", errdefs.ErrNotFound)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].rel < out[b].rel })
+	return out, nil
+}
+
+// walkSource calls fn for a source and, for a directory, everything below it (names
+// relative to the source, "" for the source itself). Symlinks below are not followed.
+func walkSource(s source, fn func(rel, hp string, fi os.FileInfo) error) error {
+	if !s.info.IsDir() {
+		return fn("", s.path, s.info)
+	}
+	return filepath.Walk(s.path, func(hp string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(s.path, hp)
+		if rel == "." {
+			rel = ""
+		}
+		return fn(filepath.ToSlash(rel), hp, fi)
+	})
+}
+
+// hashSources digests what COPY reads from the context: names, types, modes, link
+// targets and contents (not times nor owners, which the copy resets).
+func hashSources(srcs []source) (string, error) {
+	h := sha256.New()
+	for _, s := range srcs {
+		fmt.Fprintf(h, "source %s\x00", s.rel)
+		if s.data != nil {
+			fmt.Fprintf(h, "inline %d\x00%s", len(*s.data), *s.data)
+			continue
+		}
+		err := walkSource(s, func(rel, hp string, fi os.FileInfo) error {
+			fmt.Fprintf(h, "%s\x00%o\x00%d\x00", rel, fi.Mode(), fi.Size())
+			switch {
+			case fi.Mode()&os.ModeSymlink != 0:
+				t, err := os.Readlink(hp)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(h, "%s\x00", t)
+			case fi.Mode().IsRegular():
+				f, err := os.Open(hp)
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(h, f)
+				f.Close()
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// owner is the ownership copied files get.
+type owner struct {
+	keep     bool // keep the source's (COPY --from)
+	set      bool // --chown
+	uid, gid int
+}
+
+func (o owner) apply(hdr *tar.Header) {
+	switch {
+	case o.set:
+		hdr.Uid, hdr.Gid = o.uid, o.gid
+	case !o.keep:
+		hdr.Uid, hdr.Gid = 0, 0
+	}
+	hdr.Uname, hdr.Gname = "", ""
+}
+
+// copySource copies one source into rootfs at dest.
+func copySource(rootfs string, s source, dest string, destDir bool, own owner, mode int64, isAdd bool) error {
+	// The directory entries land in, and the name a single file gets.
+	target, single := dest, ""
+	switch {
+	case s.data != nil || !s.info.IsDir():
+		base := path.Base(s.rel)
+		if !destDir {
+			target, base = path.Dir(dest), path.Base(dest)
+		}
+		single = base
+	}
+	if isAdd && s.data == nil && s.info.Mode().IsRegular() {
+		if ok, err := extractArchive(rootfs, s.path, dest); ok || err != nil {
+			return err
+		}
+	}
+	if err := pathrs.MkdirAll(rootfs, target, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", target, err)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeSourceTar(pw, s, single, own, mode)) }()
+	err := archive.Untar(pr, rootfs, target, copyLimits)
+	pr.CloseWithError(io.ErrClosedPipe)
+	return err
+}
+
+// writeSourceTar writes a source as a tar whose names are relative to the target dir.
+func writeSourceTar(w io.Writer, s source, single string, own owner, mode int64) error {
+	tw := tar.NewWriter(w)
+	if s.data != nil {
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: single, Mode: 0o644, Size: int64(len(*s.data))}
+		if mode >= 0 {
+			hdr.Mode = mode
+		}
+		own.apply(hdr)
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(tw, *s.data); err != nil {
+			return err
+		}
+		return tw.Close()
+	}
+	links := map[uint64]string{}
+	err := walkSource(s, func(rel, hp string, fi os.FileInfo) error {
+		name := rel
+		if single != "" {
+			name = single
+		}
+		if name == "" {
+			return nil // the source directory itself: its contents go into the target
+		}
+		link := ""
+		if fi.Mode()&os.ModeSymlink != 0 {
+			var err error
+			if link, err = os.Readlink(hp); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = name
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+			if fi.Mode().IsRegular() && st.Nlink > 1 {
+				if first, ok := links[st.Ino]; ok {
+					hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+				} else {
+					links[st.Ino] = name
+				}
+			}
+		}
+		own.apply(hdr)
+		if mode >= 0 && hdr.Typeflag != tar.TypeSymlink {
+			hdr.Mode = (hdr.Mode &^ 0o7777) | mode
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
+			f, err := os.Open(hp)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// extractArchive unpacks a local tar archive (plain, gzip, bzip2 or zstd) for ADD into
+// the directory dest; ok is false when the file is not an archive.
+func extractArchive(rootfs, hp, dest string) (ok bool, err error) {
+	f, err := os.Open(hp)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	head, _ := br.Peek(512)
+	var r io.Reader
+	switch {
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return false, nil
+		}
+		defer zr.Close()
+		r = zr
+	case bytes.HasPrefix(head, []byte("BZh")):
+		r = bzip2.NewReader(br)
+	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			return false, nil
+		}
+		defer zr.Close()
+		r = zr
+	case isTarHeader(head):
+		r = br
+	default:
+		return false, nil
+	}
+	// A compressed file that is not a tar is copied as it is, as Docker does.
+	inner := bufio.NewReaderSize(r, 64<<10)
+	if h, _ := inner.Peek(512); !isTarHeader(h) {
+		return false, nil
+	}
+	if err := pathrs.MkdirAll(rootfs, dest, 0o755); err != nil {
+		return true, fmt.Errorf("create %s: %w", dest, err)
+	}
+	if err := archive.Untar(inner, rootfs, dest, copyLimits); err != nil {
+		return true, fmt.Errorf("extract: %w", err)
+	}
+	return true, nil
+}
+
+func isTarHeader(b []byte) bool {
+	if len(b) < 512 {
+		return false
+	}
+	magic := string(b[257:262])
+	return magic == "ustar"
+}

@@ -1,0 +1,153 @@
+package snapshot
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/drover/drover/internal/errdefs"
+)
+
+// Diff writes the changes made in container layer key, its overlayfs upper directory, to
+// w as an uncompressed OCI layer tar: whiteout devices become ".wh.NAME" entries, opaque
+// directories get a ".wh..wh..opq" entry, hardlinks within the layer stay links. skip,
+// when set, leaves out paths (slash-separated, relative to the root) it returns true for;
+// a skipped directory is left out with its contents. Only the overlay driver keeps the
+// changes apart from the image's files.
+func (s *Snapshotter) Diff(key string, w io.Writer, skip func(rel string) bool) error {
+	if err := validKey(key); err != nil {
+		return err
+	}
+	dir := s.containerDir(key)
+	driver, err := readMeta(dir, "driver")
+	if err != nil {
+		return fmt.Errorf("diff %s: %w", key, err)
+	}
+	if Driver(driver) != DriverOverlay {
+		return fmt.Errorf("diff %s: the %s driver keeps no separate changes (building images needs overlayfs): %w", key, driver, errdefs.ErrInvalidArgument)
+	}
+	upper := filepath.Join(dir, "upper")
+	tw := tar.NewWriter(w)
+	links := map[uint64]string{} // inode -> first name, for hardlinks
+	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(upper, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if skip != nil && skip(rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		return writeDiffEntry(tw, p, rel, links)
+	})
+	if err != nil {
+		return fmt.Errorf("diff %s: %w", key, err)
+	}
+	return tw.Close()
+}
+
+func writeDiffEntry(tw *tar.Writer, p, rel string, links map[uint64]string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	mode := st.Mode & unix.S_IFMT
+	if mode == unix.S_IFCHR && st.Rdev == 0 {
+		// overlayfs records a deletion as a 0/0 character device.
+		dirName, base := filepath.Split(rel)
+		return tw.WriteHeader(&tar.Header{
+			Typeflag: tar.TypeReg, Name: dirName + ".wh." + base, ModTime: fi.ModTime(), Format: tar.FormatPAX,
+		})
+	}
+	if mode == unix.S_IFDIR {
+		if v, _ := getXattr(p, "trusted.overlay.redirect"); v != "" {
+			return fmt.Errorf("%s: directory renamed with overlayfs redirect_dir, which layers cannot express", rel)
+		}
+	}
+	link := ""
+	if mode == unix.S_IFLNK {
+		if link, err = os.Readlink(p); err != nil {
+			return err
+		}
+	}
+	hdr, err := tar.FileInfoHeader(fi, link)
+	if err != nil {
+		return fmt.Errorf("%s: %w", rel, err)
+	}
+	hdr.Name = rel
+	if mode == unix.S_IFDIR {
+		hdr.Name += "/"
+	}
+	hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+	hdr.Uname, hdr.Gname = "", ""
+	hdr.AccessTime, hdr.ChangeTime = fi.ModTime(), fi.ModTime()
+	hdr.Format = tar.FormatPAX
+	if v, _ := getXattr(p, "security.capability"); v != "" {
+		hdr.PAXRecords = map[string]string{"SCHILY.xattr.security.capability": v}
+	}
+	if mode == unix.S_IFREG && st.Nlink > 1 {
+		if first, ok := links[st.Ino]; ok {
+			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+			return tw.WriteHeader(hdr)
+		}
+		links[st.Ino] = rel
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if mode == unix.S_IFREG && hdr.Size > 0 {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(tw, f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", rel, err)
+		}
+	}
+	if mode == unix.S_IFDIR {
+		opaque, _ := getXattr(p, "trusted.overlay.opaque")
+		if opaque == "" {
+			opaque, _ = getXattr(p, "user.overlay.opaque")
+		}
+		if opaque == "y" {
+			return tw.WriteHeader(&tar.Header{
+				Typeflag: tar.TypeReg, Name: rel + "/.wh..wh..opq", ModTime: fi.ModTime(), Format: tar.FormatPAX,
+			})
+		}
+	}
+	return nil
+}
+
+func getXattr(p, name string) (string, error) {
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Lgetxattr(p, name, buf)
+		if errors.Is(err, unix.ERANGE) && len(buf) < 64<<10 {
+			buf = make([]byte, len(buf)*4)
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return strings.Clone(string(buf[:n])), nil
+	}
+}
