@@ -26,6 +26,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/drover/drover/internal/archive"
 	"github.com/drover/drover/internal/errdefs"
 	"github.com/drover/drover/runtime/spec"
@@ -365,12 +367,21 @@ func copySource(rootfs string, s source, dest string, destDir bool, own owner, m
 			return err
 		}
 	}
-	if err := pathrs.MkdirAll(rootfs, target, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", target, err)
+	created, err := mkdirAll(rootfs, target)
+	if err != nil {
+		return err
+	}
+	if own.set {
+		// As Docker and buildah: the directories the copy creates belong to --chown.
+		for _, p := range created {
+			if err := chownInRoot(rootfs, p, own.uid, own.gid); err != nil {
+				return err
+			}
+		}
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeSourceTar(pw, s, single, own, mode)) }()
-	err := archive.Untar(pr, rootfs, target, copyLimits)
+	err = archive.Untar(pr, rootfs, target, copyLimits)
 	pr.CloseWithError(io.ErrClosedPipe)
 	return err
 }
@@ -492,6 +503,36 @@ func extractArchive(rootfs, hp, dest string) (ok bool, err error) {
 		return true, fmt.Errorf("extract: %w", err)
 	}
 	return true, nil
+}
+
+// mkdirAll creates dir (absolute inside rootfs, symlinks resolved inside it) and
+// returns the directories it had to create, top first.
+func mkdirAll(rootfs, dir string) ([]string, error) {
+	var missing []string
+	for p := path.Clean(dir); p != "/"; p = path.Dir(p) {
+		hp, err := securejoin.SecureJoin(rootfs, p)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Lstat(hp); err == nil {
+			break
+		}
+		missing = append([]string{p}, missing...)
+	}
+	if err := pathrs.MkdirAll(rootfs, dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	return missing, nil
+}
+
+// chownInRoot changes the owner of p (inside rootfs) through a handle opened inside it.
+func chownInRoot(rootfs, p string, uid, gid int) error {
+	f, err := pathrs.OpenInRoot(rootfs, p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Fchownat(int(f.Fd()), "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
 }
 
 func isTarHeader(b []byte) bool {

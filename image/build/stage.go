@@ -156,6 +156,10 @@ func imageState(img *image.Image) (*state, error) {
 		return nil, fmt.Errorf("image %s: config: %w", img.ID, err)
 	}
 	cfg.Created = nil
+	if _, ok := getEnv(cfg.Config.Env, "PATH"); !ok {
+		// As BuildKit and buildah do: steps and the image get a PATH.
+		cfg.Config.Env = append([]string{"PATH=" + defaultPath}, cfg.Config.Env...)
+	}
 	return &state{cfg: cfg, layers: append([]ocispec.Descriptor(nil), img.Layers...), key: digest.FromString("image " + img.ID.String())}, nil
 }
 
