@@ -248,7 +248,7 @@ func readImageArchive(t *testing.T, p string) imageFacts {
 		t.Fatalf("%s: index.json: %v", p, err)
 	}
 	var m struct {
-		Config struct{ Digest string } `json:"config"`
+		Config struct{ Digest string }   `json:"config"`
 		Layers []struct{ Digest string } `json:"layers"`
 	}
 	if err := json.Unmarshal(blob(idx.Manifests[0].Digest), &m); err != nil {
