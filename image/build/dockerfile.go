@@ -119,6 +119,12 @@ func cleanErr(err error) error {
 	if errors.As(err, &ui) {
 		return fmt.Errorf("unknown instruction %s", strings.ToUpper(ui.Instruction))
 	}
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "no build stage in current context"):
+		return errors.New("instruction before the first FROM: a Dockerfile starts with FROM (only ARG may come before it)")
+	case strings.Contains(msg, "file with no instructions"):
+		return errors.New("the Dockerfile has no instructions: it needs at least a FROM")
+	}
 	return err
 }
 
