@@ -538,3 +538,6 @@ type BuildCachePruneReport struct {
 
 // DockerfileHeader carries the Dockerfile (base64) of POST /build beside the context.
 const DockerfileHeader = "X-Drover-Dockerfile"
+
+// ContextSizeHeader announces the bytes of file content in the context of POST /build.
+const ContextSizeHeader = "X-Drover-Context-Size"

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/drover/drover/api"
 )
@@ -25,6 +26,9 @@ type BuildOptions struct {
 	NoCache, Pull     bool
 	Platform          string
 	Network           string
+	// ContextSize is the bytes of file content in the context, when known: the daemon
+	// unpacks a small context in memory.
+	ContextSize int64
 	// NoContext builds without a context (a Dockerfile alone on stdin); buildContext is
 	// then ignored.
 	NoContext bool
@@ -60,9 +64,12 @@ func (c *Client) Build(ctx context.Context, buildContext io.Reader, o BuildOptio
 	if o.Pull {
 		q.Set("pull", "1")
 	}
-	var hdr http.Header
+	hdr := http.Header{}
 	if len(o.DockerfileContent) > 0 {
-		hdr = http.Header{api.DockerfileHeader: {base64.StdEncoding.EncodeToString(o.DockerfileContent)}}
+		hdr.Set(api.DockerfileHeader, base64.StdEncoding.EncodeToString(o.DockerfileContent))
+	}
+	if o.ContextSize > 0 {
+		hdr.Set(api.ContextSizeHeader, strconv.FormatInt(o.ContextSize, 10))
 	}
 	var body any
 	if o.NoContext {

@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/image/build"
@@ -43,6 +45,7 @@ func (d *Daemon) closeBuilder() {
 // initBuilder opens the build cache (Root/build) and the builder on the image store.
 func (d *Daemon) initBuilder() error {
 	root := filepath.Join(d.cfg.Root, "build")
+	d.removeStaleContexts()
 	cache, err := build.OpenCache(root)
 	if err != nil {
 		return err
@@ -89,11 +92,12 @@ func (d *Daemon) handleBuild(w http.ResponseWriter, r *http.Request) error {
 		k, v, _ := strings.Cut(kv, "=")
 		opts.Labels[k] = v
 	}
-	dir, err := os.MkdirTemp(filepath.Join(d.cfg.Root, "build"), "context-")
+	size, _ := strconv.ParseInt(r.Header.Get(api.ContextSizeHeader), 10, 64)
+	dir, err := d.contextDir(size)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer removeContextDir(dir)
 	if !boolQuery(r, "nocontext") {
 		if err := archive.Untar(r.Body, dir, "/", buildContextLimits); err != nil {
 			return fmt.Errorf("build context: %w", err)
@@ -143,6 +147,47 @@ func (d *Daemon) handleBuild(w http.ResponseWriter, r *http.Request) error {
 	}
 	bs.send(api.BuildMessage{ID: res.Image.ID.String()})
 	return nil
+}
+
+// contextsDir holds the unpacked contexts of builds under way.
+func (d *Daemon) contextsDir() string { return filepath.Join(d.cfg.Root, "build", "contexts") }
+
+// memoryContextMax is the largest context unpacked in memory (a tmpfs): writing and
+// removing thousands of small files on a disk costs seconds, on a tmpfs milliseconds.
+const memoryContextMax = 512 << 20
+
+// contextDir makes the directory a build context is unpacked to: a tmpfs sized for a
+// context of size bytes when it is small, else a directory on disk.
+func (d *Daemon) contextDir(size int64) (string, error) {
+	if err := os.MkdirAll(d.contextsDir(), 0o700); err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp(d.contextsDir(), "context-")
+	if err != nil {
+		return "", err
+	}
+	if size > 0 && size <= memoryContextMax {
+		// Room for the files' own blocks and inodes beyond their bytes.
+		limit := size + size/4 + 64<<20
+		if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("size=%d,mode=0700", limit)); err != nil {
+			d.log.Warn("build context in memory", "err", err)
+		}
+	}
+	return dir, nil
+}
+
+// removeContextDir unmounts (if a tmpfs) and removes a context directory.
+func removeContextDir(dir string) {
+	_ = unix.Unmount(dir, unix.MNT_DETACH)
+	_ = os.RemoveAll(dir)
+}
+
+// removeStaleContexts removes the contexts of builds a crash interrupted.
+func (d *Daemon) removeStaleContexts() {
+	entries, _ := os.ReadDir(d.contextsDir())
+	for _, e := range entries {
+		removeContextDir(filepath.Join(d.contextsDir(), e.Name()))
+	}
 }
 
 func (d *Daemon) handleBuildPrune(w http.ResponseWriter, r *http.Request) error {

@@ -18,23 +18,15 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/drover/drover/internal/archive"
 	"github.com/drover/drover/internal/errdefs"
 	"github.com/drover/drover/runtime/spec"
 )
-
-// copyLimits bound what one COPY or ADD writes.
-var copyLimits = archive.Limits{MaxBytes: 64 << 30, MaxEntries: 4 << 20}
 
 // source is one resolved COPY/ADD source.
 type source struct {
@@ -101,12 +93,12 @@ func (sb *stageBuild) copy(ctx context.Context, sd instructions.SourcesAndDest, 
 	if sb.fromCache(key) {
 		return true, nil
 	}
-	l, release, err := sb.mutate(ctx, func(rootfs string) error {
+	l, release, err := sb.layerFromTar(ctx, func(view string) (func(*layerWriter) error, error) {
 		own := owner{keep: from != ""}
 		if chown != "" {
-			u, err := spec.ResolveUser(rootfs, chown)
+			u, err := spec.ResolveUser(view, chown)
 			if err != nil {
-				return fmt.Errorf("%s --chown=%s: %w", name, chown, err)
+				return nil, fmt.Errorf("%s --chown=%s: %w", name, chown, err)
 			}
 			own = owner{set: true, uid: int(u.UID), gid: int(u.GID)}
 			if !strings.Contains(chown, ":") {
@@ -118,19 +110,47 @@ func (sb *stageBuild) copy(ctx context.Context, sd instructions.SourcesAndDest, 
 			m, _ := strconv.ParseUint(chmod, 8, 32)
 			mode = int64(m)
 		}
+		probe := &layerWriter{view: view}
+		destR, err := probe.resolve(dest)
+		if err != nil {
+			return nil, err
+		}
 		if !destDir {
-			if p, err := securejoin.SecureJoin(rootfs, dest); err == nil {
-				if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-					destDir = true
+			if fi, err := probe.stat(destR); err == nil && fi.IsDir() {
+				destDir = true
+			}
+		}
+		fileDir, fileName := destR, ""
+		if !destDir {
+			if fileDir, err = probe.resolve(path.Dir(dest)); err != nil {
+				return nil, err
+			}
+			fileName = path.Base(dest)
+		}
+		return func(lw *layerWriter) error {
+			for _, s := range srcs {
+				if isAdd && s.data == nil && s.info.Mode().IsRegular() {
+					done, err := addIfArchive(lw, s.path, destR)
+					if err != nil {
+						return fmt.Errorf("%s %s: %w", name, s.rel, err)
+					}
+					if done {
+						continue
+					}
+				}
+				target, single := destR, ""
+				if s.data != nil || !s.info.IsDir() {
+					target, single = destR, path.Base(s.rel)
+					if !destDir {
+						target, single = fileDir, fileName
+					}
+				}
+				if err := lw.addSource(s, target, single, own, mode); err != nil {
+					return fmt.Errorf("%s %s: %w", name, s.rel, err)
 				}
 			}
-		}
-		for _, s := range srcs {
-			if err := copySource(rootfs, s, dest, destDir, own, mode, isAdd); err != nil {
-				return fmt.Errorf("%s %s: %w", name, s.rel, err)
-			}
-		}
-		return nil
+			return nil
+		}, nil
 	})
 	if err != nil {
 		return false, err
@@ -350,117 +370,9 @@ func (o owner) apply(hdr *tar.Header) {
 	hdr.Uname, hdr.Gname = "", ""
 }
 
-// copySource copies one source into rootfs at dest.
-func copySource(rootfs string, s source, dest string, destDir bool, own owner, mode int64, isAdd bool) error {
-	// The directory entries land in, and the name a single file gets.
-	target, single := dest, ""
-	switch {
-	case s.data != nil || !s.info.IsDir():
-		base := path.Base(s.rel)
-		if !destDir {
-			target, base = path.Dir(dest), path.Base(dest)
-		}
-		single = base
-	}
-	if isAdd && s.data == nil && s.info.Mode().IsRegular() {
-		if ok, err := extractArchive(rootfs, s.path, dest); ok || err != nil {
-			return err
-		}
-	}
-	created, err := mkdirAll(rootfs, target)
-	if err != nil {
-		return err
-	}
-	if own.set {
-		// As Docker and buildah: the directories the copy creates belong to --chown.
-		for _, p := range created {
-			if err := chownInRoot(rootfs, p, own.uid, own.gid); err != nil {
-				return err
-			}
-		}
-	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeSourceTar(pw, s, single, own, mode)) }()
-	err = archive.Untar(pr, rootfs, target, copyLimits)
-	pr.CloseWithError(io.ErrClosedPipe)
-	return err
-}
-
-// writeSourceTar writes a source as a tar whose names are relative to the target dir.
-func writeSourceTar(w io.Writer, s source, single string, own owner, mode int64) error {
-	tw := tar.NewWriter(w)
-	if s.data != nil {
-		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: single, Mode: 0o644, Size: int64(len(*s.data))}
-		if mode >= 0 {
-			hdr.Mode = mode
-		}
-		own.apply(hdr)
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if _, err := io.WriteString(tw, *s.data); err != nil {
-			return err
-		}
-		return tw.Close()
-	}
-	links := map[uint64]string{}
-	err := walkSource(s, func(rel, hp string, fi os.FileInfo) error {
-		name := rel
-		if single != "" {
-			name = single
-		}
-		if name == "" {
-			return nil // the source directory itself: its contents go into the target
-		}
-		link := ""
-		if fi.Mode()&os.ModeSymlink != 0 {
-			var err error
-			if link, err = os.Readlink(hp); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = name
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
-			if fi.Mode().IsRegular() && st.Nlink > 1 {
-				if first, ok := links[st.Ino]; ok {
-					hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-				} else {
-					links[st.Ino] = name
-				}
-			}
-		}
-		own.apply(hdr)
-		if mode >= 0 && hdr.Typeflag != tar.TypeSymlink {
-			hdr.Mode = (hdr.Mode &^ 0o7777) | mode
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
-			f, err := os.Open(hp)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
-}
-
-// extractArchive unpacks a local tar archive (plain, gzip, bzip2 or zstd) for ADD into
-// the directory dest; ok is false when the file is not an archive.
-func extractArchive(rootfs, hp, dest string) (ok bool, err error) {
+// addIfArchive writes the contents of a local tar archive (plain, gzip, bzip2 or zstd)
+// under dest for ADD; done is false when the file is not an archive, which ADD copies.
+func addIfArchive(lw *layerWriter, hp, dest string) (done bool, err error) {
 	f, err := os.Open(hp)
 	if err != nil {
 		return false, err
@@ -496,43 +408,7 @@ func extractArchive(rootfs, hp, dest string) (ok bool, err error) {
 	if h, _ := inner.Peek(512); !isTarHeader(h) {
 		return false, nil
 	}
-	if err := pathrs.MkdirAll(rootfs, dest, 0o755); err != nil {
-		return true, fmt.Errorf("create %s: %w", dest, err)
-	}
-	if err := archive.Untar(inner, rootfs, dest, copyLimits); err != nil {
-		return true, fmt.Errorf("extract: %w", err)
-	}
-	return true, nil
-}
-
-// mkdirAll creates dir (absolute inside rootfs, symlinks resolved inside it) and
-// returns the directories it had to create, top first.
-func mkdirAll(rootfs, dir string) ([]string, error) {
-	var missing []string
-	for p := path.Clean(dir); p != "/"; p = path.Dir(p) {
-		hp, err := securejoin.SecureJoin(rootfs, p)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := os.Lstat(hp); err == nil {
-			break
-		}
-		missing = append([]string{p}, missing...)
-	}
-	if err := pathrs.MkdirAll(rootfs, dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
-	}
-	return missing, nil
-}
-
-// chownInRoot changes the owner of p (inside rootfs) through a handle opened inside it.
-func chownInRoot(rootfs, p string, uid, gid int) error {
-	f, err := pathrs.OpenInRoot(rootfs, p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.Fchownat(int(f.Fd()), "", uid, gid, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
+	return true, lw.addArchive(inner, dest)
 }
 
 func isTarHeader(b []byte) bool {

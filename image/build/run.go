@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/opencontainers/go-digest"
@@ -231,21 +229,19 @@ func (sb *stageBuild) workdir(ctx context.Context, c *instructions.WorkdirComman
 	}
 	cfg := sb.st.cfg.clone()
 	cfg.Config.WorkingDir = wd
-	l, release, err := sb.mutate(ctx, func(rootfs string) error {
-		p, err := securejoin.SecureJoin(rootfs, wd)
+	l, release, err := sb.layerFromTar(ctx, func(view string) (func(*layerWriter) error, error) {
+		probe := &layerWriter{view: view}
+		resolved, err := probe.resolve(wd)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if fi, err := os.Stat(p); err == nil {
+		if fi, err := probe.stat(resolved); err == nil {
 			if !fi.IsDir() {
-				return fmt.Errorf("WORKDIR %s exists and is not a directory: %w", wd, errdefs.ErrInvalidArgument)
+				return nil, fmt.Errorf("WORKDIR %s exists and is not a directory: %w", wd, errdefs.ErrInvalidArgument)
 			}
-			return errNoChange
+			return nil, errNoChange
 		}
-		if err := pathrs.MkdirAll(rootfs, wd, 0o755); err != nil {
-			return fmt.Errorf("create %s: %w", wd, err)
-		}
-		return nil
+		return func(lw *layerWriter) error { return lw.mkdirs(resolved, owner{}) }, nil
 	})
 	if err != nil {
 		return false, err

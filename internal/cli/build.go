@@ -203,6 +203,9 @@ func dirContext(opts *client.BuildOptions, dir, file string) (io.Reader, error) 
 	if err != nil {
 		return nil, err
 	}
+	if opts.ContextSize, err = buildcontext.Size(dir, excludes); err != nil {
+		return nil, err
+	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(buildcontext.Tar(pw, dir, excludes)) }()
 	return pr, nil

@@ -38,16 +38,41 @@ func Excludes(dir string) ([]string, error) {
 	return patterns, nil
 }
 
+// Size is the bytes of file content Tar would send (the daemon sizes its scratch space
+// with it).
+func Size(dir string, excludes []string) (int64, error) {
+	var total int64
+	err := walk(dir, excludes, func(_, _ string, d fs.DirEntry) error {
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			total += fi.Size()
+		}
+		return nil
+	})
+	return total, err
+}
+
 // Tar writes the files of dir that excludes leave in as an uncompressed tar to w. Names
 // are relative to dir; symlinks are sent as links, never followed; device nodes,
 // sockets and fifos are left out. Files keep their modes and times (owners do not
 // matter: COPY gives root unless --chown says otherwise).
 func Tar(w io.Writer, dir string, excludes []string) error {
+	tw := tar.NewWriter(w)
+	if err := walk(dir, excludes, func(p, rel string, d fs.DirEntry) error { return addEntry(tw, p, rel, d) }); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// walk calls fn for each path of dir that excludes leave in.
+func walk(dir string, excludes []string, fn func(p, rel string, d fs.DirEntry) error) error {
 	pm, err := patternmatcher.New(excludes)
 	if err != nil {
 		return fmt.Errorf("%s: %w", IgnoreFile, err)
 	}
-	tw := tar.NewWriter(w)
 	parents := map[string]patternmatcher.MatchInfo{}
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -72,12 +97,12 @@ func Tar(w io.Writer, dir string, excludes []string) error {
 			}
 			return nil // an exception below may still bring files of it back
 		}
-		return addEntry(tw, p, rel, d)
+		return fn(p, rel, d)
 	})
 	if err != nil {
 		return fmt.Errorf("build context: %w", err)
 	}
-	return tw.Close()
+	return nil
 }
 
 func addEntry(tw *tar.Writer, p, rel string, d fs.DirEntry) error {
