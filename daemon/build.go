@@ -21,14 +21,14 @@ import (
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/image/build"
+	"github.com/drover/drover/image/build/buildcontext"
 	"github.com/drover/drover/image/remote"
-	"github.com/drover/drover/internal/archive"
 	"github.com/drover/drover/internal/errdefs"
 	"github.com/drover/drover/runtime/spec"
 )
 
 // Build contexts arrive as tar streams; these bound what one may unpack.
-var buildContextLimits = archive.Limits{MaxBytes: 16 << 30, MaxEntries: 2 << 20}
+var buildContextLimits = buildcontext.Limits{MaxBytes: 16 << 30, MaxEntries: 2 << 20}
 
 // buildState is the daemon's builder and its cache.
 type buildState struct {
@@ -99,7 +99,7 @@ func (d *Daemon) handleBuild(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer removeContextDir(dir)
 	if !boolQuery(r, "nocontext") {
-		if err := archive.Untar(r.Body, dir, "/", buildContextLimits); err != nil {
+		if err := buildcontext.Extract(r.Body, dir, buildContextLimits); err != nil {
 			return fmt.Errorf("build context: %w", err)
 		}
 		opts.Context = dir

@@ -6,6 +6,7 @@ package buildcontext
 
 import (
 	"archive/tar"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -60,11 +61,15 @@ func Size(dir string, excludes []string) (int64, error) {
 // sockets and fifos are left out. Files keep their modes and times (owners do not
 // matter: COPY gives root unless --chown says otherwise).
 func Tar(w io.Writer, dir string, excludes []string) error {
-	tw := tar.NewWriter(w)
+	bw := bufio.NewWriterSize(w, 256<<10) // few large writes through the request's pipe
+	tw := tar.NewWriter(bw)
 	if err := walk(dir, excludes, func(p, rel string, d fs.DirEntry) error { return addEntry(tw, p, rel, d) }); err != nil {
 		return err
 	}
-	return tw.Close()
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // walk calls fn for each path of dir that excludes leave in.
