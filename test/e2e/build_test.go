@@ -196,8 +196,9 @@ type fsEntry struct {
 }
 
 type imageFacts struct {
-	files  map[string]fsEntry
-	config imageConfigFacts
+	files     map[string]fsEntry
+	config    imageConfigFacts
+	rawConfig []byte
 }
 
 // imageConfigFacts are the config fields compared with podman's.
@@ -257,14 +258,15 @@ func readImageArchive(t *testing.T, p string) imageFacts {
 	var cfg struct {
 		Config imageConfigFacts `json:"config"`
 	}
-	if err := json.Unmarshal(blob(m.Config.Digest), &cfg); err != nil {
+	rawConfig := blob(m.Config.Digest)
+	if err := json.Unmarshal(rawConfig, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	files := map[string]fsEntry{}
 	for _, l := range m.Layers {
 		applyLayer(t, files, blob(l.Digest))
 	}
-	return imageFacts{files: files, config: cfg.Config}
+	return imageFacts{files: files, config: cfg.Config, rawConfig: rawConfig}
 }
 
 func applyLayer(t *testing.T, files map[string]fsEntry, data []byte) {
@@ -532,4 +534,52 @@ func fileTime(t *testing.T, p string) time.Time {
 		t.Fatal(err)
 	}
 	return fi.ModTime()
+}
+
+// TestBuildInstructions covers the instructions the comparison with podman leaves out:
+// ONBUILD triggers, SHELL, HEALTHCHECK, STOPSIGNAL, COPY of a heredoc, ARG scopes,
+// stages by index, scratch, and independent stages feeding one final stage.
+func TestBuildInstructions(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	base := writeContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nONBUILD RUN echo triggered > /trig\nSHELL [\"/bin/sh\", \"-ec\"]\nHEALTHCHECK --interval=5s --retries=2 CMD [\"true\"]\nSTOPSIGNAL SIGINT\n",
+	})
+	e.must("build", "-q", "-t", "onbuild-base", base)
+	if got := e.inspect("onbuild-base", "{{.Config.StopSignal}} {{.Config.Healthcheck.Test}} {{.Config.Healthcheck.Retries}}"); got != "SIGINT [CMD true] 2" {
+		t.Fatalf("config of onbuild-base: %q", got)
+	}
+	dir := writeContext(t, map[string]string{"Dockerfile": `ARG GLOBAL=g1
+FROM onbuild-base AS child
+RUN cat /trig > /seen
+
+FROM busybox AS one
+ARG GLOBAL
+ARG LOCAL=l1
+RUN echo "$GLOBAL $LOCAL" > /args
+
+FROM scratch AS two
+COPY <<EOF /inline.txt
+inline $GLOBAL
+EOF
+
+FROM busybox
+COPY --from=child /seen /seen
+COPY --from=1 /args /args
+COPY --from=two /inline.txt /inline.txt
+CMD ["cat", "/seen", "/args", "/inline.txt"]
+`})
+	e.must("build", "-q", "-t", "instr", "--build-arg", "LOCAL=l2", dir)
+	if got := e.must("run", "--rm", "instr"); got != "triggered\ng1 l2\ninline $GLOBAL\n" {
+		t.Fatalf("instr prints %q", got)
+	}
+	out := e.must("build", "--target", "child", "-t", "instr-child", dir)
+	if !strings.Contains(out, "ONBUILD") {
+		t.Fatalf("the ONBUILD trigger is not shown:\n%s", out)
+	}
+	archive := filepath.Join(t.TempDir(), "child.tar")
+	e.must("save", "-o", archive, "instr-child")
+	if raw := readImageArchive(t, archive).rawConfig; bytes.Contains(raw, []byte("OnBuild")) || !bytes.Contains(raw, []byte(`"Shell":["/bin/sh","-ec"]`)) {
+		t.Fatalf("the child's config keeps the triggers or lost SHELL: %s", raw)
+	}
 }
