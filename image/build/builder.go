@@ -389,28 +389,42 @@ func (j *job) resolveDeps() error {
 	return nil
 }
 
-// checkCycles refuses stages that depend on themselves through FROM or COPY --from.
+// checkCycles refuses stages that depend on themselves through FROM or COPY --from,
+// naming the whole cycle.
 func (j *job) checkCycles(target int) error {
 	const (
 		visiting = 1
 		done     = 2
 	)
 	mark := make([]int, len(j.stages))
+	var stack []int
 	var visit func(i int) error
 	visit = func(i int) error {
 		switch mark[i] {
 		case visiting:
+			var names []string
+			from := 0
+			for k, s := range stack {
+				if s == i {
+					from = k
+				}
+			}
+			for _, s := range append(stack[from:], i) {
+				names = append(names, stageLabel(j.df.Stages[s], s))
+			}
 			st := j.df.Stages[i]
-			return j.errAt(lineOf(st.Location), fmt.Errorf("stage %s depends on itself (a cycle of FROM or COPY --from between stages): %w", stageLabel(st, i), errdefs.ErrInvalidArgument))
+			return j.errAt(lineOf(st.Location), fmt.Errorf("stages depend on each other in a cycle (FROM or COPY --from): %s: %w", strings.Join(names, " -> "), errdefs.ErrInvalidArgument))
 		case done:
 			return nil
 		}
 		mark[i] = visiting
+		stack = append(stack, i)
 		for _, d := range j.stages[i].deps {
 			if err := visit(d); err != nil {
 				return err
 			}
 		}
+		stack = stack[:len(stack)-1]
 		mark[i] = done
 		return nil
 	}
