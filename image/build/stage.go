@@ -122,6 +122,19 @@ func (sb *stageBuild) done(started time.Time, cached bool) {
 // baseState is the state a stage starts from: scratch, another stage or an image.
 func (j *job) baseState(ctx context.Context, i int) (*state, error) {
 	base := j.stages[i].base
+	if p := j.df.Stages[i].Platform; p != "" {
+		p, err := j.expand(p, j.metaEnv())
+		if err != nil {
+			return nil, fmt.Errorf("FROM --platform: %w: %w", err, errdefs.ErrInvalidArgument)
+		}
+		want, err := image.ParsePlatform(p)
+		if err != nil {
+			return nil, err
+		}
+		if want.OS != j.platform.OS || want.Architecture != j.platform.Architecture {
+			return nil, fmt.Errorf("FROM --platform=%s: only the host's platform (%s/%s) can be built here: %w", p, j.platform.OS, j.platform.Architecture, errdefs.ErrInvalidArgument)
+		}
+	}
 	if strings.EqualFold(base, "scratch") {
 		cfg := imageConfig{Architecture: j.platform.Architecture, Variant: j.platform.Variant, OS: j.platform.OS}
 		cfg.RootFS.Type = "layers"

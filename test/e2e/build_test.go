@@ -583,3 +583,25 @@ CMD ["cat", "/seen", "/args", "/inline.txt"]
 		t.Fatalf("the child's config keeps the triggers or lost SHELL: %s", raw)
 	}
 }
+
+// TestBuildPush builds and pushes to a registry on loopback, then pulls the image back
+// into a fresh store and runs it.
+func TestBuildPush(t *testing.T) {
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	dir := writeContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN echo pushed > /msg\nCMD [\"cat\", \"/msg\"]\n",
+	})
+	ref := reg.Addr + "/built/app:1"
+	e.must("build", "-t", ref, "--push", dir)
+	id := imageID(e, ref)
+	e.must("rmi", ref)
+	e.must("pull", ref)
+	if got := imageID(e, ref); got != id {
+		t.Fatalf("pulled %s, built %s", got, id)
+	}
+	if got := e.must("run", "--rm", ref); got != "pushed\n" {
+		t.Fatalf("pulled image prints %q", got)
+	}
+}
