@@ -148,3 +148,47 @@ func (s *Store) extraRoots(blobs, chains map[digest.Digest]bool) error {
 	}
 	return nil
 }
+
+// CommitLayer turns the changes of the unmounted container layer key, prepared on chain
+// parent, into a layer: its tar (snapshot.Diff, leaving out the paths in skip) is stored
+// gzip-compressed and hashed for the diff ID in one pass, and the layer's upper directory
+// becomes the new snapshot as it is (snapshot.CommitUpper), so no file is written twice.
+// The blob is held against GC until release is called.
+func (s *Store) CommitLayer(ctx context.Context, key string, parent digest.Digest, skip []string) (l Layer, release func(), err error) {
+	release = func() {}
+	w, err := s.content.Writer("", "", -1)
+	if err != nil {
+		return l, release, err
+	}
+	defer w.Abort()
+	counted := &countingWriter{w: w}
+	gz, err := gzip.NewWriterLevel(counted, gzip.DefaultCompression)
+	if err != nil {
+		return l, release, err
+	}
+	h := digest.Canonical.Digester()
+	skipSet := map[string]bool{}
+	for _, p := range skip {
+		skipSet[p] = true
+	}
+	if err := s.snaps.Diff(key, io.MultiWriter(gz, h.Hash()), func(rel string) bool { return skipSet[rel] }); err != nil {
+		return l, release, err
+	}
+	if err := gz.Close(); err != nil {
+		return l, release, err
+	}
+	d := w.Digest()
+	release = s.Hold(d)
+	if err := w.Commit(); err != nil && !errors.Is(err, errdefs.ErrAlreadyExists) {
+		return l, release, err
+	}
+	diffID := h.Digest()
+	chain := snapshot.ChainID(parent, diffID)
+	if err := s.snaps.CommitUpper(key, chain, parent, diffID, skip); err != nil {
+		return l, release, err
+	}
+	return Layer{
+		Desc:   ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: d, Size: counted.n},
+		DiffID: diffID, Chain: chain,
+	}, release, nil
+}

@@ -57,10 +57,10 @@ func (sb *stageBuild) mutate(ctx context.Context, fn func(rootfs string) error) 
 			_ = snaps.Unmount(dir)
 		}
 	}()
-	var missing = map[string]bool{}
+	var missing []string
 	for _, p := range runMountpoints {
 		if _, err := os.Lstat(filepath.Join(dir, p)); err != nil {
-			missing[p] = true
+			missing = append(missing, p)
 		}
 	}
 	if err := fn(dir); err != nil {
@@ -73,12 +73,7 @@ func (sb *stageBuild) mutate(ctx context.Context, fn func(rootfs string) error) 
 		return nil, nil, err
 	}
 	mounted = false
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(snaps.Diff(key, pw, func(rel string) bool { return missing[rel] }))
-	}()
-	l, release, err := store.AddLayer(ctx, chain, pr)
-	pr.CloseWithError(io.ErrClosedPipe) // stops the diff if AddLayer gave up early
+	l, release, err := store.CommitLayer(ctx, key, chain, missing)
 	if err != nil {
 		release()
 		return nil, nil, fmt.Errorf("store the step's layer: %w", err)

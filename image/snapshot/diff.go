@@ -8,10 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
+	"github.com/drover/drover/internal/atomicfile"
 	"github.com/drover/drover/internal/errdefs"
 )
 
@@ -150,4 +153,103 @@ func getXattr(p, name string) (string, error) {
 		}
 		return strings.Clone(string(buf[:n])), nil
 	}
+}
+
+// CommitUpper publishes the changes of container layer key (unmounted; prepared on
+// parent) as snapshot chain, whose diff ID the caller computed from Diff's tar of the same
+// changes: the overlay upper directory already is a layer in the snapshot format, so it
+// is renamed into place instead of unpacking the tar again. Paths skip names are removed
+// first (as Diff left them out), and overlayfs' own bookkeeping xattrs are dropped. The
+// container layer is left without its upper directory: remove it afterwards.
+func (s *Snapshotter) CommitUpper(key string, chain, parent, diffID digest.Digest, skip []string) error {
+	if err := validKey(key); err != nil {
+		return err
+	}
+	if err := s.checkChain(chain, parent); err != nil {
+		return err
+	}
+	if got := ChainID(parent, diffID); got != chain {
+		return fmt.Errorf("commit %s: diff ID %s does not give this chain", key, diffID)
+	}
+	dir := s.containerDir(key)
+	if d, _ := readMeta(dir, "driver"); Driver(d) != DriverOverlay {
+		return fmt.Errorf("commit %s: not an overlay layer: %w", key, errdefs.ErrInvalidArgument)
+	}
+	if p, _ := readMeta(dir, "parent"); p != parent.String() {
+		return fmt.Errorf("commit %s: prepared on %q, not on %s", key, p, parent)
+	}
+	if s.Exists(chain) {
+		return nil
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "commit-")
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = os.RemoveAll(tmp)
+		}
+	}()
+	fsDir := filepath.Join(tmp, "fs")
+	if err := os.Rename(filepath.Join(dir, "upper"), fsDir); err != nil {
+		return fmt.Errorf("commit %s: %w", key, err)
+	}
+	for _, p := range skip {
+		_ = os.RemoveAll(filepath.Join(fsDir, filepath.FromSlash(p)))
+	}
+	size, err := scrubUpper(fsDir)
+	if err != nil {
+		return fmt.Errorf("commit %s: %w", key, err)
+	}
+	for name, v := range map[string]string{"parent": parent.String(), "diffid": diffID.String(), "size": strconv.FormatInt(size, 10)} {
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte(v), 0o600); err != nil {
+			return fmt.Errorf("commit %s: %w", key, err)
+		}
+	}
+	if err := atomicfile.SyncFS(tmp); err != nil {
+		return fmt.Errorf("commit %s: sync: %w", key, err)
+	}
+	if err := os.Rename(tmp, s.dir(chain)); err != nil {
+		if s.Exists(chain) {
+			return nil
+		}
+		return fmt.Errorf("commit %s: %w", key, err)
+	}
+	done = true
+	return atomicfile.SyncDir(filepath.Join(s.root, "snapshots"))
+}
+
+// scrubUpper drops the xattrs overlayfs keeps for itself in an upper directory (origin,
+// impure, nlink...) except the opaque marker, which the snapshot format shares, and
+// returns the bytes of file content.
+func scrubUpper(root string) (int64, error) {
+	var size int64
+	buf := make([]byte, 4096)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				size += info.Size()
+			}
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		n, err := unix.Llistxattr(p, buf)
+		if err != nil || n == 0 {
+			return nil
+		}
+		for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
+			if strings.HasPrefix(name, "trusted.overlay.") && name != "trusted.overlay.opaque" {
+				if err := unix.Lremovexattr(p, name); err != nil && !errors.Is(err, unix.ENODATA) {
+					return fmt.Errorf("%s: remove %s: %w", p, name, err)
+				}
+			}
+		}
+		return nil
+	})
+	return size, err
 }
