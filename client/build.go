@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -33,6 +34,10 @@ type BuildOptions struct {
 	// then ignored.
 	NoContext bool
 }
+
+// maxDockerfileHeader keeps the Dockerfile's header (base64) under the daemon's 1 MiB
+// limit of request headers.
+const maxDockerfileHeader = 700 << 10
 
 // Build sends buildContext (a tar stream) and returns the build's progress: JSON lines
 // of api.BuildMessage, the last one with the image ID or an error.
@@ -65,6 +70,9 @@ func (c *Client) Build(ctx context.Context, buildContext io.Reader, o BuildOptio
 		q.Set("pull", "1")
 	}
 	hdr := http.Header{}
+	if len(o.DockerfileContent) > maxDockerfileHeader {
+		return nil, fmt.Errorf("the Dockerfile is larger than %d KiB, more than a request header carries: put it in the build context", maxDockerfileHeader>>10)
+	}
 	if len(o.DockerfileContent) > 0 {
 		hdr.Set(api.DockerfileHeader, base64.StdEncoding.EncodeToString(o.DockerfileContent))
 	}

@@ -199,6 +199,12 @@ func dirContext(opts *client.BuildOptions, dir, file string) (io.Reader, error) 
 		return nil, err
 	}
 	opts.Dockerfile, opts.DockerfileContent = filepath.Base(file), data
+	if len(data) > 512<<10 {
+		// Too large for the request header: the daemon reads it from the context.
+		if rel, err := filepath.Rel(dir, file); err == nil && !strings.HasPrefix(rel, "..") {
+			opts.Dockerfile, opts.DockerfileContent = filepath.ToSlash(rel), nil
+		}
+	}
 	excludes, err := buildcontext.Excludes(dir)
 	if err != nil {
 		return nil, err
