@@ -62,7 +62,9 @@ func (sb *stageBuild) layerFromTar(ctx context.Context, plan func(view string) (
 	}
 	pr, pw := io.Pipe()
 	var writeErr error
+	written := make(chan struct{})
 	go func() {
+		defer close(written)
 		lw := &layerWriter{view: view, tw: tar.NewWriter(pw), now: time.Now(), emitted: map[string]bool{}}
 		writeErr = write(lw)
 		if writeErr == nil {
@@ -71,8 +73,9 @@ func (sb *stageBuild) layerFromTar(ctx context.Context, plan func(view string) (
 		pw.CloseWithError(writeErr)
 	}()
 	l, release, err := store.AddLayer(ctx, chain, pr)
-	pr.CloseWithError(io.ErrClosedPipe)
-	if writeErr != nil { // the source's error says more than the unpacker's
+	pr.CloseWithError(io.ErrClosedPipe) // stops the writer if the unpacker gave up early
+	<-written
+	if writeErr != nil && !errors.Is(writeErr, io.ErrClosedPipe) { // the source's error says more than the unpacker's
 		release()
 		return nil, nil, writeErr
 	}
