@@ -190,3 +190,35 @@ func contains(list []string, s string) bool {
 }
 
 func gzipReader(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }
+
+// TestBuildStages: a global ARG names the stage COPY --from reads, stages the target
+// does not need are not built, and a stage can be named by index.
+func TestBuildStages(t *testing.T) {
+	b, store := newTestBuilder(t)
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "a.txt"), []byte("a"), 0o644)
+	df := []byte(`ARG SRC=one
+FROM base AS one
+COPY a.txt /from-one
+FROM base AS broken
+RUN exit 1
+FROM base AS final
+COPY --from=${SRC} /from-one /copied
+COPY --from=0 /from-one /by-index
+`)
+	var log bytes.Buffer
+	res, err := b.Build(context.Background(), Options{Dockerfile: df, Context: ctxDir, Target: "final", Out: &log})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if strings.Contains(log.String(), "[broken]") {
+		t.Fatalf("the unneeded stage was built:\n%s", log.String())
+	}
+	files := strings.Join(layerFiles(t, store, res.Image), " ")
+	if !strings.Contains(files, "copied") || !strings.Contains(files, "by-index") {
+		t.Fatalf("layers: %s", files)
+	}
+	if _, err := b.Build(context.Background(), Options{Dockerfile: df, Context: ctxDir, Target: "nope"}); err == nil {
+		t.Fatal("an unknown target was accepted")
+	}
+}

@@ -292,7 +292,12 @@ func (sb *stageBuild) dispatch(ctx context.Context, c instructions.Command, line
 	case *instructions.RunCommand:
 		cached, err = sb.run(ctx, c)
 	case *instructions.CopyCommand:
-		cached, err = sb.copy(ctx, c.SourcesAndDest, c.From, c.Chown, c.Chmod, false, c)
+		// --from is expanded with the global ARGs, as the stage graph was resolved.
+		from, ferr := j.expand(c.From, j.metaEnv())
+		if ferr != nil {
+			return fail(fmt.Errorf("COPY --from=%s: %w: %w", c.From, ferr, errdefs.ErrInvalidArgument))
+		}
+		cached, err = sb.copy(ctx, c.SourcesAndDest, from, c.Chown, c.Chmod, false, c)
 	case *instructions.AddCommand:
 		cached, err = sb.copy(ctx, c.SourcesAndDest, "", c.Chown, c.Chmod, true, c)
 	case *instructions.WorkdirCommand:
