@@ -46,6 +46,7 @@ func (d *Daemon) closeBuilder() {
 func (d *Daemon) initBuilder() error {
 	root := filepath.Join(d.cfg.Root, "build")
 	d.removeStaleContexts()
+	d.removeStaleSteps()
 	cache, err := build.OpenCache(root)
 	if err != nil {
 		return err
@@ -180,6 +181,17 @@ func (d *Daemon) contextDir(size int64) (string, error) {
 func removeContextDir(dir string) {
 	_ = unix.Unmount(dir, unix.MNT_DETACH)
 	_ = os.RemoveAll(dir)
+}
+
+// removeStaleSteps deletes the RUN containers a crash left (their runtime state, cgroups
+// and processes) and their bundles; the builder then unmounts their layers.
+func (d *Daemon) removeStaleSteps() {
+	stateRoot := filepath.Join(d.cfg.ExecRoot, "build", "runtime")
+	entries, _ := os.ReadDir(stateRoot)
+	for _, e := range entries {
+		_ = exec.Command(d.cfg.Self, "runtime", "--root", stateRoot, "delete", "--force", e.Name()).Run()
+	}
+	_ = os.RemoveAll(filepath.Join(d.cfg.ExecRoot, "build", "bundles"))
 }
 
 // removeStaleContexts removes the contexts of builds a crash interrupted.

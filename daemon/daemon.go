@@ -191,11 +191,11 @@ func New(cfg Config) (*Daemon, error) {
 	for _, p := range pods {
 		d.podTab.byID[p.ID] = p
 	}
-	if err := d.recover(); err != nil {
+	if err := d.initBuilder(); err != nil { // before recover: it unmounts its own step layers
 		d.close()
 		return nil, err
 	}
-	if err := d.initBuilder(); err != nil {
+	if err := d.recover(); err != nil {
 		d.close()
 		return nil, err
 	}

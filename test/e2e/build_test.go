@@ -605,3 +605,62 @@ func TestBuildPush(t *testing.T) {
 		t.Fatalf("pulled image prints %q", got)
 	}
 }
+
+// TestBuildDaemonKilled kills the daemon in the middle of a RUN step: after a restart the
+// step's container, mounts and cgroups are gone (the teardown checks), nothing is tagged,
+// and the next build works.
+func TestBuildDaemonKilled(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	dir := writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo started; sleep 120\n"})
+	cmd := exec.Command(e.bin, "build", "-t", "killed", dir)
+	cmd.Env = append(os.Environ(), "DROVER_HOST="+e.sock)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan bool, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		var seen strings.Builder
+		for {
+			n, err := out.Read(buf)
+			seen.Write(buf[:n])
+			if strings.Contains(seen.String(), "started") {
+				started <- true
+				io.Copy(io.Discard, out)
+				return
+			}
+			if err != nil {
+				started <- false
+				return
+			}
+		}
+	}()
+	if !<-started {
+		cmd.Wait()
+		t.Fatal("the RUN step did not start")
+	}
+	e.stopDaemon(syscall.SIGKILL)
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("the build succeeded without its daemon")
+	}
+	e.startDaemon()
+	e.eventually(20*time.Second, "the step's processes to end", func() bool {
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			if data, err := os.ReadFile(p); err == nil && bytes.Contains(data, []byte(filepath.Join(e.exec, "build"))) {
+				return false
+			}
+		}
+		return true
+	})
+	if _, _, code := e.drover("inspect", "killed"); code == 0 {
+		t.Fatal("the interrupted build tagged its image")
+	}
+	dir2 := writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo again > /f\n"})
+	e.must("build", "-q", "-t", "after", dir2)
+}
