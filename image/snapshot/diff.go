@@ -105,6 +105,11 @@ func writeDiffEntry(tw *tar.Writer, p, rel string, links map[uint64]string) erro
 	if v, _ := getXattr(p, "security.capability"); v != "" {
 		hdr.PAXRecords = map[string]string{"SCHILY.xattr.security.capability": v}
 	}
+	if mode == unix.S_IFREG {
+		if _, err := getXattr(p, "trusted.overlay.metacopy"); err == nil {
+			return fmt.Errorf("%s: overlayfs metacopy left the file's data in a lower layer (turn the overlay module's metacopy option off)", rel)
+		}
+	}
 	if mode == unix.S_IFREG && st.Nlink > 1 {
 		if first, ok := links[st.Ino]; ok {
 			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
