@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/drover/drover/image"
@@ -80,6 +79,3 @@ func setEnv(env []string, key, value string) []string {
 	}
 	return append(append([]string(nil), env...), key+"="+value)
 }
-
-// diffIDs lists the config's layer diff IDs.
-func (c imageConfig) diffIDs() []digest.Digest { return c.RootFS.DiffIDs }

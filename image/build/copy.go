@@ -50,48 +50,71 @@ func (sb *stageBuild) copy(ctx context.Context, sd instructions.SourcesAndDest, 
 			return false, fmt.Errorf("%s --chmod=%s: use an octal mode such as 0755: %w", name, chmod, errdefs.ErrInvalidArgument)
 		}
 	}
-	// The source root: the build context, another stage, or an image.
-	root, rootKey, cleanup, err := sb.sourceRoot(ctx, from, name)
-	if err != nil {
-		return false, err
-	}
-	defer cleanup()
-	var srcs []source
 	for _, p := range sd.SourcePaths {
 		if isAdd && (strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") || strings.HasPrefix(p, "git@")) {
 			return false, fmt.Errorf("ADD %s: remote sources are not supported by drover build: download in a RUN step: %w", p, errdefs.ErrInvalidArgument)
 		}
-		matched, err := resolveSources(root, p, from == "")
-		if err != nil {
-			return false, fmt.Errorf("%s %s: %w", name, p, err)
-		}
-		srcs = append(srcs, matched...)
-	}
-	for i := range sd.SourceContents {
-		sc := sd.SourceContents[i]
-		data := sc.Data
-		srcs = append(srcs, source{rel: sc.Path, data: &data})
-	}
-	if len(srcs) == 0 {
-		return false, fmt.Errorf("%s: no source files: %w", name, errdefs.ErrInvalidArgument)
 	}
 	dest, destDir := sb.cleanDest(sd.DestPath)
-	if len(srcs) > 1 && !destDir {
+	if len(sd.SourcePaths)+len(sd.SourceContents) > 1 && !destDir {
 		return false, fmt.Errorf("%s with more than one source needs a directory destination ending in /, not %s: %w", name, sd.DestPath, errdefs.ErrInvalidArgument)
 	}
 	text := fmt.Sprintf("%s %s %s", name, strings.Join(sd.SourcePaths, " "), sd.DestPath)
 	if from != "" {
 		text = fmt.Sprintf("%s --from=%s %s %s", name, from, strings.Join(sd.SourcePaths, " "), sd.DestPath)
 	}
-	inputs := rootKey
-	if from == "" {
+	// The sources: the build context (hashed for the key), or another stage or an image
+	// (whose key stands for its content: mounted only when the step runs).
+	src, err := sb.sourceState(ctx, from, name)
+	if err != nil {
+		return false, err
+	}
+	resolve := func(root string) ([]source, error) {
+		var srcs []source
+		for _, p := range sd.SourcePaths {
+			matched, err := resolveSources(root, p, from == "")
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", name, p, err)
+			}
+			srcs = append(srcs, matched...)
+		}
+		for i := range sd.SourceContents {
+			data := sd.SourceContents[i].Data
+			srcs = append(srcs, source{rel: sd.SourceContents[i].Path, data: &data})
+		}
+		if len(srcs) == 0 {
+			return nil, fmt.Errorf("%s: no source files: %w", name, errdefs.ErrInvalidArgument)
+		}
+		if len(srcs) > 1 && !destDir {
+			return nil, fmt.Errorf("%s: the sources match several files: the destination must be a directory ending in /: %w", name, errdefs.ErrInvalidArgument)
+		}
+		return srcs, nil
+	}
+	var srcs []source
+	var inputs string
+	if src == nil {
+		if srcs, err = resolve(sb.j.opts.Context); err != nil {
+			return false, err
+		}
 		if inputs, err = hashSources(srcs); err != nil {
 			return false, fmt.Errorf("%s: %w", name, err)
 		}
+	} else {
+		inputs = string(src.key)
 	}
 	key := sb.stepKey(text, "inputs="+inputs, "chown="+chown, "chmod="+chmod, "wd="+sb.st.cfg.Config.WorkingDir)
 	if sb.fromCache(key) {
 		return true, nil
+	}
+	if src != nil {
+		root, unmount, err := sb.mountReadonly(ctx, src)
+		if err != nil {
+			return false, fmt.Errorf("%s --from=%s: mount: %w", name, from, err)
+		}
+		defer unmount()
+		if srcs, err = resolve(root); err != nil {
+			return false, err
+		}
 	}
 	l, release, err := sb.layerFromTar(ctx, func(view string) (func(*layerWriter) error, error) {
 		own := owner{keep: from != ""}
@@ -158,77 +181,56 @@ func (sb *stageBuild) copy(ctx context.Context, sd instructions.SourcesAndDest, 
 	return false, sb.addLayer(key, l, release, text, sb.st.cfg.clone())
 }
 
-// sourceRoot is the directory sources are read from, and a key of its content for the
-// cache ("" for the build context, whose files are hashed).
-func (sb *stageBuild) sourceRoot(ctx context.Context, from, name string) (root, key string, cleanup func(), err error) {
-	cleanup = func() {}
+// sourceState is the state COPY --from reads (nil for the build context).
+func (sb *stageBuild) sourceState(ctx context.Context, from, name string) (*state, error) {
 	if from == "" {
 		if sb.j.opts.Context == "" {
-			return "", "", cleanup, fmt.Errorf("%s needs a build context (the Dockerfile came alone on stdin): %w", name, errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("%s needs a build context (the Dockerfile came alone on stdin): %w", name, errdefs.ErrInvalidArgument)
 		}
-		return sb.j.opts.Context, "", cleanup, nil
+		return nil, nil
 	}
-	var st *state
 	if k := sb.j.df.StageIndex(strings.ToLower(from)); k >= 0 {
 		if k == sb.index {
-			return "", "", cleanup, fmt.Errorf("%s --from=%s: a stage cannot copy from itself: %w", name, from, errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("%s --from=%s: a stage cannot copy from itself: %w", name, from, errdefs.ErrInvalidArgument)
 		}
-		if st, err = sb.j.stage(ctx, k); err != nil {
-			return "", "", cleanup, err
-		}
-	} else {
-		img, err := sb.j.image(ctx, from)
-		if err != nil {
-			return "", "", cleanup, fmt.Errorf("%s --from=%s: %w", name, from, err)
-		}
-		if st, err = imageState(img); err != nil {
-			return "", "", cleanup, err
-		}
+		return sb.j.stage(ctx, k)
 	}
-	// The source is mounted lazily: a cache hit needs only its key.
-	var mounted string
-	var unmount func()
-	cleanup = func() {
-		if unmount != nil {
-			unmount()
-		}
+	img, err := sb.j.image(ctx, from)
+	if err != nil {
+		return nil, fmt.Errorf("%s --from=%s: %w", name, from, err)
 	}
-	root, err = sb.mountReadonly(ctx, st, &mounted, &unmount)
-	return root, string(st.key), cleanup, err
+	return imageState(img)
 }
 
-// mountReadonly mounts a state's root filesystem read-only.
-func (sb *stageBuild) mountReadonly(ctx context.Context, st *state, dir *string, unmount *func()) (string, error) {
+// mountReadonly mounts a state's root filesystem read-only on a layer of its own.
+func (sb *stageBuild) mountReadonly(ctx context.Context, st *state) (dir string, unmount func(), err error) {
 	store := sb.j.b.store
 	snaps := store.Snapshots()
 	chain := st.chain()
 	if len(st.layers) > 0 {
-		var err error
 		if chain, err = store.UnpackLayers(ctx, st.layers, st.cfg.RootFS.DiffIDs); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
 	key := randomKey()
 	if err := snaps.Prepare(key, chain); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	d := filepath.Join(sb.j.b.work, "mnt", key)
 	if err := os.Mkdir(d, 0o700); err != nil {
 		_ = snaps.Remove(key)
-		return "", err
+		return "", nil, err
 	}
 	if err := snaps.Mount(key, d, true); err != nil {
 		_ = os.Remove(d)
 		_ = snaps.Remove(key)
-		return "", err
+		return "", nil, err
 	}
-	*dir = d
-	*unmount = func() {
+	return d, func() {
 		_ = snaps.Unmount(d)
 		_ = os.Remove(d)
 		_ = snaps.Remove(key)
-	}
-	return d, nil
+	}, nil
 }
 
 // hasMeta reports whether a source path is a pattern.

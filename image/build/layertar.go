@@ -42,11 +42,10 @@ func (sb *stageBuild) layerFromTar(ctx context.Context, plan func(view string) (
 	if len(sb.st.layers) > 0 {
 		var unmount func()
 		var err error
-		if view, err = sb.mountReadonly(ctx, sb.st, &view, &unmount); err != nil {
+		if view, unmount, err = sb.mountReadonly(ctx, sb.st); err != nil {
 			return nil, nil, fmt.Errorf("mount the parent: %w", err)
 		}
 		defer unmount()
-		chain = sb.st.chain()
 	} else {
 		view = filepath.Join(sb.j.b.work, "mnt", "empty")
 		if err := os.MkdirAll(view, 0o755); err != nil {
