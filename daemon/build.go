@@ -100,7 +100,8 @@ func (d *Daemon) handleBuild(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer removeContextDir(dir)
 	if !boolQuery(r, "nocontext") {
-		if err := buildcontext.Extract(r.Body, dir, buildContextLimits); err != nil {
+		opts.ContextSums = map[string]string{}
+		if err := buildcontext.Extract(r.Body, dir, buildContextLimits, opts.ContextSums); err != nil {
 			return fmt.Errorf("build context: %w", err)
 		}
 		opts.Context = dir

@@ -97,6 +97,10 @@ type Options struct {
 	DockerfileName string
 	// Context is the directory COPY and ADD read from ("" for none).
 	Context string
+	// ContextSums, when set, holds the sha256 (hex) of the context's regular files by
+	// slash path relative to Context, as buildcontext.Extract computes them, so the cache
+	// keys of COPY need not read the files again. Files missing from it are read.
+	ContextSums map[string]string
 	// Tags name the result (none: only its ID).
 	Tags      []string
 	BuildArgs map[string]string

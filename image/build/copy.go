@@ -96,7 +96,7 @@ func (sb *stageBuild) copy(ctx context.Context, sd instructions.SourcesAndDest, 
 		if srcs, err = resolve(sb.j.opts.Context); err != nil {
 			return false, err
 		}
-		if inputs, err = hashSources(srcs); err != nil {
+		if inputs, err = hashSources(srcs, sb.j.opts.Context, sb.j.opts.ContextSums); err != nil {
 			return false, fmt.Errorf("%s: %w", name, err)
 		}
 	} else {
@@ -319,8 +319,9 @@ func walkSource(s source, fn func(rel, hp string, fi os.FileInfo) error) error {
 }
 
 // hashSources digests what COPY reads from the context: names, types, modes, link
-// targets and contents (not times nor owners, which the copy resets).
-func hashSources(srcs []source) (string, error) {
+// targets and the sha256 of contents (not times nor owners, which the copy resets). sums
+// holds content digests known already, by path relative to root.
+func hashSources(srcs []source, root string, sums map[string]string) (string, error) {
 	h := sha256.New()
 	for _, s := range srcs {
 		fmt.Fprintf(h, "source %s\x00", s.rel)
@@ -338,19 +339,36 @@ func hashSources(srcs []source) (string, error) {
 				}
 				fmt.Fprintf(h, "%s\x00", t)
 			case fi.Mode().IsRegular():
-				f, err := os.Open(hp)
+				sum, err := contentSum(hp, root, sums)
 				if err != nil {
 					return err
 				}
-				_, err = io.Copy(h, f)
-				f.Close()
-				return err
+				fmt.Fprintf(h, "%s\x00", sum)
 			}
 			return nil
 		})
 		if err != nil {
 			return "", err
 		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// contentSum is the sha256 (hex) of a file's content: from sums when known, else read.
+func contentSum(hp, root string, sums map[string]string) (string, error) {
+	if rel, err := filepath.Rel(root, hp); err == nil && sums != nil {
+		if sum, ok := sums[filepath.ToSlash(rel)]; ok {
+			return sum, nil
+		}
+	}
+	f, err := os.Open(hp)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

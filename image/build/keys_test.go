@@ -36,7 +36,7 @@ func TestHashSources(t *testing.T) {
 	write("c.txt", "c")
 	os.Symlink("a.txt", filepath.Join(root, "dir/link"))
 	key := func() string {
-		h, err := hashSources(sourcesOf(t, root, "dir", "*.txt"))
+		h, err := hashSources(sourcesOf(t, root, "dir", "*.txt"), root, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,6 +65,23 @@ func TestHashSources(t *testing.T) {
 			t.Errorf("%s: the key did not change", name)
 		}
 		base = k
+	}
+}
+
+// TestHashSourcesWithSums checks that known content digests give the same key as reading
+// the files.
+func TestHashSourcesWithSums(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "d"), 0o755)
+	os.WriteFile(filepath.Join(root, "d/a"), []byte("hello"), 0o644)
+	srcs := sourcesOf(t, root, "d")
+	read, err := hashSources(srcs, root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	known, err := hashSources(srcs, root, map[string]string{"d/a": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"})
+	if err != nil || known != read {
+		t.Fatalf("with sums %s, read %s (%v)", known, read, err)
 	}
 }
 

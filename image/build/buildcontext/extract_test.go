@@ -41,6 +41,7 @@ var lim = Limits{MaxBytes: 1 << 20, MaxEntries: 1000}
 
 func TestExtract(t *testing.T) {
 	dir := t.TempDir()
+	sums := map[string]string{}
 	data := tarOf(t,
 		entry{name: "a/", typ: tar.TypeDir, mode: 0o750},
 		entry{name: "a/b.txt", body: "hello", typ: tar.TypeReg, mode: 0o600},
@@ -48,8 +49,11 @@ func TestExtract(t *testing.T) {
 		entry{name: "link", link: "/etc/passwd", typ: tar.TypeSymlink},
 		entry{name: "fifo", typ: tar.TypeFifo},
 	)
-	if err := Extract(bytes.NewReader(data), dir, lim); err != nil {
+	if err := Extract(bytes.NewReader(data), dir, lim, sums); err != nil {
 		t.Fatal(err)
+	}
+	if sums["a/b.txt"] != "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" || len(sums) != 2 {
+		t.Fatalf("sums: %v", sums)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "a/b.txt")); string(b) != "hello" {
 		t.Fatalf("a/b.txt: %q", b)
@@ -83,7 +87,7 @@ func TestExtractRefuses(t *testing.T) {
 			parent := t.TempDir()
 			dir := filepath.Join(parent, "ctx")
 			os.Mkdir(dir, 0o700)
-			if err := Extract(bytes.NewReader(data), dir, lim); err == nil {
+			if err := Extract(bytes.NewReader(data), dir, lim, nil); err == nil {
 				t.Fatal("accepted")
 			}
 			assertInside(t, parent, dir)
@@ -114,7 +118,7 @@ func FuzzExtract(f *testing.F) {
 		parent := t.TempDir()
 		dir := filepath.Join(parent, "ctx")
 		os.Mkdir(dir, 0o700)
-		_ = Extract(bytes.NewReader(data), dir, lim)
+		_ = Extract(bytes.NewReader(data), dir, lim, map[string]string{})
 		assertInside(t, parent, dir)
 	})
 }
