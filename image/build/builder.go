@@ -62,8 +62,10 @@ type Builder struct {
 // crash left there); cache is where step results are kept; pull may be nil.
 func New(store *image.Store, runner Runner, cache *Cache, work string, pull Puller) (*Builder, error) {
 	b := &Builder{store: store, runner: runner, cache: cache, work: work, pull: pull}
-	if err := os.MkdirAll(filepath.Join(work, "mnt"), 0o700); err != nil {
-		return nil, fmt.Errorf("builder: %w", err)
+	for _, d := range []string{"mnt", "downloads"} {
+		if err := os.MkdirAll(filepath.Join(work, d), 0o700); err != nil {
+			return nil, fmt.Errorf("builder: %w", err)
+		}
 	}
 	b.recover()
 	store.AddGCRoots(cache.Roots)
@@ -81,6 +83,10 @@ func (b *Builder) recover() {
 		p := filepath.Join(mnt, e.Name())
 		_ = unix.Unmount(p, unix.MNT_DETACH)
 		_ = os.Remove(p)
+	}
+	downloads, _ := os.ReadDir(filepath.Join(b.work, "downloads"))
+	for _, e := range downloads {
+		_ = os.RemoveAll(filepath.Join(b.work, "downloads", e.Name()))
 	}
 	keys, _ := b.store.Snapshots().Keys()
 	for k := range keys {

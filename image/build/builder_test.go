@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,5 +222,56 @@ COPY --from=0 /from-one /by-index
 	}
 	if _, err := b.Build(context.Background(), Options{Dockerfile: df, Context: ctxDir, Target: "nope"}); err == nil {
 		t.Fatal("an unknown target was accepted")
+	}
+}
+
+// TestBuildAddURL downloads ADD sources from a server on loopback: named after the URL,
+// mode 0600, --checksum checked, not unpacked, and the key follows the content.
+func TestBuildAddURL(t *testing.T) {
+	b, store := newTestBuilder(t)
+	body := "remote content\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT")
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	df := []byte("FROM base\nADD " + srv.URL + "/files/data.txt /dl/\nADD --checksum=sha256:2c2d0ab8b8d0a6f1d3b2ed4a3e20b9e3a2cc1c6b0b5a4d2a1e7a3c3e6f0e1e0a " + srv.URL + "/x /x\n")
+	_, err := b.Build(context.Background(), Options{Dockerfile: df})
+	if err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("a wrong --checksum: %v", err)
+	}
+	df = []byte("FROM base\nADD " + srv.URL + "/files/data.txt /dl/\n")
+	res, err := b.Build(context.Background(), Options{Dockerfile: df})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, l := range res.Image.Layers[1:] {
+		rc, _ := store.Content().Open(l.Digest)
+		zr, _ := gzipReader(rc)
+		tr := tar.NewReader(zr)
+		for {
+			hdr, err := tr.Next()
+			if err != nil {
+				break
+			}
+			if hdr.Name == "dl/data.txt" {
+				found = true
+				if hdr.Mode&0o777 != 0o600 || hdr.ModTime.Year() != 2015 {
+					t.Errorf("dl/data.txt: mode %o, time %v", hdr.Mode, hdr.ModTime)
+				}
+			}
+		}
+		rc.Close()
+	}
+	if !found {
+		t.Fatal("the download is not in the layer")
+	}
+	if again, _ := b.Build(context.Background(), Options{Dockerfile: df}); again == nil || again.Cached != 1 {
+		t.Fatalf("same content: %+v", again)
+	}
+	body = "changed\n"
+	if changed, _ := b.Build(context.Background(), Options{Dockerfile: df}); changed == nil || changed.Cached != 0 {
+		t.Fatalf("changed content: %+v", changed)
 	}
 }

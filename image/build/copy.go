@@ -12,12 +12,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/klauspost/compress/gzip"
@@ -34,6 +37,76 @@ type source struct {
 	path string // host path (symlinks resolved inside the root)
 	info os.FileInfo
 	data *string // inline content (a heredoc)
+	// remote marks a file ADD downloaded: copied as it is, never unpacked.
+	remote bool
+}
+
+func isURL(p string) bool { return strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") }
+
+func isGit(p string) bool {
+	return strings.HasPrefix(p, "git@") || strings.HasPrefix(p, "git://") || (isURL(p) && strings.HasSuffix(strings.SplitN(p, "#", 2)[0], ".git"))
+}
+
+// maxDownload bounds what ADD fetches from a URL.
+const maxDownload = 8 << 30
+
+// download fetches an ADD URL into dir, as Docker does: the file is named after the URL's
+// last path element, has mode 0600 and the Last-Modified time; checksum ("sha256:HEX"),
+// when set, must match.
+func download(ctx context.Context, rawURL, dir, checksum string) (source, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return source{}, fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	base := path.Base(u.Path)
+	if base == "/" || base == "." || base == "" {
+		return source{}, fmt.Errorf("cannot name the file after the URL (it has no path): give a file destination: %w", errdefs.ErrInvalidArgument)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return source{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return source{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return source{}, fmt.Errorf("server answered %s", resp.Status)
+	}
+	f, err := os.CreateTemp(dir, "file-")
+	if err != nil {
+		return source{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(resp.Body, maxDownload+1))
+	if err != nil {
+		return source{}, fmt.Errorf("download: %w", err)
+	}
+	if n > maxDownload {
+		return source{}, fmt.Errorf("larger than %d bytes: %w", int64(maxDownload), errdefs.ErrInvalidArgument)
+	}
+	if checksum != "" {
+		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != checksum {
+			return source{}, fmt.Errorf("checksum is %s, --checksum says %s: %w", got, checksum, errdefs.ErrInvalidArgument)
+		}
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return source{}, err
+	}
+	mtime := time.Now()
+	if t, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		mtime = t
+	}
+	if err := os.Chtimes(f.Name(), mtime, mtime); err != nil {
+		return source{}, err
+	}
+	fi, err := os.Lstat(f.Name())
+	if err != nil {
+		return source{}, err
+	}
+	return source{rel: base, path: f.Name(), info: fi, remote: true}, nil
 }
 
 // copy runs a COPY or ADD step.
@@ -50,11 +123,31 @@ func (sb *stageBuild) copy(ctx context.Context, sd instructions.SourcesAndDest, 
 			return false, fmt.Errorf("%s --chmod=%s: use an octal mode such as 0755: %w", name, chmod, errdefs.ErrInvalidArgument)
 		}
 	}
+	checksum := ""
+	if a, ok := c.(*instructions.AddCommand); ok {
+		checksum = a.Checksum
+	}
+	local := 0
 	for _, p := range sd.SourcePaths {
-		if isAdd && (strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") || strings.HasPrefix(p, "git@")) {
-			return false, fmt.Errorf("ADD %s: remote sources are not supported by drover build: download in a RUN step: %w", p, errdefs.ErrInvalidArgument)
+		switch {
+		case isGit(p):
+			return false, fmt.Errorf("ADD %s: git sources are not supported by drover build: clone in a RUN step: %w", p, errdefs.ErrInvalidArgument)
+		case isURL(p) && !isAdd:
+			return false, fmt.Errorf("COPY %s: COPY takes files, not URLs: use ADD: %w", p, errdefs.ErrInvalidArgument)
+		case isURL(p) && from != "":
+			return false, fmt.Errorf("%s --from with a URL: %w", name, errdefs.ErrInvalidArgument)
+		case !isURL(p):
+			local++
 		}
 	}
+	if checksum != "" && (local > 0 || len(sd.SourcePaths) != 1) {
+		return false, fmt.Errorf("ADD --checksum needs one URL source: %w", errdefs.ErrInvalidArgument)
+	}
+	downloads, err := os.MkdirTemp(filepath.Join(sb.j.b.work, "downloads"), "add-")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(downloads)
 	dest, destDir := sb.cleanDest(sd.DestPath)
 	if len(sd.SourcePaths)+len(sd.SourceContents) > 1 && !destDir {
 		return false, fmt.Errorf("%s with more than one source needs a directory destination ending in /, not %s: %w", name, sd.DestPath, errdefs.ErrInvalidArgument)
@@ -65,13 +158,23 @@ func (sb *stageBuild) copy(ctx context.Context, sd instructions.SourcesAndDest, 
 	}
 	// The sources: the build context (hashed for the key), or another stage or an image
 	// (whose key stands for its content: mounted only when the step runs).
-	src, err := sb.sourceState(ctx, from, name)
-	if err != nil {
-		return false, err
+	var src *state
+	if local > 0 || len(sd.SourceContents) > 0 || from != "" {
+		if src, err = sb.sourceState(ctx, from, name); err != nil {
+			return false, err
+		}
 	}
 	resolve := func(root string) ([]source, error) {
 		var srcs []source
 		for _, p := range sd.SourcePaths {
+			if isURL(p) {
+				d, err := download(ctx, p, downloads, checksum)
+				if err != nil {
+					return nil, fmt.Errorf("ADD %s: %w", p, err)
+				}
+				srcs = append(srcs, d)
+				continue
+			}
 			matched, err := resolveSources(root, p, from == "")
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", name, p, err)
@@ -152,7 +255,7 @@ func (sb *stageBuild) copy(ctx context.Context, sd instructions.SourcesAndDest, 
 		}
 		return func(lw *layerWriter) error {
 			for _, s := range srcs {
-				if isAdd && s.data == nil && s.info.Mode().IsRegular() {
+				if isAdd && s.data == nil && !s.remote && s.info.Mode().IsRegular() {
 					done, err := addIfArchive(lw, s.path, destR)
 					if err != nil {
 						return fmt.Errorf("%s %s: %w", name, s.rel, err)
