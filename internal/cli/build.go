@@ -205,7 +205,7 @@ func dirContext(opts *client.BuildOptions, dir, file string) (io.Reader, error) 
 			opts.Dockerfile, opts.DockerfileContent = filepath.ToSlash(rel), nil
 		}
 	}
-	excludes, err := buildcontext.Excludes(dir)
+	excludes, err := buildcontext.Excludes(dir, file)
 	if err != nil {
 		return nil, err
 	}

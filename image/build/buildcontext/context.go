@@ -22,9 +22,17 @@ import (
 // IgnoreFile is the name of the exclusion file at the root of a context.
 const IgnoreFile = ".dockerignore"
 
-// Excludes reads dir's .dockerignore (none: no patterns).
-func Excludes(dir string) ([]string, error) {
-	f, err := os.Open(filepath.Join(dir, IgnoreFile))
+// Excludes reads the exclusion patterns of the context dir built with dockerfile: as
+// BuildKit, a DOCKERFILE.dockerignore beside the Dockerfile wins over dir's .dockerignore
+// (none: no patterns).
+func Excludes(dir, dockerfile string) ([]string, error) {
+	name := filepath.Join(dir, IgnoreFile)
+	if dockerfile != "" {
+		if _, err := os.Stat(dockerfile + IgnoreFile); err == nil {
+			name = dockerfile + IgnoreFile
+		}
+	}
+	f, err := os.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

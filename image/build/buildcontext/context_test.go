@@ -20,7 +20,7 @@ func TestTarExcludes(t *testing.T) {
 	}
 	os.Symlink("/etc/passwd", filepath.Join(dir, "link"))
 	os.WriteFile(filepath.Join(dir, IgnoreFile), []byte("# comment\n*.log\n!keep.log\nsecret\n**/*.tmp\nnode_modules\n!node_modules/keep\n"), 0o644)
-	excludes, err := Excludes(dir)
+	excludes, err := Excludes(dir, filepath.Join(dir, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestTarExcludes(t *testing.T) {
 }
 
 func TestExcludesMissing(t *testing.T) {
-	if p, err := Excludes(t.TempDir()); err != nil || p != nil {
+	if p, err := Excludes(t.TempDir(), ""); err != nil || p != nil {
 		t.Fatalf("%v %v", p, err)
 	}
 }
@@ -66,5 +66,17 @@ func TestIsArchive(t *testing.T) {
 	}
 	if IsArchive([]byte("FROM busybox\n")) {
 		t.Fatal("a Dockerfile is taken for a tar")
+	}
+}
+
+func TestExcludesPerDockerfile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, IgnoreFile), []byte("a\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "prod.Dockerfile.dockerignore"), []byte("b\n"), 0o644)
+	if p, _ := Excludes(dir, filepath.Join(dir, "prod.Dockerfile")); !reflect.DeepEqual(p, []string{"b"}) {
+		t.Fatalf("prod.Dockerfile: %v", p)
+	}
+	if p, _ := Excludes(dir, filepath.Join(dir, "Dockerfile")); !reflect.DeepEqual(p, []string{"a"}) {
+		t.Fatalf("Dockerfile: %v", p)
 	}
 }
