@@ -19,16 +19,23 @@ import (
 	"github.com/drover/drover/internal/errdefs"
 )
 
-// errNoChange tells mutate that the step changed nothing, so no layer is made.
+// errNoChange tells layerFromTar that the step changes no file, so no layer is made.
 var errNoChange = errors.New("no change")
 
-// runMountpoints are the paths the runtime mounts over in a RUN container; when the
-// runtime had to create them they are left out of the step's layer.
-var runMountpoints = []string{"proc", "sys", "dev", "etc/resolv.conf", "etc/hosts", "etc/hostname", ".drover-init"}
+// runMountpoints are the paths the runtime mounts over in a RUN container (the resolver
+// file only with a network); when the runtime had to create them they are left out of the
+// step's layer.
+func runMountpoints(network string) []string {
+	if network == "none" {
+		return []string{"proc", "sys", "dev"}
+	}
+	return []string{"proc", "sys", "dev", "etc/resolv.conf"}
+}
 
-// mutate mounts a writable layer on the current state, lets fn change it, and stores
-// the changes as a layer (nil when fn returned errNoChange).
-func (sb *stageBuild) mutate(ctx context.Context, fn func(rootfs string) error) (*image.Layer, func(), error) {
+// mutate mounts a writable layer on the current state, lets fn change it (fn runs the
+// step's container), and stores the changes as a layer, leaving out the mountpoints the
+// container needed that the image did not have.
+func (sb *stageBuild) mutate(ctx context.Context, mountpoints []string, fn func(rootfs string) error) (*image.Layer, func(), error) {
 	store := sb.j.b.store
 	snaps := store.Snapshots()
 	var chain = sb.st.chain()
@@ -58,15 +65,12 @@ func (sb *stageBuild) mutate(ctx context.Context, fn func(rootfs string) error) 
 		}
 	}()
 	var missing []string
-	for _, p := range runMountpoints {
+	for _, p := range mountpoints {
 		if _, err := os.Lstat(filepath.Join(dir, p)); err != nil {
 			missing = append(missing, p)
 		}
 	}
 	if err := fn(dir); err != nil {
-		if errors.Is(err, errNoChange) {
-			return nil, func() {}, nil
-		}
 		return nil, nil, err
 	}
 	if err := snaps.Unmount(dir); err != nil {
@@ -123,7 +127,7 @@ func (sb *stageBuild) run(ctx context.Context, c *instructions.RunCommand) (bool
 	}
 	tail := &tailBuffer{max: 4 << 10}
 	var code int
-	l, release, err := sb.mutate(ctx, func(rootfs string) error {
+	l, release, err := sb.mutate(ctx, runMountpoints(network), func(rootfs string) error {
 		cwd := sb.st.cfg.Config.WorkingDir
 		if cwd == "" {
 			cwd = "/"
