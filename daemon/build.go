@@ -259,6 +259,16 @@ func (r *buildRunner) Run(ctx context.Context, req build.RunRequest) (int, error
 		o.Network = spec.NetworkHost
 		o.Mounts = append(o.Mounts, spec.Mount{Type: spec.MountBind, Source: d.cfg.ResolvConf, Destination: "/etc/resolv.conf", ReadOnly: true})
 	}
+	for _, m := range req.Mounts {
+		sm := spec.Mount{Type: spec.MountBind, Source: m.Source, Destination: m.Target, ReadOnly: m.ReadOnly}
+		if m.Tmpfs {
+			sm = spec.Mount{Type: spec.MountTmpfs, Destination: m.Target}
+			if m.Size > 0 {
+				sm.Options = []string{"size=" + strconv.FormatInt(m.Size, 10)}
+			}
+		}
+		o.Mounts = append(o.Mounts, sm)
+	}
 	s, err := spec.Generate(o)
 	if err != nil {
 		return 0, err

@@ -43,6 +43,18 @@ type RunRequest struct {
 	Network string
 	// Output receives the process's stdout and stderr.
 	Output io.Writer
+	// Mounts are the step's RUN --mount mounts.
+	Mounts []RunMount
+}
+
+// RunMount is a mount of a RUN step: a host directory or file bound at Target, or a
+// fresh tmpfs.
+type RunMount struct {
+	Target   string
+	Source   string // host path; "" with Tmpfs
+	ReadOnly bool
+	Tmpfs    bool
+	Size     int64 // tmpfs size in bytes, 0 for the default
 }
 
 // Puller pulls an image into the store (for FROM and COPY --from of images not there, or

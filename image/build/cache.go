@@ -18,7 +18,8 @@ var bucketSteps = []byte("steps")
 // layers), in a bbolt file so it survives restarts. The layers it names are GC roots of
 // the image store (see Roots).
 type Cache struct {
-	db *bolt.DB
+	db  *bolt.DB
+	dir string
 }
 
 // cacheEntry is the state after a step.
@@ -44,7 +45,7 @@ func OpenCache(dir string) (*Cache, error) {
 		db.Close()
 		return nil, fmt.Errorf("open build cache: %w", err)
 	}
-	return &Cache{db: db}, nil
+	return &Cache{db: db, dir: dir}, nil
 }
 
 // Close closes the database.
@@ -96,8 +97,15 @@ func (c *Cache) Roots() (blobs []digest.Digest, layers [][]digest.Digest, err er
 	return blobs, layers, err
 }
 
-// Prune forgets every cached step; the image store's next GC frees their layers.
+// mountDir is the directory kept for RUN --mount=type=cache,id=ID.
+func (c *Cache) mountDir(id string) string {
+	return filepath.Join(c.dir, "mounts", digest.FromString(id).Encoded())
+}
+
+// Prune forgets every cached step and empties the RUN cache mounts; the image store's
+// next GC frees the steps' layers.
 func (c *Cache) Prune() (int, error) {
+	_ = os.RemoveAll(filepath.Join(c.dir, "mounts"))
 	n := 0
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		n = tx.Bucket(bucketSteps).Stats().KeyN

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -64,25 +66,77 @@ func (sb *stageBuild) mutate(ctx context.Context, mountpoints []string, fn func(
 			_ = snaps.Unmount(dir)
 		}
 	}()
+	// The runtime creates the mountpoints the image lacks (and their parents): the
+	// topmost missing path of each is left out of the layer if the step put nothing but
+	// empty directories and files there.
 	var missing []string
+	seen := map[string]bool{}
 	for _, p := range mountpoints {
-		if _, err := os.Lstat(filepath.Join(dir, p)); err != nil {
-			missing = append(missing, p)
+		if top := topMissing(dir, p); top != "" && !seen[top] {
+			seen[top] = true
+			missing = append(missing, top)
 		}
 	}
 	if err := fn(dir); err != nil {
 		return nil, nil, err
 	}
+	var skip []string
+	for _, p := range missing {
+		if onlyEmpty(filepath.Join(dir, p)) {
+			skip = append(skip, p)
+		}
+	}
 	if err := snaps.Unmount(dir); err != nil {
 		return nil, nil, err
 	}
 	mounted = false
-	l, release, err := store.CommitLayer(ctx, key, chain, missing)
+	l, release, err := store.CommitLayer(ctx, key, chain, skip)
 	if err != nil {
 		release()
 		return nil, nil, fmt.Errorf("store the step's layer: %w", err)
 	}
 	return &l, release, nil
+}
+
+// topMissing is the first path from the root down to rel (slash-separated) that does
+// not exist in rootfs, "" when rel exists.
+func topMissing(rootfs, rel string) string {
+	cur := ""
+	for _, part := range strings.Split(strings.Trim(rel, "/"), "/") {
+		if cur == "" {
+			cur = part
+		} else {
+			cur += "/" + part
+		}
+		if _, err := os.Lstat(filepath.Join(rootfs, cur)); err != nil {
+			return cur
+		}
+	}
+	return ""
+}
+
+// onlyEmpty reports whether p holds nothing but directories and empty regular files.
+func onlyEmpty(p string) bool {
+	empty := true
+	_ = filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		switch {
+		case d.IsDir():
+		case d.Type().IsRegular():
+			if info, err := d.Info(); err != nil || info.Size() > 0 {
+				empty = false
+			}
+		default:
+			empty = false
+		}
+		if !empty {
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return empty
 }
 
 // addLayer records a state with one more layer.
@@ -99,9 +153,6 @@ func (sb *stageBuild) addLayer(key digest.Digest, l *image.Layer, release func()
 
 // run runs a RUN step.
 func (sb *stageBuild) run(ctx context.Context, c *instructions.RunCommand) (bool, error) {
-	if ms := instructions.GetMounts(c); len(ms) > 0 {
-		return false, fmt.Errorf("RUN --mount is not supported by drover build: %w", errdefs.ErrInvalidArgument)
-	}
 	for _, f := range c.FlagsUsed {
 		if f == "security" || f == "device" {
 			return false, fmt.Errorf("RUN --%s is not supported by drover build: %w", f, errdefs.ErrInvalidArgument)
@@ -121,13 +172,22 @@ func (sb *stageBuild) run(ctx context.Context, c *instructions.RunCommand) (bool
 	}
 	env, keyed := sb.runEnv()
 	text := "RUN " + strings.Join(args, " ")
-	key := sb.stepKey(text, append(keyed, "network="+network)...)
+	mounts, mountKeys, cleanup, err := sb.runMounts(ctx, instructions.GetMounts(c))
+	defer cleanup()
+	if err != nil {
+		return false, err
+	}
+	key := sb.stepKey(text, append(append(keyed, "network="+network), mountKeys...)...)
 	if sb.fromCache(key) {
 		return true, nil
 	}
+	mountpoints := runMountpoints(network)
+	for _, m := range mounts {
+		mountpoints = append(mountpoints, strings.TrimPrefix(m.Target, "/"))
+	}
 	tail := &tailBuffer{max: 4 << 10}
 	var code int
-	l, release, err := sb.mutate(ctx, runMountpoints(network), func(rootfs string) error {
+	l, release, err := sb.mutate(ctx, mountpoints, func(rootfs string) error {
 		cwd := sb.st.cfg.Config.WorkingDir
 		if cwd == "" {
 			cwd = "/"
@@ -135,7 +195,7 @@ func (sb *stageBuild) run(ctx context.Context, c *instructions.RunCommand) (bool
 		var rerr error
 		code, rerr = sb.j.b.runner.Run(ctx, RunRequest{
 			ID: randomKey(), Rootfs: rootfs, Args: args, Env: env, Cwd: cwd,
-			User: sb.st.cfg.Config.User, Network: network, Output: io.MultiWriter(sb.j.out, tail),
+			User: sb.st.cfg.Config.User, Network: network, Output: io.MultiWriter(sb.j.out, tail), Mounts: mounts,
 		})
 		if rerr != nil {
 			return fmt.Errorf("run %s: %w", oneLine(strings.Join(args, " ")), rerr)
@@ -253,4 +313,101 @@ func (sb *stageBuild) workdir(ctx context.Context, c *instructions.WorkdirComman
 func (sb *stageBuild) cleanDest(dst string) (p string, dir bool) {
 	dir = strings.HasSuffix(dst, "/") || strings.HasSuffix(dst, "/.") || dst == "." || dst == ""
 	return sb.absPath(dst), dir
+}
+
+// runMounts turns RUN --mount flags into mounts: type=cache (a directory kept by the
+// build cache, per id, shared by every build), type=tmpfs, and read-only type=bind of the
+// context, a stage or an image. Keys are what the mounts add to the step's cache key
+// (bind: the content of its source); cleanup unmounts the sources it mounted.
+func (sb *stageBuild) runMounts(ctx context.Context, ms []*instructions.Mount) (mounts []RunMount, keys []string, cleanup func(), err error) {
+	var undo []func()
+	cleanup = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	for _, m := range ms {
+		switch m.Type {
+		case instructions.MountTypeTmpfs, instructions.MountTypeCache, instructions.MountTypeBind:
+		default:
+			return nil, nil, cleanup, fmt.Errorf("RUN --mount=type=%s is not supported by drover build (bind, cache and tmpfs are): %w", m.Type, errdefs.ErrInvalidArgument)
+		}
+		target := m.Target
+		if !path.IsAbs(target) {
+			target = sb.absPath(target)
+		}
+		target = path.Clean(target)
+		if target == "/" {
+			return nil, nil, cleanup, fmt.Errorf("RUN --mount: target / is not allowed: %w", errdefs.ErrInvalidArgument)
+		}
+		switch m.Type {
+		case instructions.MountTypeTmpfs:
+			mounts = append(mounts, RunMount{Target: target, Tmpfs: true, Size: m.SizeLimit})
+			keys = append(keys, "tmpfs="+target)
+		case instructions.MountTypeCache:
+			id := m.CacheID
+			if id == "" {
+				id = target
+			}
+			dir := sb.j.b.cache.mountDir(id)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, nil, cleanup, err
+			}
+			if m.Mode != nil {
+				_ = os.Chmod(dir, os.FileMode(*m.Mode&0o7777))
+			}
+			if m.UID != nil || m.GID != nil {
+				uid, gid := 0, 0
+				if m.UID != nil {
+					uid = int(*m.UID)
+				}
+				if m.GID != nil {
+					gid = int(*m.GID)
+				}
+				_ = os.Lchown(dir, uid, gid)
+			}
+			mounts = append(mounts, RunMount{Target: target, Source: dir, ReadOnly: m.ReadOnly})
+			keys = append(keys, "cache="+target)
+		case instructions.MountTypeBind:
+			if !m.ReadOnly {
+				return nil, nil, cleanup, fmt.Errorf("RUN --mount=type=bind,rw: writable bind mounts are not supported by drover build (their writes would have to be thrown away): %w", errdefs.ErrInvalidArgument)
+			}
+			from, ferr := sb.j.expand(m.From, sb.j.metaEnv())
+			if ferr != nil {
+				return nil, nil, cleanup, ferr
+			}
+			src, err := sb.sourceState(ctx, from, "RUN --mount")
+			if err != nil {
+				return nil, nil, cleanup, err
+			}
+			root, key := sb.j.opts.Context, ""
+			if src != nil {
+				dir, unmount, err := sb.mountReadonly(ctx, src)
+				if err != nil {
+					return nil, nil, cleanup, err
+				}
+				undo = append(undo, unmount)
+				root, key = dir, string(src.key)
+			}
+			source := m.Source
+			if source == "" {
+				source = "."
+			}
+			srcs, err := resolveSources(root, source, from == "")
+			if err != nil {
+				return nil, nil, cleanup, fmt.Errorf("RUN --mount source %s: %w", source, err)
+			}
+			if len(srcs) != 1 {
+				return nil, nil, cleanup, fmt.Errorf("RUN --mount source %s: names %d files: %w", source, len(srcs), errdefs.ErrInvalidArgument)
+			}
+			if from == "" {
+				if key, err = hashSources(srcs, root, sb.j.opts.ContextSums); err != nil {
+					return nil, nil, cleanup, err
+				}
+			}
+			mounts = append(mounts, RunMount{Target: target, Source: srcs[0].path, ReadOnly: true})
+			keys = append(keys, "bind="+target+"="+source+"@"+key)
+		}
+	}
+	return mounts, keys, cleanup, nil
 }

@@ -664,3 +664,46 @@ func TestBuildDaemonKilled(t *testing.T) {
 	dir2 := writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo again > /f\n"})
 	e.must("build", "-q", "-t", "after", dir2)
 }
+
+// TestBuildRunMounts covers RUN --mount: a cache directory kept across builds, a read-only
+// bind of a context file (its content is in the step's cache key), a tmpfs; none of their
+// mountpoints ends up in the image.
+func TestBuildRunMounts(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	dir := writeContext(t, map[string]string{
+		"data.txt": "bound\n",
+		"Dockerfile": `FROM busybox
+RUN --mount=type=cache,target=/cache/sub sh -c 'echo x >> /cache/sub/log; wc -l < /cache/sub/log > /count'
+RUN --mount=type=bind,source=data.txt,target=/mnt/in/data.txt cat /mnt/in/data.txt > /copied
+RUN --mount=type=tmpfs,target=/scratch sh -c 'echo t > /scratch/t && ls /scratch > /tmplist'
+CMD ["cat", "/count", "/copied", "/tmplist"]
+`})
+	e.must("build", "-q", "-t", "mounts", dir)
+	if got := e.must("run", "--rm", "mounts"); got != "1\nbound\nt\n" {
+		t.Fatalf("first build: %q", got)
+	}
+	e.must("build", "-q", "--no-cache", "-t", "mounts", dir)
+	if got := e.must("run", "--rm", "mounts"); got != "2\nbound\nt\n" {
+		t.Fatalf("the cache mount did not keep its files: %q", got)
+	}
+	for _, p := range []string{"/cache", "/mnt/in", "/scratch"} {
+		if _, _, code := e.drover("run", "--rm", "mounts", "ls", "-d", p); code == 0 {
+			t.Errorf("mountpoint %s is in the image", p)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data.txt"), []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := e.must("build", "-t", "mounts", dir)
+	if _, cached := countResults(out); cached != 1 {
+		t.Fatalf("after the bound file changed: %d cached, want 1 (the cache-mount step):\n%s", cached, out)
+	}
+	if got := e.must("run", "--rm", "mounts", "cat", "/copied"); got != "changed\n" {
+		t.Fatalf("bound file: %q", got)
+	}
+	_, errOut, code := e.drover("build", "-t", "bad", writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=x true\n"}))
+	if code == 0 || !strings.Contains(errOut, "Dockerfile:2") || !strings.Contains(errOut, "secret") {
+		t.Fatalf("RUN --mount=type=secret: %d %s", code, errOut)
+	}
+}
