@@ -19,6 +19,7 @@ import (
 
 	"github.com/drover/drover/image"
 	"github.com/drover/drover/internal/errdefs"
+	"github.com/drover/drover/runtime/spec"
 )
 
 // errNoChange tells layerFromTar that the step changes no file, so no layer is made.
@@ -300,7 +301,16 @@ func (sb *stageBuild) workdir(ctx context.Context, c *instructions.WorkdirComman
 			}
 			return nil, errNoChange
 		}
-		return func(lw *layerWriter) error { return lw.mkdirs(resolved, owner{}) }, nil
+		// As BuildKit and buildah: the directories WORKDIR creates belong to the USER.
+		own := owner{}
+		if u := sb.st.cfg.Config.User; u != "" {
+			ru, err := spec.ResolveUser(view, u)
+			if err != nil {
+				return nil, fmt.Errorf("WORKDIR %s: user %s: %w", wd, u, err)
+			}
+			own = owner{set: true, uid: int(ru.UID), gid: int(ru.GID)}
+		}
+		return func(lw *layerWriter) error { return lw.mkdirs(resolved, own) }, nil
 	})
 	if err != nil {
 		return false, err

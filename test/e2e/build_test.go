@@ -349,7 +349,18 @@ func compareImages(t *testing.T, mine, theirs imageFacts) {
 		t.Error(d)
 	}
 	delete(theirs.config.Labels, "io.buildah.version")
-	if !reflect.DeepEqual(mine.config, theirs.config) {
+	// buildah keeps an EXPOSE range as one key; Docker lists each port, as drover does.
+	for p := range theirs.config.ExposedPorts {
+		var lo, hi int
+		var proto string
+		if n, _ := fmt.Sscanf(strings.Replace(p, "/", " ", 1), "%d-%d %s", &lo, &hi, &proto); n == 3 {
+			delete(theirs.config.ExposedPorts, p)
+			for port := lo; port <= hi; port++ {
+				theirs.config.ExposedPorts[fmt.Sprintf("%d/%s", port, proto)] = struct{}{}
+			}
+		}
+	}
+	if a, b := normalConfig(mine.config), normalConfig(theirs.config); !reflect.DeepEqual(a, b) {
 		t.Errorf("configs differ:\ndrover %+v\npodman %+v", mine.config, theirs.config)
 	}
 }
@@ -706,4 +717,81 @@ CMD ["cat", "/count", "/copied", "/tmplist"]
 	if code == 0 || !strings.Contains(errOut, "Dockerfile:2") || !strings.Contains(errOut, "secret") {
 		t.Fatalf("RUN --mount=type=secret: %d %s", code, errOut)
 	}
+}
+
+// buildBoth builds dir with drover (saving the image) and, when podman is installed, with
+// podman build from the same busybox tarball (passed as the BASE build arg), and compares
+// the two images' file systems and configs.
+func buildBoth(t *testing.T, e *env, dir string, args ...string) {
+	t.Helper()
+	archive := filepath.Join(t.TempDir(), "drover.tar")
+	e.must(append(append([]string{"build", "-q", "-o", "type=oci,dest=" + archive}, args...), dir)...)
+	mine := readImageArchive(t, archive)
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Skip("podman not installed: no comparison with podman build")
+	}
+	base := fmt.Sprintf("localhost/drover-e2e-base2-%d", os.Getpid())
+	tag := fmt.Sprintf("localhost/drover-e2e-build2-%d", os.Getpid())
+	podman(t, "import", "-q", testutil.BusyboxTar(t), base)
+	t.Cleanup(func() { exec.Command("podman", "rmi", "-f", tag, base).Run() })
+	podman(t, append(append([]string{"build", "--layers=false", "--runtime", "runc", "--network", "none",
+		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--build-arg", "BASE=" + base, "-t", tag}, args...), dir)...)
+	theirs := filepath.Join(t.TempDir(), "podman.tar")
+	podman(t, "save", "--format", "oci-archive", "-o", theirs, tag)
+	compareImages(t, mine, readImageArchive(t, theirs))
+}
+
+// TestBuildCompareEdgeCases compares with podman build what is easy to get wrong: COPY
+// through a symlinked directory, --chown by name, a directory replaced (opaque), a
+// hardlink, ENV with quotes, ENTRYPOINT in shell form, port ranges, VOLUME in JSON form,
+// WORKDIR created after USER.
+func TestBuildCompareEdgeCases(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	dir := writeContext(t, map[string]string{
+		"tree/a.txt":     "a\n",
+		"tree/sub/b.txt": "b\n",
+		"Dockerfile": `ARG BASE=busybox
+FROM $BASE
+RUN mkdir -p /usr/local/real /data/old/sub && ln -s real /usr/local/link && echo old > /data/old/sub/f && echo keep > /data/keep
+COPY tree/ /usr/local/link/
+COPY --chown=drover:drover tree/a.txt /home/drover/
+RUN rm -rf /data/old && mkdir /data/old && echo new > /data/old/g && ln /data/keep /data/hard
+ENV A="with space" B=plain
+ENTRYPOINT echo "entry"
+EXPOSE 9000-9002/udp
+VOLUME ["/vol/a", "/vol/b"]
+USER drover
+WORKDIR /home/drover/work
+`})
+	if err := os.Symlink("a.txt", filepath.Join(dir, "tree/ln")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tree/run.sh"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	buildBoth(t, e, dir)
+}
+
+// normalConfig makes empty lists and maps nil: JSON's [] and a missing field mean the same.
+func normalConfig(c imageConfigFacts) imageConfigFacts {
+	if len(c.Env) == 0 {
+		c.Env = nil
+	}
+	if len(c.Cmd) == 0 {
+		c.Cmd = nil
+	}
+	if len(c.Entrypoint) == 0 {
+		c.Entrypoint = nil
+	}
+	if len(c.ExposedPorts) == 0 {
+		c.ExposedPorts = nil
+	}
+	if len(c.Labels) == 0 {
+		c.Labels = nil
+	}
+	if len(c.Volumes) == 0 {
+		c.Volumes = nil
+	}
+	return c
 }
