@@ -520,3 +520,24 @@ type PodContainer struct {
 	Name   string `json:"Name"`
 	Status string `json:"Status"`
 }
+
+// BuildMessage is one line of the JSON-lines stream POST /build answers with: progress
+// text (steps, their times, cache hits, RUN output) in Stream; the last line carries
+// the image ID in ID, or Error when the build failed.
+type BuildMessage struct {
+	Stream string `json:"stream,omitempty"`
+	ID     string `json:"id,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// BuildCachePruneReport answers POST /build/prune.
+type BuildCachePruneReport struct {
+	StepsDeleted   int   `json:"StepsDeleted"`
+	SpaceReclaimed int64 `json:"SpaceReclaimed"`
+}
+
+// DockerfileHeader carries the Dockerfile (base64) of POST /build beside the context.
+const DockerfileHeader = "X-Drover-Dockerfile"
+
+// ContextSizeHeader announces the bytes of file content in the context of POST /build.
+const ContextSizeHeader = "X-Drover-Context-Size"

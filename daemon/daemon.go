@@ -80,6 +80,7 @@ type Daemon struct {
 	vols     *volume.Store
 	dns      *dnsServer
 	podTab   podTable
+	build    buildState
 
 	mu         sync.Mutex
 	containers map[string]*container // by ID
@@ -190,6 +191,10 @@ func New(cfg Config) (*Daemon, error) {
 	for _, p := range pods {
 		d.podTab.byID[p.ID] = p
 	}
+	if err := d.initBuilder(); err != nil { // before recover: it unmounts its own step layers
+		d.close()
+		return nil, err
+	}
 	if err := d.recover(); err != nil {
 		d.close()
 		return nil, err
@@ -271,6 +276,7 @@ func (d *Daemon) close() {
 	if d.launcher != nil {
 		d.launcher.Close()
 	}
+	d.closeBuilder()
 	if d.images != nil {
 		d.images.Close()
 	}

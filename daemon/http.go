@@ -63,6 +63,7 @@ func (d *Daemon) routes() http.Handler {
 	d.networkRoutes(handle)
 	d.podRoutes(handle)
 	d.volumeRoutes(handle)
+	d.buildRoutes(handle)
 	if os.Getenv("DROVER_DEBUG") != "" {
 		// Profiles for developers, on the root-only API socket:
 		// curl --unix-socket SOCK http://d/debug/pprof/profile?seconds=10 > cpu.pprof

@@ -43,6 +43,9 @@ func (s *Store) referenced() (blobs, chains map[digest.Digest]bool, err error) {
 			return nil
 		})
 	})
+	if err == nil {
+		err = s.extraRoots(blobs, chains)
+	}
 	return blobs, chains, err
 }
 

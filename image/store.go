@@ -42,6 +42,8 @@ type Store struct {
 
 	holdMu sync.Mutex
 	held   map[digest.Digest]int // blobs in use by operations under way; GC keeps them
+
+	roots []GCRoots // what GC keeps besides images (AddGCRoots)
 }
 
 type options struct {

@@ -55,7 +55,7 @@ func NewRoot() *cobra.Command {
 		attachCommand(), containerCommand(),
 		importCommand(), loadCommand(), saveCommand(), imagesCommand(), rmiCommand(), tagCommand(), imageCommand(),
 		pullCommand(), pushCommand(), loginCommand(), logoutCommand(), systemCommand(), historyCommand(),
-		networkCommand(), portCommand(), podCommand(), volumeCommand(),
+		networkCommand(), portCommand(), podCommand(), volumeCommand(), buildCommand(), builderCommand(),
 		infoCommand(), versionCommand(),
 	)
 	return root
