@@ -171,6 +171,30 @@ func (w *fileWriter) fail(err error) {
 	_ = w.Abort()
 }
 
+// SetExpected sets the digest Commit checks. The data written so far is read again
+// only when d's algorithm is not the one being computed.
+func (w *fileWriter) SetExpected(d digest.Digest) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return errors.New("set the digest of a closed blob writer")
+	}
+	if err := validate(d); err != nil {
+		return err
+	}
+	if d.Algorithm() != w.alg {
+		dg := d.Algorithm().Digester()
+		if _, err := io.Copy(dg.Hash(), io.NewSectionReader(w.f, 0, w.offset)); err != nil {
+			w.fail(fmt.Errorf("blob %s: rehash: %w", d, err))
+			return w.err
+		}
+		w.alg, w.digester = d.Algorithm(), dg
+	}
+	w.expected = d
+	return nil
+}
+
 func (w *fileWriter) Offset() int64         { return w.offset }
 func (w *fileWriter) Digest() digest.Digest { return w.digester.Digest() }
 
