@@ -29,8 +29,6 @@ func parseAccess(s string) (Access, bool) {
 		return Pull, true
 	case "push", "write", "pull,push", "push,pull":
 		return Push, true
-	case "none":
-		return NoAccess, true
 	}
 	return NoAccess, false
 }
@@ -97,7 +95,8 @@ func LoadHtpasswd(file string) (*Auth, error) {
 
 // LoadRules reads an access file: one rule a line, "USER REPOSITORY-PATTERN ACCESS",
 // where USER is a user name, "*" (any authenticated user) or "anonymous", the pattern
-// is a path.Match glob ("team/*") and ACCESS is pull, push or none.
+// is "*" (every repository), "team/**" (all under team/) or a path.Match glob
+// ("team/*": one level) and ACCESS is pull or push (a request gets the most any matching rule grants).
 func (a *Auth) LoadRules(file string) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -110,11 +109,11 @@ func (a *Auth) LoadRules(file string) error {
 		}
 		f := strings.Fields(line)
 		if len(f) != 3 {
-			return fmt.Errorf("access rules %s line %d: want USER REPOSITORY-PATTERN pull|push|none", file, n+1)
+			return fmt.Errorf("access rules %s line %d: want USER REPOSITORY-PATTERN pull|push", file, n+1)
 		}
 		acc, ok := parseAccess(f[2])
 		if !ok {
-			return fmt.Errorf("access rules %s line %d: access %q: want pull, push or none", file, n+1, f[2])
+			return fmt.Errorf("access rules %s line %d: access %q: want pull or push", file, n+1, f[2])
 		}
 		if _, err := path.Match(f[1], ""); err != nil {
 			return fmt.Errorf("access rules %s line %d: pattern %q: %v", file, n+1, f[1], err)
@@ -174,11 +173,25 @@ func (a *Auth) access(user, name string) Access {
 		if r.user != user && (r.user != "*" || user == anonymous) {
 			continue
 		}
-		if ok, _ := path.Match(r.pattern, name); ok && r.access > best {
+		if matchRepo(r.pattern, name) && r.access > best {
 			best = r.access
 		}
 	}
 	return best
+}
+
+// matchRepo matches a repository name against a rule's pattern: "*" alone is every
+// repository, "team/**" everything under team/, anything else a path.Match glob whose
+// "*" stays within one component ("team/*").
+func matchRepo(pattern, name string) bool {
+	if pattern == "*" || pattern == "**" {
+		return true
+	}
+	if prefix, ok := strings.CutSuffix(pattern, "/**"); ok {
+		return strings.HasPrefix(name, prefix+"/")
+	}
+	ok, _ := path.Match(pattern, name)
+	return ok
 }
 
 func (a *Auth) challenge(w http.ResponseWriter) {

@@ -59,7 +59,7 @@ are never visible. Without --auth anyone who reaches the address may push and pu
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (needs --tls-key)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fl.StringVar(&f.auth, "auth", "", "require credentials: htpasswd=FILE (bcrypt entries, htpasswd -B)")
-	fl.StringVar(&f.access, "access", "", "access rules file: lines of USER REPOSITORY-PATTERN pull|push|none (needs --auth)")
+	fl.StringVar(&f.access, "access", "", "access rules file: lines of USER REPOSITORY-PATTERN pull|push (needs --auth)")
 	fl.BoolVar(&f.anonymousPull, "anonymous-pull", false, "let requests without credentials pull (with --auth)")
 	fl.StringVar(&f.maxBlobSize, "max-blob-size", "", "refuse blobs larger than this (e.g. 10GiB; default: no limit)")
 	fl.DurationVar(&f.gcInterval, "gc-interval", 0, "collect unreferenced blobs this often (0: never; see drover registry gc)")
