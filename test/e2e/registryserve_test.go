@@ -11,9 +11,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
@@ -433,7 +433,7 @@ func ociManifest(t *testing.T, dir string) ocispec.Manifest {
 }
 
 func ociLayer(t *testing.T, dir string) digest.Digest { return ociManifest(t, dir).Layers[0].Digest }
-func ociLayerSize(t *testing.T, dir string) int64    { return ociManifest(t, dir).Layers[0].Size }
+func ociLayerSize(t *testing.T, dir string) int64     { return ociManifest(t, dir).Layers[0].Size }
 
 // selfSignedCert writes a certificate for 127.0.0.1 and its key.
 func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
