@@ -33,22 +33,26 @@ func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, name, ref s
 	if !r.meta.blobLinked(name, d) {
 		return errBlobUnknown("blob unknown to registry")
 	}
-	ra, err := r.store.ReaderAt(d)
+	rc, err := r.store.Open(d)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return errBlobUnknown("blob unknown to registry")
 	}
 	if err != nil {
 		return err
 	}
-	defer ra.Close()
+	defer rc.Close()
+	f, ok := rc.(io.ReadSeeker)
+	if !ok {
+		return fmt.Errorf("blob %s: the store's reader cannot seek", d)
+	}
 	h := w.Header()
 	h.Set("Docker-Content-Digest", d.String())
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Etag", `"`+d.String()+`"`)
 	h.Set("Cache-Control", "max-age=31536000")
-	// ServeContent answers Range requests (206, Content-Range, 416) and HEAD, and sends
-	// the file with sendfile.
-	http.ServeContent(w, req, "", time.Time{}, io.NewSectionReader(ra, 0, ra.Size()))
+	// ServeContent answers Range requests (206, Content-Range, 416) and HEAD; given the
+	// file itself (not a wrapper), the kernel sends it (sendfile).
+	http.ServeContent(w, req, "", time.Time{}, f)
 	return nil
 }
 
@@ -80,6 +84,21 @@ type upload struct {
 	lastUse  time.Time
 	finished bool
 }
+
+// copyBufs are the buffers uploads copy through: larger than io.Copy's 32 KiB, so a
+// layer takes fewer read and write calls.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+func copyBuffered(w io.Writer, r io.Reader) (int64, error) {
+	b := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(b)
+	return io.CopyBuffer(w, r, *b)
+}
+
+// bufferedReader makes io.Copy use copyBuffered.
+type bufferedReader struct{ io.Reader }
+
+func (b bufferedReader) WriteTo(w io.Writer) (int64, error) { return copyBuffered(w, b.Reader) }
 
 // bodyReader bounds a request body by the registry's blob size limit.
 func (r *Registry) bodyReader(w http.ResponseWriter, req *http.Request, already int64) (io.Reader, error) {
@@ -156,7 +175,7 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, name st
 func (r *Registry) commitBody(name string, body io.Reader, d digest.Digest, size int64) error {
 	r.gcMu.RLock()
 	defer r.gcMu.RUnlock()
-	desc, err := content.WriteBlob(r.store, body, d, size)
+	desc, err := content.WriteBlob(r.store, bufferedReader{body}, d, size)
 	if err != nil {
 		return writeErr(err)
 	}
@@ -260,7 +279,7 @@ func (r *Registry) appendBody(w http.ResponseWriter, req *http.Request, name, id
 	}
 	cr := req.Header.Get("Content-Range")
 	if cr == "" {
-		if _, err := io.Copy(u.w, body); err != nil {
+		if _, err := copyBuffered(u.w, body); err != nil {
 			r.dropUpload(id, u, true)
 			return writeErr(err)
 		}
@@ -278,7 +297,7 @@ func (r *Registry) appendBody(w http.ResponseWriter, req *http.Request, name, id
 	if req.ContentLength >= 0 && req.ContentLength != n {
 		return errBlobUploadInvalid(fmt.Sprintf("Content-Range %q announces %d bytes, Content-Length %d", cr, n, req.ContentLength))
 	}
-	copied, err := io.Copy(u.w, io.LimitReader(body, n))
+	copied, err := copyBuffered(u.w, io.LimitReader(body, n))
 	if err == nil && copied != n {
 		err = errBlobUploadInvalid(fmt.Sprintf("chunk cut short: got %d of %d bytes", copied, n))
 	}
