@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runDrover runs the CLI without a daemon (key, sign and verify need none).
+func runDrover(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(droverBin(t), args...)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+// TestSignVerify: drover key generate, sign and verify against drover's registry, in
+// cosign's format; another key, or an image changed after signing, fails verification;
+// openssl's Ed25519 keys work.
+func TestSignVerify(t *testing.T) {
+	reg := startDroverRegistry(t)
+	ref := reg.Addr + "/signed/app:1"
+	skopeo(t, "copy", "--dest-tls-verify=false", "oci:"+ociLayout(t, 4096)+":1", "docker://"+ref)
+	dir := t.TempDir()
+	k1, k2 := filepath.Join(dir, "one"), filepath.Join(dir, "two")
+	for _, k := range []string{k1, k2} {
+		if out, code := runDrover(t, "key", "generate", "--output-key-prefix", k); code != 0 {
+			t.Fatalf("key generate: %s", out)
+		}
+	}
+	if out, code := runDrover(t, "key", "generate", "--output-key-prefix", k1); code == 0 || !strings.Contains(out, "exists") {
+		t.Fatalf("key generate over an existing key: %d %s", code, out)
+	}
+	if out, code := runDrover(t, "verify", "--key", k1+".pub", ref); code != 1 || !strings.Contains(out, "no signatures") {
+		t.Fatalf("verify of an unsigned image: %d %s", code, out)
+	}
+	out, code := runDrover(t, "sign", "--key", k1+".key", ref)
+	if code != 0 || !strings.Contains(out, ".sig") {
+		t.Fatalf("sign: %d %s", code, out)
+	}
+	if out, code := runDrover(t, "verify", "--key", k1+".pub", ref); code != 0 || !strings.Contains(out, "Verified") {
+		t.Fatalf("verify: %d %s", code, out)
+	}
+	if out, code := runDrover(t, "verify", "--key", k2+".pub", ref); code != 1 || !strings.Contains(out, "does not verify") {
+		t.Fatalf("verify with another key: %d %s", code, out)
+	}
+	// The signature is cosign's: a simple signing layer under the sha256-<hex>.sig tag.
+	tags := skopeo(t, "list-tags", "--tls-verify=false", "docker://"+reg.Addr+"/signed/app")
+	if !strings.Contains(tags, ".sig\"") {
+		t.Fatalf("no signature tag: %s", tags)
+	}
+	// An Ed25519 key made by openssl signs too; both signatures are kept.
+	if _, err := exec.LookPath("openssl"); err == nil {
+		ed := filepath.Join(dir, "ed")
+		if out, err := exec.Command("openssl", "genpkey", "-algorithm", "ed25519", "-out", ed+".key").CombinedOutput(); err != nil {
+			t.Fatalf("openssl: %v %s", err, out)
+		}
+		if out, err := exec.Command("openssl", "pkey", "-in", ed+".key", "-pubout", "-out", ed+".pub").CombinedOutput(); err != nil {
+			t.Fatalf("openssl: %v %s", err, out)
+		}
+		if out, code := runDrover(t, "sign", "--key", ed+".key", ref); code != 0 {
+			t.Fatalf("sign with ed25519: %s", out)
+		}
+		for _, pub := range []string{ed + ".pub", k1 + ".pub"} {
+			if out, code := runDrover(t, "verify", "--key", pub, ref); code != 0 {
+				t.Fatalf("verify %s: %s", pub, out)
+			}
+		}
+	}
+	// The tag now names other content: the signatures no longer apply.
+	skopeo(t, "copy", "--dest-tls-verify=false", "oci:"+ociLayout(t, 8192)+":1", "docker://"+ref)
+	if out, code := runDrover(t, "verify", "--key", k1+".pub", ref); code != 1 {
+		t.Fatalf("verify of a changed image: %d %s", code, out)
+	}
+}
