@@ -18,6 +18,7 @@ import (
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/image"
+	"github.com/drover/drover/image/signature"
 	"github.com/drover/drover/internal/errdefs"
 )
 
@@ -90,6 +91,12 @@ func (c *Client) pullFrom(ctx context.Context, host string, ref image.Reference,
 	top, raw, err := repo.manifest(ctx, tagOrDigest, ref.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.Familiar(), err)
+	}
+	if p := c.opts.Policy; p != nil {
+		sigs := func() ([]signature.Signature, error) { return repo.signatures(ctx, top.Digest) }
+		if err := p.Check(ref, top.Digest, sigs); err != nil {
+			return nil, err
+		}
 	}
 	var before digest.Digest
 	if old, err := c.store.Get(ref.String()); err == nil {

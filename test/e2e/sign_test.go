@@ -82,3 +82,61 @@ func TestSignVerify(t *testing.T) {
 		t.Fatalf("verify of a changed image: %d %s", code, out)
 	}
 }
+
+// TestTrustPolicy: a daemon with a containers-policy.json trust policy pulls and runs
+// images signed by the team's key, refuses unsigned ones, ones under a rejecting scope,
+// and an image whose tag was moved to other content after signing, naming the rule.
+func TestTrustPolicy(t *testing.T) {
+	reg := startDroverRegistry(t)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "team")
+	if out, code := runDrover(t, "key", "generate", "--output-key-prefix", key); code != 0 {
+		t.Fatalf("key generate: %s", out)
+	}
+	policyFile := filepath.Join(dir, "policy.json")
+	os.WriteFile(policyFile, []byte(`{
+  "default": [{"type": "reject"}],
+  "transports": {"docker": {
+    "`+reg.Addr+`/team": [{"type": "sigstoreSigned", "keyPath": "`+key+`.pub", "signedIdentity": {"type": "matchRepository"}}],
+    "`+reg.Addr+`/open": [{"type": "insecureAcceptAnything"}]
+  }}
+}`), 0o644)
+	e := newEnv(t, "--signature-policy", policyFile)
+	e.importBusybox("busybox")
+	e.importTestprog("testprog")
+	signed, unsigned, open, other := reg.Addr+"/team/signed:1", reg.Addr+"/team/unsigned:1", reg.Addr+"/open/app:1", reg.Addr+"/else/app:1"
+	for _, ref := range []string{signed, unsigned, open, other} {
+		e.must("tag", "busybox", ref)
+		e.must("push", ref)
+		e.must("rmi", ref)
+	}
+	if out, code := runDrover(t, "sign", "--key", key+".key", signed); code != 0 {
+		t.Fatalf("sign: %s", out)
+	}
+	if out := e.must("run", "--rm", signed, "echo", "trusted"); !strings.Contains(out, "trusted") {
+		t.Fatalf("run of a signed image: %q", out)
+	}
+	e.must("pull", "-q", open)
+	for ref, rule := range map[string]string{
+		unsigned: "docker scope " + reg.Addr + "/team, requirement 1 (sigstoreSigned)",
+		other:    "the default requirements, requirement 1 (reject)",
+	} {
+		if _, errOut, code := e.drover("pull", ref); code == 0 || !strings.Contains(errOut, rule) {
+			t.Fatalf("pull %s: code %d, want a refusal naming %q: %s", ref, code, rule, errOut)
+		}
+		if _, errOut, code := e.drover("run", "--rm", ref, "true"); code == 0 || !strings.Contains(errOut, "refuses") {
+			t.Fatalf("run %s: code %d: %s", ref, code, errOut)
+		}
+	}
+	// The signed tag now names other content: refused, the old signature does not apply.
+	e.must("rmi", signed)
+	e.must("tag", "testprog", signed)
+	e.must("push", signed)
+	e.must("rmi", signed)
+	if _, errOut, code := e.drover("pull", signed); code == 0 || !strings.Contains(errOut, "sigstoreSigned") {
+		t.Fatalf("pull of a changed image: code %d: %s", code, errOut)
+	}
+	if out := e.must("images", "--format", "{{.Repository}}:{{.Tag}}"); strings.Contains(out, "/team/unsigned") || strings.Contains(out, "/else/") {
+		t.Fatalf("a refused image was stored: %s", out)
+	}
+}
