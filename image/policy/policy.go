@@ -27,9 +27,9 @@ var ErrRejected = errors.New("rejected by the trust policy")
 
 // Policy is a parsed policy file.
 type Policy struct {
-	path    string
-	def     []requirement
-	scopes  map[string][]requirement // the "docker" transport's scopes
+	path   string
+	def    []requirement
+	scopes map[string][]requirement // the "docker" transport's scopes
 }
 
 type requirement struct {
