@@ -58,6 +58,9 @@ type Config struct {
 	ContainersPerShim int
 	// ResolvConf is the host's resolver configuration that containers inherit.
 	ResolvConf string
+	// RegistryAddr, when set, serves the daemon's images over the OCI distribution API
+	// there (see startRegistry).
+	RegistryAddr string
 }
 
 // DefaultContainersPerShim is how many containers share a shim process by default: a
@@ -228,6 +231,13 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	d.ln = ln
 	d.srv = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	stopRegistry := func() {}
+	if d.cfg.RegistryAddr != "" {
+		if stopRegistry, err = d.startRegistry(); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	close(d.ready)
 	d.log.Info("drover daemon ready", "socket", d.cfg.Socket, "root", d.cfg.Root)
 	errc := make(chan error, 1)
@@ -236,10 +246,12 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
+			stopRegistry()
 			d.close()
 			return err
 		}
 	}
+	stopRegistry()
 	close(d.shutdown)
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

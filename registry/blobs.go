@@ -30,10 +30,14 @@ func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, name, ref s
 	if !ok {
 		return errDigestInvalid(fmt.Sprintf("invalid digest %q", ref))
 	}
+	var open func(digest.Digest) (io.ReadCloser, error) = r.store.Open
 	if !r.meta.blobLinked(name, d) {
-		return errBlobUnknown("blob unknown to registry")
+		if r.source == nil || !r.source.hasBlob(name, d) {
+			return errBlobUnknown("blob unknown to registry")
+		}
+		open = r.source.src.Blobs.Open
 	}
-	rc, err := r.store.Open(d)
+	rc, err := open(d)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return errBlobUnknown("blob unknown to registry")
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,7 +89,7 @@ func (r *Registry) parseManifest(name string, body []byte, contentType string) (
 		if needManifest {
 			_, _, known = r.meta.resolve(name, desc.Digest.String())
 		} else {
-			known = r.meta.blobLinked(name, desc.Digest)
+			known = r.meta.blobLinked(name, desc.Digest) || r.adoptSourceBlob(name, desc)
 		}
 		if !known {
 			return errManifestBlobUnknown(fmt.Sprintf("%s %s is not in repository %s: push it first", what, desc.Digest, name))
@@ -130,6 +131,25 @@ func (r *Registry) parseManifest(name string, body []byte, contentType string) (
 		rec.Subject = doc.Subject.Digest
 	}
 	return rec, nil
+}
+
+// adoptSourceBlob copies a blob the source serves in this repository into the
+// registry's own store and links it: a client that found the blob there (HEAD) did not
+// upload it, and the pushed image must not depend on the source keeping it.
+func (r *Registry) adoptSourceBlob(name string, desc ocispec.Descriptor) bool {
+	if r.source == nil || !r.source.hasBlob(name, desc.Digest) {
+		return false
+	}
+	rc, err := r.source.src.Blobs.Open(desc.Digest)
+	if err != nil {
+		return false
+	}
+	defer rc.Close()
+	stored, err := content.WriteBlob(r.store, rc, desc.Digest, -1)
+	if err != nil {
+		return false
+	}
+	return r.meta.linkBlob(name, desc.Digest, stored.Size) == nil
 }
 
 func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, name, ref string) error {
@@ -203,13 +223,23 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, name, r
 		}
 		return errTagInvalid(fmt.Sprintf("invalid tag %q", ref))
 	}
+	var body []byte
 	d, rec, ok := r.meta.resolve(name, ref)
+	if ok {
+		var err error
+		if body, err = r.manifestBytes(d); err != nil {
+			return err
+		}
+	} else if r.source != nil {
+		if d, ok = r.source.resolve(name, ref); ok {
+			var err error
+			if body, rec.MediaType, _, err = r.source.manifest(d); err != nil {
+				return errManifestUnknown(fmt.Sprintf("manifest %s: %v", ref, err))
+			}
+		}
+	}
 	if !ok {
 		return errManifestUnknown(fmt.Sprintf("manifest %s unknown to repository %s", ref, name))
-	}
-	body, err := r.manifestBytes(d)
-	if err != nil {
-		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", rec.MediaType)
@@ -289,7 +319,22 @@ func (r *Registry) tagsList(w http.ResponseWriter, req *http.Request, name strin
 	if err != nil {
 		return err
 	}
-	tags, more, ok := r.meta.tags(name, last, n)
+	var tags []string
+	var more, ok bool
+	if r.source == nil {
+		tags, more, ok = r.meta.tags(name, last, n)
+	} else {
+		// Pushed tags and the source's, merged, then paged.
+		var all []string
+		all, _, ok = r.meta.tags(name, "", -1)
+		if st, err := r.source.snapshot(); err == nil && st[name] != nil {
+			ok = true
+			for t := range st[name] {
+				all = append(all, t)
+			}
+		}
+		tags, more = paginate(all, last, n)
+	}
 	if !ok {
 		return errNameUnknown(name)
 	}
@@ -307,7 +352,22 @@ func (r *Registry) catalog(w http.ResponseWriter, req *http.Request) error {
 	if err != nil {
 		return err
 	}
-	repos, more := r.meta.repos(last, n, func(name string) bool { return r.canPull(req, name) })
+	keep := func(name string) bool { return r.canPull(req, name) }
+	var repos []string
+	var more bool
+	if r.source == nil {
+		repos, more = r.meta.repos(last, n, keep)
+	} else {
+		all, _ := r.meta.repos("", -1, keep)
+		if st, err := r.source.snapshot(); err == nil {
+			for name := range st {
+				if keep(name) {
+					all = append(all, name)
+				}
+			}
+		}
+		repos, more = paginate(all, last, n)
+	}
 	if more && len(repos) > 0 {
 		w.Header().Set("Link", nextLink("/v2/_catalog", n, repos[len(repos)-1]))
 	}
@@ -331,6 +391,23 @@ func (r *Registry) listReferrers(w http.ResponseWriter, req *http.Request, name,
 		MediaType: ocispec.MediaTypeImageIndex,
 		Manifests: descs,
 	})
+}
+
+// paginate sorts and dedupes names and returns those after last, at most n (all when
+// n < 0), and whether more follow.
+func paginate(names []string, last string, n int) ([]string, bool) {
+	sort.Strings(names)
+	out := []string{}
+	for i, name := range names {
+		if (i > 0 && names[i-1] == name) || (last != "" && name <= last) {
+			continue
+		}
+		if n >= 0 && len(out) == n {
+			return out, true
+		}
+		out = append(out, name)
+	}
+	return out, false
 }
 
 // manifestCache keeps recently served manifests in memory: they are small, immutable by

@@ -41,6 +41,8 @@ type Options struct {
 	UploadTimeout time.Duration
 	// Logf, when set, logs server errors.
 	Logf func(format string, args ...any)
+	// Source, when set, adds read-only images kept elsewhere (the daemon's).
+	Source *Source
 }
 
 // Registry serves the OCI distribution API over a content store.
@@ -56,7 +58,8 @@ type Registry struct {
 	upMu    sync.Mutex
 	uploads map[string]*upload
 
-	cache manifestCache
+	cache  manifestCache
+	source *sourceView // nil without Options.Source
 
 	stop chan struct{}
 	done chan struct{}
@@ -86,6 +89,9 @@ func Open(root string, opts Options) (*Registry, error) {
 	}
 	r := &Registry{store: store, meta: m, opts: opts, uploads: map[string]*upload{}, stop: make(chan struct{}), done: make(chan struct{})}
 	r.cache.max = 32 << 20
+	if opts.Source != nil {
+		r.source = &sourceView{src: opts.Source}
+	}
 	go r.expireUploads()
 	return r, nil
 }

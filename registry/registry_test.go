@@ -16,6 +16,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/drover/drover/image/content"
 )
 
 type testServer struct {
@@ -427,5 +429,48 @@ func TestMaxBlobSize(t *testing.T) {
 	s.expect(s.do("PATCH", loc, data), http.StatusRequestEntityTooLarge, "SIZE_INVALID")
 	if s.reg.store.Has(digest.FromBytes(data)) {
 		t.Fatal("an oversized blob was stored")
+	}
+}
+
+// TestSource: images of another store (the daemon's) are served read-only beside pushed
+// ones: manifests by tag and digest, their blobs in their repository only, merged tags
+// and catalog.
+func TestSource(t *testing.T) {
+	store, err := content.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(b []byte) digest.Digest {
+		desc, err := store.WriteBlob(bytes.NewReader(b), "", -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return desc.Digest
+	}
+	cfg, layer := []byte(`{"os":"linux"}`), []byte("daemon layer")
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":%q,"digest":%q,"size":%d},"layers":[{"mediaType":%q,"digest":%q,"size":%d}]}`,
+		ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig, put(cfg), len(cfg), ocispec.MediaTypeImageLayer, put(layer), len(layer))
+	md := put([]byte(m))
+	src := &Source{Tags: func() (map[string]map[string]digest.Digest, error) {
+		return map[string]map[string]digest.Digest{"library/busybox": {"latest": md}}, nil
+	}, Blobs: store}
+	s := newTestServer(t, Options{Source: src})
+	s.pushImage("library/busybox", "pushed", []byte("pushed layer"))
+	if body := s.expect(s.do("GET", "/v2/library/busybox/manifests/latest", nil), http.StatusOK, ""); string(body) != m {
+		t.Fatalf("source manifest: %s", body)
+	}
+	s.expect(s.do("HEAD", "/v2/library/busybox/manifests/"+md.String(), nil), http.StatusOK, "")
+	if body := s.expect(s.do("GET", "/v2/library/busybox/blobs/"+digest.FromBytes(layer).String(), nil), http.StatusOK, ""); string(body) != string(layer) {
+		t.Fatalf("source blob: %q", body)
+	}
+	s.expect(s.do("GET", "/v2/other/blobs/"+digest.FromBytes(layer).String(), nil), http.StatusNotFound, "BLOB_UNKNOWN")
+	if body := s.expect(s.do("GET", "/v2/library/busybox/tags/list", nil), http.StatusOK, ""); string(body) != `{"name":"library/busybox","tags":["latest","pushed"]}` {
+		t.Fatalf("merged tags: %s", body)
+	}
+	if body := s.expect(s.do("GET", "/v2/library/busybox/tags/list?n=1", nil), http.StatusOK, ""); string(body) != `{"name":"library/busybox","tags":["latest"]}` {
+		t.Fatalf("merged tags page: %s", body)
+	}
+	if body := s.expect(s.do("GET", "/v2/_catalog", nil), http.StatusOK, ""); string(body) != `{"repositories":["library/busybox"]}` {
+		t.Fatalf("catalog: %s", body)
 	}
 }

@@ -71,6 +71,7 @@ running when the daemon stops; the next daemon picks them up again.`,
 	f.IntVar(&cfg.ContainersPerShim, "containers-per-shim", daemon.DefaultContainersPerShim, "containers one shim process supervises (1: a shim per container, the most isolation; more: less memory per container)")
 	f.StringVar(&cfg.ResolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration containers inherit and the embedded DNS forwards to (e.g. /run/systemd/resolve/resolv.conf behind a local stub resolver)")
 	f.StringVar(&cfg.Firewall, "firewall", "", "where network rules go: nftables or iptables (default: nftables if the kernel has it, else iptables)")
+	f.StringVar(&cfg.RegistryAddr, "registry-addr", "", "also serve the daemon's images over the OCI distribution API (plain HTTP) on this host:port, e.g. 127.0.0.1:5000")
 	f.StringVar(&policyFile, "signature-policy", "", "trust policy every pull must satisfy, in containers-policy.json format (default: "+defaultPolicy+" when it exists; without one every image is accepted)")
 	f.StringVar(&cfg.DefaultSubnet, "bip", "", "subnet of the default bridge network, e.g. 172.17.0.0/16 (default: the first free of 172.17-31.0.0/16)")
 	return cmd

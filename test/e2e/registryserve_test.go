@@ -455,3 +455,27 @@ func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
 	return certFile, keyFile
 }
+
+// TestDaemonRegistry: drover daemon --registry-addr serves the daemon's images (by
+// repository path) to other clients, and takes pushes beside them.
+func TestDaemonRegistry(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	e := newEnv(t, "--registry-addr", addr)
+	e.importBusybox("team/app:1")
+	var info struct{ Digest string }
+	if err := json.Unmarshal([]byte(skopeo(t, "inspect", "--tls-verify=false", "docker://"+addr+"/team/app:1")), &info); err != nil || info.Digest == "" {
+		t.Fatalf("skopeo inspect of a daemon image: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "img")
+	skopeo(t, "copy", "--src-tls-verify=false", "docker://"+addr+"/team/app:1", "dir:"+dir)
+	skopeo(t, "copy", "--dest-tls-verify=false", "dir:"+dir, "docker://"+addr+"/team/app:pushed")
+	tags := skopeo(t, "list-tags", "--tls-verify=false", "docker://"+addr+"/team/app")
+	if !strings.Contains(tags, `"1"`) || !strings.Contains(tags, `"pushed"`) {
+		t.Fatalf("tags: %s", tags)
+	}
+	// Another daemon pulls the image from it and runs it.
+	other := newEnv(t)
+	if out := other.must("run", "--rm", addr+"/team/app:pushed", "echo", "served"); !strings.Contains(out, "served") {
+		t.Fatalf("run: %q", out)
+	}
+}
