@@ -47,6 +47,8 @@ type Auth struct {
 
 	mu       sync.Mutex
 	verified map[string][32]byte // user -> sha256 of a password bcrypt accepted
+
+	tokenKey []byte // set: the Docker token flow (token.go)
 }
 
 // dummyHash is compared against for unknown users.

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -123,6 +124,10 @@ func (r *Registry) logf(format string, args ...any) {
 // ServeHTTP routes a request of the distribution API.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	if a := r.opts.Auth; a != nil && a.tokens() && req.URL.Path == "/token" {
+		a.serveToken(w, req)
+		return
+	}
 	rt, ok := parseRoute(req.URL.EscapedPath())
 	if !ok {
 		if rt.kind != routeNone {
@@ -144,36 +149,80 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
+// identity is who a request is and what it may do to a repository.
+type identity struct {
+	user    string
+	bearer  *tokenClaims // set when a token authenticated the request
+	access  func(name string) Access
+	catalog bool
+}
+
+// identify reads the request's credentials: a bearer token (token flow), basic auth,
+// or none (anonymous). ok is false when credentials were given and are wrong.
+func (r *Registry) identify(req *http.Request) (identity, bool) {
+	a := r.opts.Auth
+	if h := req.Header.Get("Authorization"); a.tokens() && strings.HasPrefix(h, "Bearer ") {
+		c, err := a.parseToken(strings.TrimPrefix(h, "Bearer "))
+		if err != nil {
+			return identity{}, false
+		}
+		return identity{user: c.Subject, bearer: &c, access: c.grants, catalog: c.catalog()}, true
+	}
+	user, ok := a.authenticate(req)
+	if !ok {
+		return identity{}, false
+	}
+	return identity{user: user, access: func(name string) Access { return a.access(user, name) },
+		catalog: user != anonymous || a.AnonymousPull}, true
+}
+
+// challenge answers 401 with the challenge of the configured scheme.
+func (r *Registry) challenge(w http.ResponseWriter, req *http.Request, scope, errCode string) {
+	a := r.opts.Auth
+	if a.tokens() {
+		a.bearerChallenge(w, req, scope, errCode)
+	} else {
+		a.challenge(w)
+	}
+	writeError(w, errUnauthorized())
+}
+
 // authorize answers 401 or 403 and returns false when the request may not go on. The
 // decision is taken before anything is looked up, so a refusal says nothing about
 // whether the repository exists.
 func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, rt route) bool {
 	a := r.opts.Auth
-	user, ok := a.authenticate(req)
+	id, ok := r.identify(req)
 	if !ok {
-		a.challenge(w)
-		writeError(w, errUnauthorized())
+		r.challenge(w, req, "", "invalid_token")
 		return false
 	}
 	switch rt.kind {
-	case routeBase, routeCatalog:
-		if user == anonymous && !a.AnonymousPull {
-			a.challenge(w)
-			writeError(w, errUnauthorized())
+	case routeBase:
+		if id.user == anonymous && (!a.AnonymousPull || a.tokens()) {
+			r.challenge(w, req, "", "")
+			return false
+		}
+		return true
+	case routeCatalog:
+		if !id.catalog {
+			r.challenge(w, req, "registry:catalog:*", "insufficient_scope")
 			return false
 		}
 		return true
 	}
-	need := Push
+	need, actions := Push, "pull,push"
 	if req.Method == http.MethodGet || req.Method == http.MethodHead {
-		need = Pull
+		need, actions = Pull, "pull"
 	}
-	if a.access(user, rt.name) >= need {
+	if req.Method == http.MethodDelete {
+		actions = "delete"
+	}
+	if id.access(rt.name) >= need {
 		return true
 	}
-	if user == anonymous {
-		a.challenge(w)
-		writeError(w, errUnauthorized())
+	if id.user == anonymous || id.bearer != nil {
+		r.challenge(w, req, "repository:"+rt.name+":"+actions, "insufficient_scope")
 	} else {
 		writeError(w, errDenied())
 	}
@@ -183,12 +232,11 @@ func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, rt route)
 // canPull says whether the request may read the repository (cross-repository mounts
 // and the catalog ask this of other repositories than the route's).
 func (r *Registry) canPull(req *http.Request, name string) bool {
-	a := r.opts.Auth
-	if a == nil {
+	if r.opts.Auth == nil {
 		return true
 	}
-	user, ok := a.authenticate(req)
-	return ok && a.access(user, name) >= Pull
+	id, ok := r.identify(req)
+	return ok && id.access(name) >= Pull
 }
 
 func (r *Registry) dispatch(w http.ResponseWriter, req *http.Request, rt route) error {

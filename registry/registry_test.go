@@ -474,3 +474,46 @@ func TestSource(t *testing.T) {
 		t.Fatalf("catalog: %s", body)
 	}
 }
+
+// TestTokenFlow: the Docker token flow: a Bearer challenge with the scope, a token from
+// /token for what the user may do, and requests with it.
+func TestTokenFlow(t *testing.T) {
+	a, err := LoadHtpasswd(writeHtpasswd(t, "alice", "pw-a", "bob", "pw-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := filepath.Join(t.TempDir(), "access")
+	os.WriteFile(rules, []byte("alice * push\nbob team/* pull\n"), 0o600)
+	if err := a.LoadRules(rules); err != nil {
+		t.Fatal(err)
+	}
+	a.EnableTokens()
+	s := newTestServer(t, Options{Auth: a})
+	token := func(user, pass, scope string) string {
+		t.Helper()
+		s.user, s.pass = user, pass
+		body := s.expect(s.do("GET", "/token?service="+tokenService+"&scope="+scope, nil), http.StatusOK, "")
+		s.user = ""
+		var tr struct{ Token string }
+		if json.Unmarshal(body, &tr) != nil || tr.Token == "" {
+			t.Fatalf("token answer: %s", body)
+		}
+		return tr.Token
+	}
+	resp := s.do("GET", "/v2/team/app/manifests/v1", nil)
+	want := fmt.Sprintf(`Bearer realm="%s/token",service="%s",scope="repository:team/app:pull",error="insufficient_scope"`, s.srv.URL, tokenService)
+	if ch := resp.Header.Get("WWW-Authenticate"); ch != want {
+		t.Fatalf("challenge %q, want %q", ch, want)
+	}
+	s.expect(resp, http.StatusUnauthorized, "UNAUTHORIZED")
+
+	push := token("alice", "pw-a", "repository:team/app:pull,push")
+	s.expect(s.do("POST", "/v2/team/app/blobs/uploads/", nil, "Authorization", "Bearer "+push), http.StatusAccepted, "")
+	pull := token("bob", "pw-b", "repository:team/app:pull,push")
+	s.expect(s.do("GET", "/v2/team/app/tags/list", nil, "Authorization", "Bearer "+pull), http.StatusNotFound, "NAME_UNKNOWN")
+	s.expect(s.do("POST", "/v2/team/app/blobs/uploads/", nil, "Authorization", "Bearer "+pull), http.StatusUnauthorized, "UNAUTHORIZED")
+	s.expect(s.do("GET", "/v2/other/tags/list", nil, "Authorization", "Bearer "+pull), http.StatusUnauthorized, "UNAUTHORIZED")
+	s.expect(s.do("GET", "/v2/team/app/tags/list", nil, "Authorization", "Bearer "+pull+"x"), http.StatusUnauthorized, "UNAUTHORIZED")
+	s.user, s.pass = "bob", "wrong"
+	s.expect(s.do("GET", "/token?scope=repository:team/app:pull", nil), http.StatusUnauthorized, "UNAUTHORIZED")
+}

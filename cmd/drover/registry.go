@@ -58,7 +58,7 @@ are never visible. Without --auth anyone who reaches the address may push and pu
 	fl.StringVar(&f.root, "root", "/var/lib/drover/registry", "directory of the registry's blobs and metadata")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (needs --tls-key)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
-	fl.StringVar(&f.auth, "auth", "", "require credentials: htpasswd=FILE (bcrypt entries, htpasswd -B)")
+	fl.StringVar(&f.auth, "auth", "", "require credentials: htpasswd=FILE (basic auth; bcrypt entries, htpasswd -B) or token=FILE (the Docker token flow, drover being its own token server at /token, users from the htpasswd FILE)")
 	fl.StringVar(&f.access, "access", "", "access rules file: lines of USER REPOSITORY-PATTERN pull|push (needs --auth)")
 	fl.BoolVar(&f.anonymousPull, "anonymous-pull", false, "let requests without credentials pull (with --auth)")
 	fl.StringVar(&f.maxBlobSize, "max-blob-size", "", "refuse blobs larger than this (e.g. 10GiB; default: no limit)")
@@ -70,13 +70,16 @@ are never visible. Without --auth anyone who reaches the address may push and pu
 func registryOptions(f registryServeFlags) (registry.Options, error) {
 	var opts registry.Options
 	if f.auth != "" {
-		file, ok := strings.CutPrefix(f.auth, "htpasswd=")
-		if !ok || file == "" {
-			return opts, fmt.Errorf("--auth %q: want htpasswd=FILE (the Docker token flow is not supported yet)", f.auth)
+		kind, file, ok := strings.Cut(f.auth, "=")
+		if !ok || file == "" || (kind != "htpasswd" && kind != "token") {
+			return opts, fmt.Errorf("--auth %q: want htpasswd=FILE (basic auth) or token=FILE (the Docker token flow, users from the htpasswd FILE)", f.auth)
 		}
 		a, err := registry.LoadHtpasswd(file)
 		if err != nil {
 			return opts, err
+		}
+		if kind == "token" {
+			a.EnableTokens()
 		}
 		a.AnonymousPull = f.anonymousPull
 		if f.access != "" {

@@ -479,3 +479,39 @@ func TestDaemonRegistry(t *testing.T) {
 		t.Fatalf("run: %q", out)
 	}
 }
+
+// TestRegistryTokenAuth: with --auth token=FILE, skopeo and drover (login, push, pull) go
+// through the Docker token flow; without credentials nothing is readable.
+func TestRegistryTokenAuth(t *testing.T) {
+	dir := t.TempDir()
+	hash, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	htpasswd := filepath.Join(dir, "htpasswd")
+	os.WriteFile(htpasswd, []byte("alice:"+string(hash)+"\n"), 0o600)
+	reg := startDroverRegistry(t, "--auth", "token="+htpasswd)
+	ref := reg.Addr + "/private/app:1"
+	skopeo(t, "copy", "--dest-tls-verify=false", "--dest-creds", "alice:pw", "oci:"+ociLayout(t, 1<<16)+":1", "docker://"+ref)
+	resp, err := http.Get("http://" + reg.Addr + "/v2/private/app/manifests/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ch := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(ch, `Bearer realm="http://`+reg.Addr+`/token"`) {
+		t.Fatalf("anonymous: %d %q", resp.StatusCode, ch)
+	}
+	if out := skopeo(t, "inspect", "--tls-verify=false", "--creds", "alice:pw", "docker://"+ref); !strings.Contains(out, `"Digest"`) {
+		t.Fatalf("inspect with a token: %s", out)
+	}
+	e := newEnv(t)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	if out, _, _ := e.droverIn([]byte("pw\n"), "login", "-u", "alice", "--password-stdin", reg.Addr); !strings.Contains(out, "Login Succeeded") {
+		t.Fatalf("login: %q", out)
+	}
+	e.importBusybox("busybox")
+	pushed := reg.Addr + "/private/busybox:1"
+	e.must("tag", "busybox", pushed)
+	e.must("push", pushed)
+	e.must("rmi", pushed)
+	if out := e.must("run", "--rm", pushed, "echo", "token-ok"); !strings.Contains(out, "token-ok") {
+		t.Fatalf("run: %q", out)
+	}
+}
