@@ -67,3 +67,22 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseToken: a bearer token is untrusted input: parsing never panics, and nothing
+// but a token the registry signed is accepted.
+func FuzzParseToken(f *testing.F) {
+	a := &Auth{}
+	a.EnableTokens()
+	good := a.sign(tokenClaims{Audience: tokenService, ExpiresAt: 1 << 40})
+	f.Add(good[:len(good)-2])
+	f.Add("a.b.c")
+	f.Add("eyJhbGciOiJub25lIn0.eyJhdWQiOiJkcm92ZXItcmVnaXN0cnkifQ.")
+	f.Fuzz(func(t *testing.T, tok string) {
+		if tok == good {
+			return
+		}
+		if _, err := a.parseToken(tok); err == nil {
+			t.Fatalf("accepted a token the registry did not sign: %q", tok)
+		}
+	})
+}
