@@ -77,6 +77,11 @@ func (c *Client) PushSignature(ctx context.Context, ref image.Reference, d diges
 	if err != nil {
 		return err
 	}
+	return repo.pushSignature(ctx, d, sig)
+}
+
+func (r *repository) pushSignature(ctx context.Context, d digest.Digest, sig signature.Signature) error {
+	repo := r
 	sigs, err := repo.signatures(ctx, d)
 	if err != nil {
 		return err

@@ -34,6 +34,8 @@ const (
 	// payloadType is the "type" cosign writes into the payload.
 	payloadType = "cosign container image signature"
 	maxPayload  = 64 << 10
+	// MaxSignatures is how many signatures of one manifest are read.
+	MaxSignatures = 64
 )
 
 // ErrInvalid: a signature does not verify (wrong key, altered payload or image).
@@ -157,6 +159,9 @@ func Layers(manifest []byte) ([]ocispec.Descriptor, error) {
 	}
 	var out []ocispec.Descriptor
 	for _, l := range m.Layers {
+		if len(out) == MaxSignatures {
+			break // a hostile manifest cannot make a reader fetch without end
+		}
 		if l.MediaType == PayloadMediaType && l.Annotations[SignatureAnnotation] != "" && l.Size <= maxPayload {
 			out = append(out, l)
 		}

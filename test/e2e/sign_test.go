@@ -140,3 +140,30 @@ func TestTrustPolicy(t *testing.T) {
 		t.Fatalf("a refused image was stored: %s", out)
 	}
 }
+
+// TestSignaturesTravel: signatures pulled with an image are pushed with it to another
+// registry, where they still verify.
+func TestSignaturesTravel(t *testing.T) {
+	a, b := startDroverRegistry(t), startDroverRegistry(t)
+	key := filepath.Join(t.TempDir(), "k")
+	if out, code := runDrover(t, "key", "generate", "--output-key-prefix", key); code != 0 {
+		t.Fatalf("key generate: %s", out)
+	}
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	src, dst := a.Addr+"/team/app:1", b.Addr+"/copy/app:1"
+	e.must("tag", "busybox", src)
+	e.must("push", src)
+	e.must("rmi", src)
+	if out, code := runDrover(t, "sign", "--key", key+".key", src); code != 0 {
+		t.Fatalf("sign: %s", out)
+	}
+	e.must("pull", "-q", src)
+	e.must("tag", src, dst)
+	if out := e.must("push", dst); !strings.Contains(out, "1 signature(s)") {
+		t.Fatalf("push did not carry the signature: %s", out)
+	}
+	if out, code := runDrover(t, "verify", "--key", key+".pub", dst); code != 0 {
+		t.Fatalf("verify in the second registry: %s", out)
+	}
+}
