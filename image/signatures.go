@@ -15,7 +15,6 @@ import (
 // (JSON list of signature.Signature), so that a push carries them on.
 var bucketSignatures = []byte("signatures")
 
-
 // AddSignatures records signatures of manifest d, keeping those already recorded.
 func (s *Store) AddSignatures(d digest.Digest, sigs []signature.Signature) error {
 	if len(sigs) == 0 {
