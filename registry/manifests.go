@@ -62,8 +62,12 @@ func (r *Registry) parseManifest(name string, body []byte, contentType string) (
 		return manifestRecord{}, errManifestInvalid(fmt.Sprintf("schemaVersion %d: only 2 is supported", doc.SchemaVersion))
 	}
 	mt := doc.MediaType
-	if ct, _, _ := strings.Cut(contentType, ";"); ct != "" {
-		ct = strings.TrimSpace(ct)
+	ct, _, _ := strings.Cut(contentType, ";")
+	switch ct = strings.TrimSpace(ct); ct {
+	case "application/json", "text/plain", "application/octet-stream":
+		ct = "" // a generic type says nothing about the manifest: its mediaType decides
+	}
+	if ct != "" {
 		if mt != "" && ct != mt {
 			return manifestRecord{}, errManifestInvalid(fmt.Sprintf("Content-Type %q differs from the manifest's mediaType %q", ct, mt))
 		}

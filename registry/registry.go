@@ -102,16 +102,18 @@ func (r *Registry) Close() error {
 	close(r.stop)
 	<-r.done
 	r.upMu.Lock()
-	for id, u := range r.uploads {
+	open := r.uploads
+	r.uploads = map[string]*upload{}
+	r.upMu.Unlock()
+	// Not under upMu: a request that still holds an upload takes upMu to end it.
+	for _, u := range open {
 		u.mu.Lock()
 		if !u.finished {
 			_ = u.w.Abort()
 			u.finished = true
 		}
 		u.mu.Unlock()
-		delete(r.uploads, id)
 	}
-	r.upMu.Unlock()
 	return r.meta.close()
 }
 
