@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Registry benchmark: drover's registry (drover registry serve) against Debian's
 # docker-registry, with the same client (skopeo) and the same ~200 MB image (4 layers of
-# random data in gzip containers), in one run. Each push goes to a fresh, empty registry;
-# each pull into an empty directory. Then manifest GETs per second with hey, 50
+# random data in gzip containers), in one run, rounds alternating between the two. Each
+# push goes to a fresh, empty registry; each pull into an empty directory; medians. Then manifest GETs per second with hey, 50
 # concurrent clients. Prints a markdown table for BENCHMARKS.md. Needs skopeo, hey,
 # docker-registry, python3.
 #
@@ -89,22 +89,32 @@ time_cmd() {
 	python3 -c "print($EPOCHREALTIME - $t0)"
 }
 
-declare -A PUSH PULL GET
-for impl in drover docker; do
-	push=() pull=()
-	for _ in $(seq "$RUNS"); do
+# Rounds alternate between the two registries, so that load from elsewhere on the machine
+# falls on both alike; each figure is the median of its runs.
+declare -A PUSHES PULLS GET
+for _ in $(seq "$RUNS"); do
+	for impl in drover docker; do
 		start_registry "$impl"
 		sync
-		push+=("$(time_cmd skopeo copy -q --dest-tls-verify=false "oci:$W/img:1" "docker://$REG/bench/big:1")")
+		PUSHES[$impl]+=" $(time_cmd skopeo copy -q --dest-tls-verify=false "oci:$W/img:1" "docker://$REG/bench/big:1")"
 		rm -rf "$W/out"
 		sync
-		pull+=("$(time_cmd skopeo copy -q --src-tls-verify=false "docker://$REG/bench/big:1" "dir:$W/out")")
+		PULLS[$impl]+=" $(time_cmd skopeo copy -q --src-tls-verify=false "docker://$REG/bench/big:1" "dir:$W/out")"
+		stop_registry
 	done
-	PUSH[$impl]=$(printf '%s\n' "${push[@]}" | python3 -c 'import sys,statistics; print(statistics.mean(float(x) for x in sys.stdin))')
-	PULL[$impl]=$(printf '%s\n' "${pull[@]}" | python3 -c 'import sys,statistics; print(statistics.mean(float(x) for x in sys.stdin))')
+done
+median() { python3 -c 'import sys,statistics; print(statistics.median(float(x) for x in sys.argv[1:]))' $1; }
+for impl in drover docker; do
+	start_registry "$impl"
+	skopeo copy -q --dest-tls-verify=false "oci:$W/img:1" "docker://$REG/bench/big:1" >/dev/null
 	hey -n 1000 -c 50 -H "Accept: application/vnd.oci.image.manifest.v1+json" "http://$REG/v2/bench/big/manifests/1" >/dev/null # warm up
 	GET[$impl]=$(hey -n "$GETS" -c 50 -H "Accept: application/vnd.oci.image.manifest.v1+json" "http://$REG/v2/bench/big/manifests/1" | awk '/Requests\/sec/ {print $2}')
 	stop_registry
+done
+declare -A PUSH PULL
+for impl in drover docker; do
+	PUSH[$impl]=$(median "${PUSHES[$impl]}")
+	PULL[$impl]=$(median "${PULLS[$impl]}")
 done
 rm -rf "$W/out" "$W/storage"
 
