@@ -19,6 +19,7 @@ import (
 	"github.com/drover/drover/image"
 	"github.com/drover/drover/image/remote"
 	"github.com/drover/drover/network"
+	"github.com/drover/drover/registry"
 	"github.com/drover/drover/runtime"
 	"github.com/drover/drover/runtime/libcontainer"
 	"github.com/drover/drover/runtime/oci"
@@ -59,8 +60,11 @@ type Config struct {
 	// ResolvConf is the host's resolver configuration that containers inherit.
 	ResolvConf string
 	// RegistryAddr, when set, serves the daemon's images over the OCI distribution API
-	// there (see startRegistry).
-	RegistryAddr string
+	// there (see startRegistry), with RegistryOptions (auth, limits) and, when both are
+	// set, TLS from RegistryTLSCert and RegistryTLSKey.
+	RegistryAddr                    string
+	RegistryOptions                 registry.Options
+	RegistryTLSCert, RegistryTLSKey string
 }
 
 // DefaultContainersPerShim is how many containers share a shim process by default: a

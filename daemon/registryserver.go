@@ -16,18 +16,17 @@ import (
 	"github.com/drover/drover/registry"
 )
 
-// startRegistry serves the OCI distribution API on cfg.RegistryAddr (plain HTTP): the
+// startRegistry serves the OCI distribution API on cfg.RegistryAddr: the
 // daemon's own images, read-only, as repositories named by their path
 // (127.0.0.1:5000/team/app:1 is served as team/app:1, busybox as library/busybox),
 // beside what clients push, which is kept in a registry store of its own under
 // ROOT/registry (the daemon's image GC and the registry's never see each other's blobs).
 // It returns a function that stops it.
 func (d *Daemon) startRegistry() (func(), error) {
-	src := &registry.Source{Tags: d.registryTags, Blobs: d.images.Content()}
-	reg, err := registry.Open(filepath.Join(d.cfg.Root, "registry"), registry.Options{
-		Source: src,
-		Logf:   func(format string, args ...any) { d.log.Warn(fmt.Sprintf(format, args...)) },
-	})
+	opts := d.cfg.RegistryOptions
+	opts.Source = &registry.Source{Tags: d.registryTags, Blobs: d.images.Content()}
+	opts.Logf = func(format string, args ...any) { d.log.Warn(fmt.Sprintf(format, args...)) }
+	reg, err := registry.Open(filepath.Join(d.cfg.Root, "registry"), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +39,13 @@ func (d *Daemon) startRegistry() (func(), error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if d.cfg.RegistryTLSCert != "" {
+			err = srv.ServeTLS(ln, d.cfg.RegistryTLSCert, d.cfg.RegistryTLSKey)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("registry stopped", "err", err)
 		}
 	}()

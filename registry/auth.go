@@ -129,7 +129,8 @@ func (a *Auth) LoadRules(file string) error {
 // false when credentials were given and are wrong.
 func (a *Auth) authenticate(r *http.Request) (string, bool) {
 	user, pass, has := r.BasicAuth()
-	if !has {
+	if !has || (user == "" && pass == "") {
+		// Clients without credentials answer a Basic challenge with empty ones.
 		return anonymous, true
 	}
 	hash, known := a.users[user]

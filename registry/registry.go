@@ -193,7 +193,6 @@ func (r *Registry) challenge(w http.ResponseWriter, req *http.Request, scope, er
 // decision is taken before anything is looked up, so a refusal says nothing about
 // whether the repository exists.
 func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, rt route) bool {
-	a := r.opts.Auth
 	id, ok := r.identify(req)
 	if !ok {
 		r.challenge(w, req, "", "invalid_token")
@@ -201,7 +200,10 @@ func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, rt route)
 	}
 	switch rt.kind {
 	case routeBase:
-		if id.user == anonymous && (!a.AnonymousPull || a.tokens()) {
+		// Anonymous pings are challenged even when anonymous pull is allowed: clients
+		// decide from this answer whether to send their credentials at all, and one that
+		// has some must send them to push.
+		if id.user == anonymous {
 			r.challenge(w, req, "", "")
 			return false
 		}

@@ -457,10 +457,14 @@ func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
 }
 
 // TestDaemonRegistry: drover daemon --registry-addr serves the daemon's images (by
-// repository path) to other clients, and takes pushes beside them.
+// repository path) to other clients, anonymously with --registry-anonymous-pull, and takes
+// pushes with credentials beside them.
 func TestDaemonRegistry(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	e := newEnv(t, "--registry-addr", addr)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
+	os.WriteFile(htpasswd, []byte("alice:"+string(hash)+"\n"), 0o600)
+	e := newEnv(t, "--registry-addr", addr, "--registry-auth", "htpasswd="+htpasswd, "--registry-anonymous-pull")
 	e.importBusybox("team/app:1")
 	var info struct{ Digest string }
 	if err := json.Unmarshal([]byte(skopeo(t, "inspect", "--tls-verify=false", "docker://"+addr+"/team/app:1")), &info); err != nil || info.Digest == "" {
@@ -468,7 +472,12 @@ func TestDaemonRegistry(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "img")
 	skopeo(t, "copy", "--src-tls-verify=false", "docker://"+addr+"/team/app:1", "dir:"+dir)
-	skopeo(t, "copy", "--dest-tls-verify=false", "dir:"+dir, "docker://"+addr+"/team/app:pushed")
+	anon := exec.Command("skopeo", "copy", "--dest-tls-verify=false", "dir:"+dir, "docker://"+addr+"/team/app:pushed")
+	anon.Env = append(os.Environ(), "REGISTRY_AUTH_FILE="+filepath.Join(t.TempDir(), "none.json"))
+	if out, err := anon.CombinedOutput(); err == nil {
+		t.Fatalf("an anonymous push worked: %s", out)
+	}
+	skopeo(t, "copy", "--dest-tls-verify=false", "--dest-creds", "alice:pw", "dir:"+dir, "docker://"+addr+"/team/app:pushed")
 	tags := skopeo(t, "list-tags", "--tls-verify=false", "docker://"+addr+"/team/app")
 	if !strings.Contains(tags, `"1"`) || !strings.Contains(tags, `"pushed"`) {
 		t.Fatalf("tags: %s", tags)
