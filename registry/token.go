@@ -102,7 +102,7 @@ func (c tokenClaims) grants(name string) Access {
 		}
 		for _, act := range a.Actions {
 			switch {
-			case act == "push" || act == "*":
+			case act == "push" || act == "delete" || act == "*": // issued only to users who may push
 				best = Push
 			case act == "pull" && best < Pull:
 				best = Pull
