@@ -517,3 +517,56 @@ func TestTokenFlow(t *testing.T) {
 	s.user, s.pass = "bob", "wrong"
 	s.expect(s.do("GET", "/token?scope=repository:team/app:pull", nil), http.StatusUnauthorized, "UNAUTHORIZED")
 }
+
+// TestGCDuringPushes runs GC without a grace period in a loop while images are pushed:
+// a push may fail (its blobs collected before its manifest came), but no manifest is
+// ever recorded whose blobs are gone.
+func TestGCDuringPushes(t *testing.T) {
+	s := newTestServer(t, Options{})
+	stop := make(chan struct{})
+	gcDone := make(chan error)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				gcDone <- nil
+				return
+			default:
+			}
+			if _, err := s.reg.GC(0); err != nil {
+				gcDone <- err
+				return
+			}
+		}
+	}()
+	for i := 0; i < 40; i++ {
+		cfg, layer := []byte(fmt.Sprintf(`{"n":%d}`, i)), []byte(fmt.Sprintf("layer %d", i))
+		var ds []digest.Digest
+		for _, b := range [][]byte{cfg, layer} {
+			d := digest.FromBytes(b)
+			resp := s.do("POST", "/v2/r/blobs/uploads/?digest="+d.String(), b)
+			resp.Body.Close()
+			ds = append(ds, d)
+		}
+		m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":%q,"digest":%q,"size":%d},"layers":[{"mediaType":%q,"digest":%q,"size":%d}]}`,
+			ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig, ds[0], len(cfg), ocispec.MediaTypeImageLayer, ds[1], len(layer))
+		resp := s.do("PUT", fmt.Sprintf("/v2/r/manifests/t%d", i), []byte(m), "Content-Type", ocispec.MediaTypeImageManifest)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("manifest push: %d", resp.StatusCode)
+		}
+	}
+	close(stop)
+	if err := <-gcDone; err != nil {
+		t.Fatal(err)
+	}
+	live, err := s.reg.meta.live(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := range live {
+		if !s.reg.store.Has(d) {
+			t.Fatalf("a recorded manifest needs %s, which GC removed", d)
+		}
+	}
+}
