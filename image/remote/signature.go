@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -48,6 +49,24 @@ func (c *Client) Signatures(ctx context.Context, ref image.Reference, d digest.D
 }
 
 func (r *repository) signatures(ctx context.Context, d digest.Digest) ([]signature.Signature, error) {
+	// HEAD first: most images have no signatures, and registries that limit pulls
+	// (Docker Hub) count manifest GETs but not HEADs.
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, r.url("manifests/"+signature.Tag(d)), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", manifestAccept)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, registryError(r.host, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	if err := checkResponse(r.host, resp, http.StatusOK); err != nil {
+		return nil, fmt.Errorf("signatures of %s: %w", d, err)
+	}
 	_, raw, err := r.manifest(ctx, signature.Tag(d), "")
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return nil, nil
