@@ -55,7 +55,7 @@ are never visible. Without --auth anyone who reaches the address may push and pu
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:5000", "address to listen on (host:port)")
-	fl.StringVar(&f.root, "root", "/var/lib/drover/registry", "directory of the registry's blobs and metadata")
+	fl.StringVar(&f.root, "root", "/var/lib/drover-registry", "directory of the registry's blobs and metadata")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (needs --tls-key)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fl.StringVar(&f.auth, "auth", "", "require credentials: htpasswd=FILE (basic auth; bcrypt entries, htpasswd -B) or token=FILE (the Docker token flow, drover being its own token server at /token, users from the htpasswd FILE)")
@@ -189,7 +189,7 @@ func registryGCCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&root, "root", "/var/lib/drover/registry", "directory of the registry's blobs and metadata")
+	cmd.Flags().StringVar(&root, "root", "/var/lib/drover-registry", "directory of the registry's blobs and metadata")
 	cmd.Flags().DurationVar(&grace, "grace", registry.DefaultGCGrace, "keep unreferenced blobs uploaded or mounted less than this long ago")
 	return cmd
 }
