@@ -541,3 +541,35 @@ func TestRegistryTokenAuth(t *testing.T) {
 		t.Fatalf("run: %q", out)
 	}
 }
+
+// TestRegistryGC: drover registry gc refuses a root a registry is serving, and on a
+// stopped one removes the blobs of a deleted image and keeps those of a live one.
+func TestRegistryGC(t *testing.T) {
+	reg := startDroverRegistry(t)
+	kept, gone := reg.Addr+"/gc/kept:1", reg.Addr+"/gc/gone:1"
+	skopeo(t, "copy", "--dest-tls-verify=false", "oci:"+ociLayout(t, 1<<16)+":1", "docker://"+kept)
+	goneLayout := ociLayout(t, 1<<17)
+	skopeo(t, "copy", "--dest-tls-verify=false", "oci:"+goneLayout+":1", "docker://"+gone)
+	d := inspectDigest(t, gone)
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+reg.Addr+"/v2/gc/gone/manifests/"+d, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("delete manifest: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if out, code := runDrover(t, "registry", "gc", "--root", reg.Root, "--grace", "0s"); code == 0 || !strings.Contains(out, "stop it first") {
+		t.Fatalf("gc of a served root: %d %s", code, out)
+	}
+	reg.stop(syscall.SIGTERM)
+	out, code := runDrover(t, "registry", "gc", "--root", reg.Root, "--grace", "0s")
+	if code != 0 || !strings.Contains(out, "Removed 3 blobs") {
+		t.Fatalf("gc: %d %s", code, out)
+	}
+	reg.start()
+	checkBlobs(t, reg.Root)
+	if _, err := os.Stat(filepath.Join(reg.Root, "content", "blobs", "sha256", ociLayer(t, goneLayout).Encoded())); !os.IsNotExist(err) {
+		t.Fatalf("the deleted image's layer is still stored: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "kept")
+	skopeo(t, "copy", "--src-tls-verify=false", "docker://"+kept, "dir:"+dir)
+}
