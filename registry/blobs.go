@@ -163,8 +163,18 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, name st
 		return nil
 	}
 	id := newID()
+	r.upMu.Lock()
+	if len(r.uploads) >= r.opts.MaxUploads {
+		r.upMu.Unlock()
+		return &apiError{http.StatusTooManyRequests, "TOOMANYREQUESTS", fmt.Sprintf("%d uploads are in progress, the most this registry holds open: finish or cancel some, or retry later", r.opts.MaxUploads), nil}
+	}
+	r.uploads[id] = &upload{repo: name, lastUse: time.Now(), finished: true} // holds the place
+	r.upMu.Unlock()
 	cw, err := r.store.Writer("upload-"+id, "", -1)
 	if err != nil {
+		r.upMu.Lock()
+		delete(r.uploads, id)
+		r.upMu.Unlock()
 		return err
 	}
 	r.upMu.Lock()
@@ -395,7 +405,7 @@ func (r *Registry) expireUploads() {
 		var stale []string
 		for id, u := range r.uploads {
 			if u.mu.TryLock() {
-				if time.Since(u.lastUse) > r.opts.UploadTimeout {
+				if !u.finished && time.Since(u.lastUse) > r.opts.UploadTimeout {
 					stale = append(stale, id)
 					_ = u.w.Abort()
 					u.finished = true

@@ -40,6 +40,9 @@ type Options struct {
 	MaxBlobSize int64
 	// UploadTimeout drops uploads idle for longer (default one hour).
 	UploadTimeout time.Duration
+	// MaxUploads bounds the uploads in progress, each an open file (default 1024); more
+	// are refused with 429 TOOMANYREQUESTS.
+	MaxUploads int
 	// Logf, when set, logs server errors.
 	Logf func(format string, args ...any)
 	// Source, when set, adds read-only images kept elsewhere (the daemon's).
@@ -72,6 +75,9 @@ type Registry struct {
 func Open(root string, opts Options) (*Registry, error) {
 	if opts.UploadTimeout <= 0 {
 		opts.UploadTimeout = defaultUploadTimeout
+	}
+	if opts.MaxUploads <= 0 {
+		opts.MaxUploads = 1024
 	}
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("registry root: %w", err)

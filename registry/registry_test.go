@@ -570,3 +570,17 @@ func TestGCDuringPushes(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxUploads: uploads in progress are bounded (each holds a file open).
+func TestMaxUploads(t *testing.T) {
+	s := newTestServer(t, Options{MaxUploads: 2})
+	var locs []string
+	for i := 0; i < 2; i++ {
+		resp := s.do("POST", "/v2/r/blobs/uploads/", nil)
+		locs = append(locs, resp.Header.Get("Location"))
+		s.expect(resp, http.StatusAccepted, "")
+	}
+	s.expect(s.do("POST", "/v2/r/blobs/uploads/", nil), http.StatusTooManyRequests, "TOOMANYREQUESTS")
+	s.expect(s.do("DELETE", locs[0], nil), http.StatusNoContent, "")
+	s.expect(s.do("POST", "/v2/r/blobs/uploads/", nil), http.StatusAccepted, "")
+}
