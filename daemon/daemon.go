@@ -19,6 +19,7 @@ import (
 	"github.com/drover/drover/image"
 	"github.com/drover/drover/image/remote"
 	"github.com/drover/drover/network"
+	"github.com/drover/drover/registry"
 	"github.com/drover/drover/runtime"
 	"github.com/drover/drover/runtime/libcontainer"
 	"github.com/drover/drover/runtime/oci"
@@ -58,6 +59,12 @@ type Config struct {
 	ContainersPerShim int
 	// ResolvConf is the host's resolver configuration that containers inherit.
 	ResolvConf string
+	// RegistryAddr, when set, serves the daemon's images over the OCI distribution API
+	// there (see startRegistry), with RegistryOptions (auth, limits) and, when both are
+	// set, TLS from RegistryTLSCert and RegistryTLSKey.
+	RegistryAddr                    string
+	RegistryOptions                 registry.Options
+	RegistryTLSCert, RegistryTLSKey string
 }
 
 // DefaultContainersPerShim is how many containers share a shim process by default: a
@@ -233,6 +240,13 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	d.ln = ln
 	d.srv = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	stopRegistry := func() {}
+	if d.cfg.RegistryAddr != "" {
+		if stopRegistry, err = d.startRegistry(); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	close(d.ready)
 	d.log.Info("drover daemon ready", "socket", d.cfg.Socket, "root", d.cfg.Root)
 	errc := make(chan error, 1)
@@ -241,10 +255,12 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
+			stopRegistry()
 			d.close()
 			return err
 		}
 	}
+	stopRegistry()
 	close(d.shutdown)
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -421,6 +421,11 @@ func (s *Store) forgetLocked(id digest.Digest) error {
 				return err
 			}
 		}
+		if rec, err := s.getRecord(tx, id); err == nil {
+			if err := forgetSignatures(tx, rec.Manifest.Digest); err != nil {
+				return err
+			}
+		}
 		return tx.Bucket(bucketImages).Delete([]byte(id))
 	})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -10,10 +11,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/drover/drover/daemon"
+	"github.com/drover/drover/image/policy"
 )
+
+// defaultPolicy is the trust policy the daemon reads when --signature-policy is not given.
+const defaultPolicy = "/etc/drover/policy.json"
 
 func daemonCommand() *cobra.Command {
 	var cfg daemon.Config
+	var policyFile string
+	var reg registryServeFlags
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the drover engine",
@@ -30,6 +37,25 @@ running when the daemon stops; the next daemon picks them up again.`,
 				level = slog.LevelDebug
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			if cfg.RegistryAddr != "" {
+				opts, err := registryOptions(reg)
+				if err != nil {
+					return fmt.Errorf("--registry-*: %w", err)
+				}
+				cfg.RegistryOptions, cfg.RegistryTLSCert, cfg.RegistryTLSKey = opts, reg.tlsCert, reg.tlsKey
+			}
+			if policyFile == "" {
+				if _, err := os.Stat(defaultPolicy); err == nil {
+					policyFile = defaultPolicy
+				}
+			}
+			if policyFile != "" {
+				p, err := policy.Load(policyFile)
+				if err != nil {
+					return err
+				}
+				cfg.Registries.Policy = p
+			}
 			d, err := daemon.New(cfg)
 			if err != nil {
 				return err
@@ -54,6 +80,13 @@ running when the daemon stops; the next daemon picks them up again.`,
 	f.IntVar(&cfg.ContainersPerShim, "containers-per-shim", daemon.DefaultContainersPerShim, "containers one shim process supervises (1: a shim per container, the most isolation; more: less memory per container)")
 	f.StringVar(&cfg.ResolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration containers inherit and the embedded DNS forwards to (e.g. /run/systemd/resolve/resolv.conf behind a local stub resolver)")
 	f.StringVar(&cfg.Firewall, "firewall", "", "where network rules go: nftables or iptables (default: nftables if the kernel has it, else iptables)")
+	f.StringVar(&cfg.RegistryAddr, "registry-addr", "", "also serve the daemon's images over the OCI distribution API on this host:port, e.g. 127.0.0.1:5000")
+	f.StringVar(&reg.auth, "registry-auth", "", "credentials for --registry-addr: htpasswd=FILE or token=FILE (see drover registry serve --auth)")
+	f.StringVar(&reg.access, "registry-access", "", "access rules file for --registry-addr (see drover registry serve --access)")
+	f.BoolVar(&reg.anonymousPull, "registry-anonymous-pull", false, "let requests without credentials pull from --registry-addr (with --registry-auth)")
+	f.StringVar(&reg.tlsCert, "registry-tls-cert", "", "serve --registry-addr over HTTPS with this PEM certificate")
+	f.StringVar(&reg.tlsKey, "registry-tls-key", "", "PEM private key of --registry-tls-cert")
+	f.StringVar(&policyFile, "signature-policy", "", "trust policy every pull must satisfy, in containers-policy.json format (default: "+defaultPolicy+" when it exists; without one every image is accepted)")
 	f.StringVar(&cfg.DefaultSubnet, "bip", "", "subnet of the default bridge network, e.g. 172.17.0.0/16 (default: the first free of 172.17-31.0.0/16)")
 	return cmd
 }

@@ -37,7 +37,7 @@ func main() {
 		os.Exit(runShim(os.Args[2:]))
 	}
 	root := cli.NewRoot()
-	root.AddCommand(daemonCommand(), shimCommand(), runtimeCommand("runtime"))
+	root.AddCommand(daemonCommand(), shimCommand(), runtimeCommand("runtime"), registryCommand())
 	os.Exit(cli.Execute(root))
 }
 

@@ -46,6 +46,10 @@ type Writer interface {
 	Offset() int64
 	// Digest is the digest of what was written so far.
 	Digest() digest.Digest
+	// SetExpected names the digest the blob must have when it is known only at the end
+	// of the write (a registry upload names it in its final request); a digest of
+	// another algorithm than the one computed so far rehashes what was written.
+	SetExpected(d digest.Digest) error
 	// Commit verifies digest and size, fsyncs and publishes the blob.
 	Commit() error
 	// Abort discards the ingest.

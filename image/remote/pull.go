@@ -18,6 +18,7 @@ import (
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/image"
+	"github.com/drover/drover/image/signature"
 	"github.com/drover/drover/internal/errdefs"
 )
 
@@ -91,6 +92,14 @@ func (c *Client) pullFrom(ctx context.Context, host string, ref image.Reference,
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.Familiar(), err)
 	}
+	// The image's cosign signatures come with it (one request; none is the usual case),
+	// for the trust policy and for a later push to carry on.
+	sigs, sigErr := repo.signatures(ctx, top.Digest)
+	if p := c.opts.Policy; p != nil {
+		if err := p.Check(ref, top.Digest, func() ([]signature.Signature, error) { return sigs, sigErr }); err != nil {
+			return nil, err
+		}
+	}
 	var before digest.Digest
 	if old, err := c.store.Get(ref.String()); err == nil {
 		before = old.ID
@@ -147,6 +156,12 @@ func (c *Client) pullFrom(ctx context.Context, host string, ref image.Reference,
 	img, err := in.Commit(ctx, mdesc, names...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.Familiar(), err)
+	}
+	if sigErr == nil && top.Digest == mdesc.Digest {
+		// Kept only for a single manifest: a push sends that manifest, not an index.
+		if err := c.store.AddSignatures(top.Digest, sigs); err != nil {
+			return nil, fmt.Errorf("%s: %w", ref.Familiar(), err)
+		}
 	}
 	for _, l := range m.Layers {
 		report(api.Progress{ID: shortID(l.Digest), Status: "Pull complete"})

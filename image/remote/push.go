@@ -18,6 +18,7 @@ import (
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/image"
+	"github.com/drover/drover/image/signature"
 	"github.com/drover/drover/internal/errdefs"
 )
 
@@ -72,6 +73,19 @@ func (c *Client) Push(ctx context.Context, refStr string, o PushOptions) (digest
 	}
 	if err := repo.putManifest(ctx, tag, mt, raw); err != nil {
 		return "", fmt.Errorf("push %s: %w", ref.Familiar(), err)
+	}
+	// Signatures pulled with the image go with it, under cosign's tag beside it.
+	sigs, err := c.store.Signatures(img.Manifest)
+	if err != nil {
+		return "", fmt.Errorf("push %s: %w", ref.Familiar(), err)
+	}
+	for _, sg := range sigs {
+		if err := repo.pushSignature(ctx, img.Manifest, sg); err != nil {
+			return "", fmt.Errorf("push %s: %w", ref.Familiar(), err)
+		}
+	}
+	if len(sigs) > 0 {
+		o.Progress(api.Progress{Status: fmt.Sprintf("%s: %d signature(s)", signature.Tag(img.Manifest), len(sigs))})
 	}
 	o.Progress(api.Progress{Status: fmt.Sprintf("%s: digest: %s size: %d", tag, img.Manifest, len(raw))})
 	return img.Manifest, nil

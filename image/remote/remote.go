@@ -24,6 +24,7 @@ import (
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/image"
+	"github.com/drover/drover/image/policy"
 )
 
 // Options configures the client; the daemon fills it from its flags.
@@ -41,6 +42,9 @@ type Options struct {
 	Concurrency int
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Policy, when set, is the trust policy every pull must satisfy before anything of
+	// the image is stored.
+	Policy *policy.Policy
 }
 
 // Client pulls into and pushes from one image store.

@@ -56,7 +56,7 @@ func NewRoot() *cobra.Command {
 		importCommand(), loadCommand(), saveCommand(), imagesCommand(), rmiCommand(), tagCommand(), imageCommand(),
 		pullCommand(), pushCommand(), loginCommand(), logoutCommand(), systemCommand(), historyCommand(),
 		networkCommand(), portCommand(), podCommand(), volumeCommand(), buildCommand(), builderCommand(),
-		infoCommand(), versionCommand(),
+		infoCommand(), versionCommand(), keyCommand(), signCommand(), verifyCommand(),
 	)
 	return root
 }

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) content.Blobs) {
 		{"OneWriterPerRef", testOneWriterPerRef},
 		{"Abort", testAbort},
 		{"ConcurrentSameBlob", testConcurrentSameBlob},
+		{"SetExpected", testSetExpected},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -334,5 +335,43 @@ func testConcurrentSameBlob(t *testing.T, s content.Blobs) {
 	}
 	if !bytes.Equal(readAll(t, s, digest.FromBytes(data)), data) {
 		t.Fatal("content differs")
+	}
+}
+
+// testSetExpected: a digest named only at the end of a write is checked, in the
+// algorithm it names (sha512 rehashes what a sha256 writer wrote).
+func testSetExpected(t *testing.T, s content.Blobs) {
+	data := blob(300)
+	for _, d := range []digest.Digest{digest.SHA256.FromBytes(data), digest.SHA512.FromBytes(data)} {
+		w, err := s.Writer("", "", -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write(data[:100])
+		_, _ = w.Write(data[100:])
+		if err := w.SetExpected(d); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatalf("commit as %s: %v", d.Algorithm(), err)
+		}
+		if _, err := s.Info(d); err != nil {
+			t.Fatalf("%s not stored: %v", d, err)
+		}
+	}
+	w, err := s.Writer("", "", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.Write(data)
+	wrong := digest.SHA512.FromString("other")
+	if err := w.SetExpected(wrong); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("commit with a wrong digest: %v", err)
+	}
+	if _, err := s.Info(wrong); err == nil {
+		t.Fatal("a blob was stored under a wrong digest")
 	}
 }
