@@ -58,6 +58,10 @@ type Config struct {
 	ContainersPerShim int
 	// ResolvConf is the host's resolver configuration that containers inherit.
 	ResolvConf string
+	// DockerSocket, when set, serves the Docker Engine API there (dockerapi/).
+	DockerSocket string
+	// DockerSocketGroup is the group (name or GID) allowed on DockerSocket besides root.
+	DockerSocketGroup string
 }
 
 // DefaultContainersPerShim is how many containers share a shim process by default: a
@@ -228,6 +232,15 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	d.ln = ln
 	d.srv = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	dockerLn, err := d.listenDocker()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if dockerLn != nil {
+		dockerSrv := d.serveDocker(dockerLn)
+		defer dockerSrv.Close()
+	}
 	close(d.ready)
 	d.log.Info("drover daemon ready", "socket", d.cfg.Socket, "root", d.cfg.Root)
 	errc := make(chan error, 1)

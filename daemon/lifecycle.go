@@ -290,11 +290,33 @@ func (d *Daemon) rename(c *container, name string) error {
 
 // wait blocks until the condition holds: "not-running" (default), "next-exit" or "removed".
 func (d *Daemon) wait(ctx context.Context, c *container, condition string) (api.WaitResponse, error) {
+	block, err := d.waitFor(c, condition)
+	if err != nil {
+		return api.WaitResponse{}, err
+	}
+	return block(ctx)
+}
+
+// waitFor notes c's state now and returns what blocks until the condition holds, so a
+// caller can answer before it waits (the Docker API's wait) and still count a run that
+// starts after waitFor as the next one.
+func (d *Daemon) waitFor(c *container, condition string) (func(context.Context) (api.WaitResponse, error), error) {
+	switch condition {
+	case "", "not-running", "next-exit", "removed":
+	default:
+		return nil, fmt.Errorf("invalid wait condition %q: use not-running, next-exit or removed: %w", condition, errdefs.ErrInvalidArgument)
+	}
 	c.mu.Lock()
 	exited := c.exited
 	removed := c.removed
 	running := c.rec.State.Status == api.StatusRunning || c.rec.State.Status == api.StatusPaused || c.rec.State.Status == api.StatusRestarting
 	c.mu.Unlock()
+	return func(ctx context.Context) (api.WaitResponse, error) {
+		return d.waitBlock(ctx, c, condition, exited, removed, running)
+	}, nil
+}
+
+func (d *Daemon) waitBlock(ctx context.Context, c *container, condition string, exited, removed chan struct{}, running bool) (api.WaitResponse, error) {
 	switch condition {
 	case "", "not-running":
 		if running {

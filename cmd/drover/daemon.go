@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -25,6 +26,10 @@ running when the daemon stops; the next daemon picks them up again.`,
 			if host, _ := cmd.Flags().GetString("host"); host != "" && !cmd.Flags().Changed("socket") {
 				cfg.Socket = host
 			}
+			if !cmd.Flags().Changed("docker-socket") && cfg.ExecRoot != defaultExecRoot {
+				// A daemon beside the default one keeps its Docker socket in its own exec root.
+				cfg.DockerSocket = filepath.Join(cfg.ExecRoot, "docker.sock")
+			}
 			level := slog.LevelInfo
 			if os.Getenv("DROVER_DEBUG") != "" {
 				level = slog.LevelDebug
@@ -41,7 +46,7 @@ running when the daemon stops; the next daemon picks them up again.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Root, "root", "/var/lib/drover", "directory of persistent state (images, metadata, logs)")
-	f.StringVar(&cfg.ExecRoot, "exec-root", "/run/drover", "directory of runtime state (bundles, sockets)")
+	f.StringVar(&cfg.ExecRoot, "exec-root", defaultExecRoot, "directory of runtime state (bundles, sockets)")
 	f.StringVar(&cfg.Socket, "socket", "", "API socket (default EXEC-ROOT/drover.sock)")
 	f.StringVar(&cfg.DefaultRuntime, "default-runtime", "", "OCI runtime for containers that do not choose one (default: embedded)")
 	f.StringVar(&cfg.CgroupParent, "cgroup-parent", "drover", "parent cgroup of all containers")
@@ -55,5 +60,9 @@ running when the daemon stops; the next daemon picks them up again.`,
 	f.StringVar(&cfg.ResolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration containers inherit and the embedded DNS forwards to (e.g. /run/systemd/resolve/resolv.conf behind a local stub resolver)")
 	f.StringVar(&cfg.Firewall, "firewall", "", "where network rules go: nftables or iptables (default: nftables if the kernel has it, else iptables)")
 	f.StringVar(&cfg.DefaultSubnet, "bip", "", "subnet of the default bridge network, e.g. 172.17.0.0/16 (default: the first free of 172.17-31.0.0/16)")
+	f.StringVar(&cfg.DockerSocket, "docker-socket", defaultExecRoot+"/docker.sock", "serve the Docker Engine API on this unix socket for the docker CLI, Compose and Docker SDKs (default EXEC-ROOT/docker.sock; \"\" disables it)")
+	f.StringVar(&cfg.DockerSocketGroup, "docker-socket-group", "", "group (name or GID) that may use the Docker API socket besides root")
 	return cmd
 }
+
+const defaultExecRoot = "/run/drover"
