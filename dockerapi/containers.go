@@ -99,7 +99,11 @@ func (s *Server) containerRoutes() {
 		if p == "" {
 			return fmt.Errorf("path is required: %w", errdefs.ErrInvalidArgument)
 		}
-		return noContent(w, s.engine.ArchivePut(r.Context(), c.ID, p, r.Body))
+		if err := s.engine.ArchivePut(r.Context(), c.ID, p, r.Body); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK) // Docker answers 200 here, and its CLI wants exactly that
+		return nil
 	}))
 	s.handle("POST /containers/{id}/attach", s.withContainer(s.handleAttach))
 	s.handle("GET /containers/{id}/attach/ws", func(w http.ResponseWriter, r *http.Request) error {
@@ -470,7 +474,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, c api.Conta
 		}
 		return container.StatsResponse{
 			ID: c.ID, Name: "/" + c.Name, OSType: "linux", Read: st.Read,
-			CPUStats: container.CPUStats{CPUUsage: container.CPUUsage{TotalUsage: st.CPUUsageNs}, SystemUsage: st.SystemNs, OnlineCPUs: uint32(st.OnlineCPUs)},
+			CPUStats:    container.CPUStats{CPUUsage: container.CPUUsage{TotalUsage: st.CPUUsageNs}, SystemUsage: st.SystemNs, OnlineCPUs: uint32(st.OnlineCPUs)},
 			MemoryStats: container.MemoryStats{Usage: st.MemoryUsage, Limit: st.MemoryLimit, Stats: map[string]uint64{}},
 			PidsStats:   container.PidsStats{Current: st.Pids},
 			BlkioStats: container.BlkioStats{IoServiceBytesRecursive: []container.BlkioStatEntry{

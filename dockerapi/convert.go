@@ -106,7 +106,7 @@ func toCreateConfig(name string, req container.CreateRequest) (api.ContainerConf
 		Tmpfs: h.Tmpfs, ReadonlyRootfs: h.ReadonlyRootfs, Memory: h.Memory, MemorySwap: h.MemorySwap,
 		NanoCPUs: h.NanoCPUs, CPUShares: h.CPUShares, CapAdd: h.CapAdd, CapDrop: h.CapDrop,
 		SecurityOpt: h.SecurityOpt, Privileged: h.Privileged, AutoRemove: h.AutoRemove,
-		RestartPolicy: api.RestartPolicy{Name: string(h.RestartPolicy.Name), MaximumRetryCount: h.RestartPolicy.MaximumRetryCount},
+		RestartPolicy:   api.RestartPolicy{Name: string(h.RestartPolicy.Name), MaximumRetryCount: h.RestartPolicy.MaximumRetryCount},
 		PublishAllPorts: h.PublishAllPorts, DNSSearch: h.DNSSearch, DNSOptions: h.DNSOptions, ExtraHosts: h.ExtraHosts,
 		Runtime: h.Runtime, ShmSize: h.ShmSize,
 		LogConfig: api.LogConfig{Type: h.LogConfig.Type, Config: h.LogConfig.Config},

@@ -14,7 +14,6 @@ import (
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
 	"golang.org/x/sys/unix"
-
 )
 
 type apiVersionKey struct{}
@@ -235,4 +234,3 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	<-r.Context().Done()
 	return nil
 }
-

@@ -1,0 +1,357 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/drover/drover/internal/testutil"
+)
+
+// dockerClients are the real docker CLIs the Docker API tests drive: Debian's docker.io
+// (20.10, API 1.41) and a current one (API 1.50) where the machine has them.
+func dockerClients(t *testing.T) map[string]string {
+	out := map[string]string{}
+	for name, p := range map[string]string{"docker20": "/usr/bin/docker", "docker-current": "/usr/local/bin/docker"} {
+		if _, err := os.Stat(p); err == nil {
+			out[name] = p
+		}
+	}
+	if len(out) == 0 {
+		t.Skip("no docker CLI installed (apt-get install docker.io)")
+	}
+	return out
+}
+
+// dockerSock is the Docker API socket of e's daemon (EXEC-ROOT/docker.sock by default).
+func (e *env) dockerSock() string { return filepath.Join(e.exec, "docker.sock") }
+
+// docker runs a docker CLI against e's Docker API socket, with a config directory of its
+// own (no ~/.docker is read or written).
+func (e *env) docker(bin string, stdin []byte, args ...string) (stdout, stderr string, code int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+e.dockerSock(), "DOCKER_CONFIG="+filepath.Join(e.dir, "docker-config"),
+		"DROVER_HOST="+e.sock, "DOCKER_BUILDKIT=0", "COMPOSE_DOCKER_CLI_BUILD=0")
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var o, er bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &er
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		code = -1
+		er.WriteString(err.Error())
+	}
+	return o.String(), er.String(), code
+}
+
+func (e *env) mustDocker(bin string, args ...string) string {
+	e.t.Helper()
+	out, errOut, code := e.docker(bin, nil, args...)
+	if code != 0 {
+		e.t.Fatalf("docker %s: exit %d\nstdout: %s\nstderr: %s\ndaemon log:\n%s", strings.Join(args, " "), code, out, errOut, e.logBuf)
+	}
+	return out
+}
+
+// dockerHTTP is a raw HTTP client of the Docker API socket, for what the CLI hides.
+func (e *env) dockerHTTP() *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", e.dockerSock())
+	}}, Timeout: time.Minute}
+}
+
+func TestDockerAPIClients(t *testing.T) {
+	clients := dockerClients(t)
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
+	for name, bin := range clients {
+		t.Run(name, func(t *testing.T) {
+			e := e.with(t)
+			if v := strings.TrimSpace(e.mustDocker(bin, "version", "--format", "{{.Server.APIVersion}}")); v != "1.57" {
+				t.Fatalf("server API version %q, want 1.57", v)
+			}
+			if out := e.mustDocker(bin, "info", "--format", "{{.OSType}} {{.Images}}"); !strings.HasPrefix(out, "linux ") {
+				t.Fatalf("docker info: %q", out)
+			}
+
+			// run -d with a published port, env and a label; the same container is seen
+			// and managed by drover's own CLI.
+			port := testutil.FreePort(t)
+			name := "web-" + name
+			e.mustDocker(bin, "run", "-d", "--name", name, "-p", "127.0.0.1:"+strconv.Itoa(port)+":8080", "-e", "GREETING=hi",
+				"--label", "suite=dockerapi", "busybox", "sh", "-c", "echo started; echo oops >&2; exec nc -ll -p 8080 -e echo pong")
+			e.eventually(10*time.Second, "log line", func() bool {
+				out, _, _ := e.docker(bin, nil, "logs", name)
+				return strings.Contains(out, "started")
+			})
+			if out := e.mustDocker(bin, "ps", "--filter", "label=suite=dockerapi", "--format", "{{.Names}} {{.Status}}"); !strings.HasPrefix(out, name+" Up") {
+				t.Fatalf("docker ps: %q", out)
+			}
+			if out := e.must("ps", "--format", "{{.Names}}"); !strings.Contains(out, name) {
+				t.Fatalf("drover ps does not show the container made through docker: %q", out)
+			}
+			var reply []byte
+			e.eventually(10*time.Second, "an answer on the published port", func() bool {
+				conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
+				if err != nil {
+					return false
+				}
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+				reply, _ = io.ReadAll(conn)
+				return strings.Contains(string(reply), "pong")
+			})
+			out, errOut, code := e.docker(bin, nil, "logs", name)
+			if code != 0 || !strings.Contains(out, "started") || !strings.Contains(errOut, "oops") {
+				t.Fatalf("docker logs split the streams wrong: code %d stdout %q stderr %q", code, out, errOut)
+			}
+			if out := e.mustDocker(bin, "exec", name, "sh", "-c", "echo $GREETING $HOSTNAME; test -f /.dockerenv && echo dockerenv; echo $PATH"); !strings.Contains(out, "hi ") || !strings.Contains(out, "dockerenv") || !strings.Contains(out, "/usr/bin") {
+				t.Fatalf("docker exec: %q", out)
+			}
+			if _, _, code := e.docker(bin, nil, "exec", name, "sh", "-c", "exit 4"); code != 4 {
+				t.Fatalf("docker exec exit code %d, want 4", code)
+			}
+			if out := strings.TrimSpace(e.mustDocker(bin, "inspect", "-f", "{{.State.Running}} {{.Config.Image}} {{index .Config.Labels \"suite\"}}", name)); out != "true busybox dockerapi" {
+				t.Fatalf("docker inspect: %q", out)
+			}
+			if got := e.inspect(name, "{{.State.Status}}"); got != "running" {
+				t.Fatalf("drover inspect: %q", got)
+			}
+			e.mustDocker(bin, "stop", "-t", "1", name)
+			if got := e.inspect(name, "{{.State.Status}}"); got != "exited" {
+				t.Fatalf("after docker stop, drover sees %q", got)
+			}
+			e.mustDocker(bin, "rm", name)
+			if _, _, code := e.drover("inspect", name); code == 0 {
+				t.Fatal("container still there after docker rm")
+			}
+
+			// And the other way: made by drover, managed by docker.
+			other := "drv-" + name
+			e.must("run", "-d", "--name", other, "busybox", "sleep", "100")
+			if out := e.mustDocker(bin, "ps", "--format", "{{.Names}}"); !strings.Contains(out, other) {
+				t.Fatalf("docker ps does not show the drover container: %q", out)
+			}
+			e.mustDocker(bin, "rm", "-f", other)
+			if _, _, code := e.drover("inspect", other); code == 0 {
+				t.Fatal("drover container still there after docker rm -f")
+			}
+
+			// Foreground run: stdin, exit code, --rm.
+			out, _, code = e.docker(bin, []byte("from stdin\n"), "run", "-i", "--rm", "--label", "rmtest="+name, "busybox", "sh", "-c", "cat; exit 3")
+			if code != 3 || out != "from stdin\n" {
+				t.Fatalf("docker run -i: code %d out %q", code, out)
+			}
+			if out := e.mustDocker(bin, "ps", "-a", "-q", "--filter", "label=rmtest="+name); strings.TrimSpace(out) != "" {
+				t.Fatalf("--rm left containers: %q", out)
+			}
+
+			// Volumes and networks.
+			vol, nw := "vol-"+name, "net-"+name
+			e.mustDocker(bin, "volume", "create", vol)
+			e.mustDocker(bin, "network", "create", nw)
+			if out := e.mustDocker(bin, "volume", "ls", "-q"); !strings.Contains(out, vol) {
+				t.Fatalf("volume ls: %q", out)
+			}
+			if out := e.mustDocker(bin, "network", "ls", "--format", "{{.Name}}"); !strings.Contains(out, nw) {
+				t.Fatalf("network ls: %q", out)
+			}
+			e.mustDocker(bin, "run", "--rm", "--network", nw, "-v", vol+":/data", "busybox", "sh", "-c", "echo kept > /data/f")
+			if out := e.mustDocker(bin, "run", "--rm", "-v", vol+":/data:ro", "busybox", "cat", "/data/f"); out != "kept\n" {
+				t.Fatalf("volume content: %q", out)
+			}
+			e.mustDocker(bin, "network", "rm", nw)
+			e.mustDocker(bin, "volume", "rm", vol)
+
+			// docker cp both ways, stats, top, system df.
+			cpName := "cp-" + name
+			e.mustDocker(bin, "run", "-d", "--name", cpName, "busybox", "sleep", "100")
+			src := filepath.Join(t.TempDir(), "in.txt")
+			if err := os.WriteFile(src, []byte("copied in\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			e.mustDocker(bin, "cp", src, cpName+":/tmp/")
+			if out := e.mustDocker(bin, "exec", cpName, "cat", "/tmp/in.txt"); out != "copied in\n" {
+				t.Fatalf("cp in: %q", out)
+			}
+			dst := t.TempDir()
+			e.mustDocker(bin, "cp", cpName+":/etc/passwd", dst)
+			if data, err := os.ReadFile(filepath.Join(dst, "passwd")); err != nil || !strings.Contains(string(data), "root:") {
+				t.Fatalf("cp out: %v %q", err, data)
+			}
+			if out := e.mustDocker(bin, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", cpName); !strings.HasPrefix(out, cpName+" 1") {
+				t.Fatalf("stats: %q", out)
+			}
+			if out := e.mustDocker(bin, "top", cpName); !strings.Contains(out, "sleep 100") {
+				t.Fatalf("top: %q", out)
+			}
+			if out := e.mustDocker(bin, "system", "df"); !strings.Contains(out, "Images") || !strings.Contains(out, "Containers") {
+				t.Fatalf("system df: %q", out)
+			}
+			e.mustDocker(bin, "rm", "-f", cpName)
+
+			// Images: tag, push to and pull from a local registry, rmi.
+			ref := reg.Addr + "/dockerapi/" + name + ":v1"
+			e.mustDocker(bin, "tag", "busybox", ref)
+			if out := e.mustDocker(bin, "push", ref); !strings.Contains(out, "digest: sha256:") {
+				t.Fatalf("push: %q", out)
+			}
+			e.mustDocker(bin, "rmi", ref)
+			if _, _, code := e.docker(bin, nil, "image", "inspect", ref); code == 0 {
+				t.Fatal("image still there after rmi")
+			}
+			if out := e.mustDocker(bin, "pull", ref); !strings.Contains(out, "Digest: sha256:") {
+				t.Fatalf("pull: %q", out)
+			}
+			if out := e.mustDocker(bin, "images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(out, ref) {
+				t.Fatalf("images: %q", out)
+			}
+			if out := e.mustDocker(bin, "history", "-q", ref); strings.TrimSpace(out) == "" {
+				t.Fatal("history is empty")
+			}
+			e.mustDocker(bin, "rmi", ref)
+		})
+	}
+}
+
+// TestDockerAPITerminal drives docker run -it and exec -it through a pseudo-terminal
+// (util-linux script), as a user at a shell would.
+func TestDockerAPITerminal(t *testing.T) {
+	clients := dockerClients(t)
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script (util-linux) is not installed")
+	}
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	env := append(os.Environ(), "DOCKER_HOST=unix://"+e.dockerSock(), "DOCKER_CONFIG="+filepath.Join(e.dir, "docker-config"))
+	for name, bin := range clients {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(script, "-eqc", bin+" run -it --rm busybox sh -c 'tty; exit 5'", "/dev/null")
+			cmd.Env = env
+			cmd.Stdin = bytes.NewReader(nil)
+			out, err := cmd.Output()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 5 || !strings.Contains(string(out), "/dev/pts/") {
+				t.Fatalf("docker run -it: err %v out %q", err, out)
+			}
+			e := e.with(t)
+			cname := "tty-" + name
+			e.mustDocker(bin, "run", "-d", "--name", cname, "busybox", "sleep", "100")
+			cmd = exec.Command(script, "-eqc", bin+" exec -it "+cname+" sh -c 'tty; exit 6'", "/dev/null")
+			cmd.Env = env
+			cmd.Stdin = bytes.NewReader(nil)
+			out, err = cmd.Output()
+			if !errors.As(err, &ee) || ee.ExitCode() != 6 || !strings.Contains(string(out), "/dev/pts/") {
+				t.Fatalf("docker exec -it: err %v out %q", err, out)
+			}
+			e.mustDocker(bin, "rm", "-f", cname)
+		})
+	}
+}
+
+// TestDockerAPIBadInput checks status codes and Docker's error body for bad requests, and
+// that a refused create leaves nothing behind.
+func TestDockerAPIBadInput(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	hc := e.dockerHTTP()
+	do := func(method, path, body string) (int, string, http.Header) {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://docker"+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		var msg struct {
+			Message string `json:"message"`
+		}
+		if resp.StatusCode >= 400 {
+			if err := json.Unmarshal(data, &msg); err != nil {
+				t.Fatalf("%s %s: error body %q is not Docker's {\"message\": ...}", method, path, data)
+			}
+			return resp.StatusCode, msg.Message, resp.Header
+		}
+		return resp.StatusCode, string(data), resp.Header
+	}
+	code, body, hdr := do("GET", "/_ping", "")
+	if code != 200 || body != "OK" || hdr.Get("Api-Version") != "1.57" || hdr.Get("Ostype") != "linux" {
+		t.Fatalf("_ping: %d %q %v", code, body, hdr)
+	}
+	if code, _, hdr := do("HEAD", "/v1.41/_ping", ""); code != 200 || hdr.Get("Api-Version") == "" {
+		t.Fatalf("HEAD _ping: %d %v", code, hdr)
+	}
+	cases := []struct {
+		method, path, body string
+		code               int
+		msg                string
+	}{
+		{"GET", "/v1.41/containers/nope/json", "", 404, "No such container: nope"},
+		{"POST", "/containers/nope/start", "", 404, "No such container: nope"},
+		{"DELETE", "/containers/nope", "", 404, "No such container: nope"},
+		{"GET", "/images/nope:1/json", "", 404, "No such image: nope:1"},
+		{"GET", "/networks/nope", "", 404, "network nope not found"},
+		{"GET", "/volumes/nope", "", 404, "no such volume"},
+		{"GET", "/exec/nope/json", "", 404, "No such exec instance: nope"},
+		{"POST", "/containers/create", "{bad json", 400, "invalid JSON"},
+		{"POST", "/containers/create", `{"Image":"busybox","Cmd":["true"],"HostConfig":{"Devices":[{"PathOnHost":"/dev/null","PathInContainer":"/dev/x"}]}}`, 400, "HostConfig.Devices"},
+		{"POST", "/containers/create?name=bad-ports", `{"Image":"busybox","Cmd":["true"],"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"8000-8010"}]}}}`, 400, "host port range"},
+		{"POST", "/containers/create", `{"Image":"nosuchimage:9","Cmd":["true"]}`, 404, "No such image: nosuchimage:9"},
+		{"POST", "/networks/create", `{"Name":"x","Driver":"overlay"}`, 400, `network driver "overlay"`},
+		{"POST", "/build", "", 501, "not supported"},
+		{"GET", "/v1.40/version", "", 400, "client version 1.40 is too old"},
+		{"GET", "/v1.99/version", "", 400, "client version 1.99 is too new"},
+		{"GET", "/nowhere", "", 404, "page not found"},
+		{"GET", "/containers/json?filters=%7B%22bogus%22%3A%7B%22x%22%3Atrue%7D%7D", "", 400, "invalid filter 'bogus'"},
+	}
+	for _, c := range cases {
+		code, msg, _ := do(c.method, c.path, c.body)
+		if code != c.code || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s %s: got %d %q, want %d with %q", c.method, c.path, code, msg, c.code, c.msg)
+		}
+	}
+	if out := e.must("ps", "-a", "-q"); strings.TrimSpace(out) != "" {
+		t.Fatalf("refused creates left containers: %q", out)
+	}
+	if out := e.must("network", "ls", "--format", "{{.Name}}"); strings.Contains(out, "x\n") {
+		t.Fatalf("refused network create left a network: %q", out)
+	}
+	// The socket is for root (and a group only when one is given).
+	fi, err := os.Stat(e.dockerSock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode().Perm() != 0o660 || st.Uid != 0 || st.Gid != 0 {
+		t.Fatalf("docker socket mode %v owner %d:%d, want 0660 root:root", fi.Mode().Perm(), st.Uid, st.Gid)
+	}
+}
