@@ -456,13 +456,23 @@ func toNetworkSettings(c api.Container) *container.NetworkSettings {
 		out.Ports[p] = append(out.Ports[p], pb)
 	}
 	for name, ep := range ns.Networks {
-		out.Networks[name] = toEndpointSettings(ep, c.Config.Networks[name])
+		es := toEndpointSettings(ep, c.Config.Networks[name])
+		if name != "bridge" && len(c.ID) >= 12 && !contains(es.Aliases, c.ID[:12]) {
+			// Docker answers on user networks to the short ID too, and lists it; Compose
+			// 1.29 takes a container without it for one to reconnect.
+			es.Aliases = append(append([]string{}, es.Aliases...), c.ID[:12])
+		}
+		out.Networks[name] = es
 	}
 	if len(out.Networks) == 0 && c.Config.Host.NetworkMode != "" && !c.State.Running {
 		// A stopped container still names its networks, as Docker's inspect does.
 		for _, name := range networkNames(c.Config) {
 			ec := c.Config.Networks[name]
-			out.Networks[name] = &network.EndpointSettings{Aliases: ec.Aliases}
+			es := &network.EndpointSettings{Aliases: ec.Aliases}
+			if name != "bridge" && len(c.ID) >= 12 && !contains(es.Aliases, c.ID[:12]) {
+				es.Aliases = append(append([]string{}, es.Aliases...), c.ID[:12])
+			}
+			out.Networks[name] = es
 		}
 	}
 	return out
@@ -501,6 +511,15 @@ func toEndpointSettings(ep api.EndpointSettings, ec api.EndpointConfig) *network
 		out.Aliases = ec.Aliases
 	}
 	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func parseMAC(s string) (network.HardwareAddr, error) {

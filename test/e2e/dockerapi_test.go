@@ -355,3 +355,82 @@ func TestDockerAPIBadInput(t *testing.T) {
 		t.Fatalf("docker socket mode %v owner %d:%d, want 0660 root:root", fi.Mode().Perm(), st.Uid, st.Gid)
 	}
 }
+
+// TestDockerAPICompose runs Debian's docker-compose 1.29 on a project of two services on
+// a network, with a named volume, a published port and a health check.
+func TestDockerAPICompose(t *testing.T) {
+	compose, err := exec.LookPath("docker-compose")
+	if err != nil {
+		t.Skip("docker-compose is not installed (apt-get install docker-compose)")
+	}
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	port := testutil.FreePort(t)
+	dir := t.TempDir()
+	project := "dapi" + strconv.Itoa(port)
+	file := `version: "3.8"
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "echo web up; echo kept > /data/f; exec nc -ll -p 8080 -e echo pong"]
+    ports:
+      - "127.0.0.1:` + strconv.Itoa(port) + `:8080"
+    volumes:
+      - data:/data
+    networks: [back]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/data/f"]
+      interval: 1s
+      retries: 3
+  client:
+    image: busybox
+    command: ["sh", "-c", "echo client up; exec sleep 1000"]
+    networks: [back]
+    depends_on: [web]
+volumes:
+  data:
+networks:
+  back:
+`
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		all := append([]string{"-p", project, "-f", filepath.Join(dir, "docker-compose.yml")}, args...)
+		out, errOut, code := e.docker(compose, nil, all...)
+		if code != 0 {
+			t.Fatalf("docker-compose %s: exit %d\nstdout: %s\nstderr: %s\ndaemon log:\n%s", strings.Join(args, " "), code, out, errOut, e.logBuf)
+		}
+		return out
+	}
+	t.Cleanup(func() { _, _, _ = e.docker(compose, nil, "-p", project, "-f", filepath.Join(dir, "docker-compose.yml"), "down", "-v", "-t", "1") })
+	run("up", "-d")
+	e.eventually(30*time.Second, "web healthy", func() bool {
+		out, _, _ := e.docker(compose, nil, "-p", project, "-f", filepath.Join(dir, "docker-compose.yml"), "ps")
+		return strings.Contains(out, "(healthy)")
+	})
+	if out := run("ps"); !strings.Contains(out, project+"_client_1") || !strings.Contains(out, "127.0.0.1:"+strconv.Itoa(port)+"->8080/tcp") {
+		t.Fatalf("compose ps: %q", out)
+	}
+	if out := run("logs", "--no-color"); !strings.Contains(out, "web up") || !strings.Contains(out, "client up") {
+		t.Fatalf("compose logs: %q", out)
+	}
+	// The client reaches web by its service name on the project network.
+	if out := run("exec", "-T", "client", "nc", "web", "8080"); !strings.Contains(out, "pong") {
+		t.Fatalf("compose exec: %q", out)
+	}
+	if out := e.must("ps", "--format", "{{.Names}}"); !strings.Contains(out, project+"_web_1") {
+		t.Fatalf("drover ps does not show compose's containers: %q", out)
+	}
+	run("down", "-v", "-t", "1")
+	if out := e.must("ps", "-a", "-q"); strings.TrimSpace(out) != "" {
+		t.Fatalf("containers left after down: %q", out)
+	}
+	if out := e.must("volume", "ls", "-q"); strings.Contains(out, project) {
+		t.Fatalf("volume left after down -v: %q", out)
+	}
+	if out := e.must("network", "ls", "--format", "{{.Name}}"); strings.Contains(out, project) {
+		t.Fatalf("network left after down: %q", out)
+	}
+}
