@@ -99,6 +99,9 @@ func toCreateConfig(name string, req container.CreateRequest) (api.ContainerConf
 	if len(c.ExposedPorts) > 0 {
 		cfg.ExposedPorts = map[string]struct{}{}
 		for p := range c.ExposedPorts {
+			if !p.IsValid() {
+				return api.ContainerConfig{}, fmt.Errorf("invalid port in ExposedPorts: want PORT/PROTO such as 80/tcp: %w", errdefs.ErrInvalidArgument)
+			}
 			cfg.ExposedPorts[p.String()] = struct{}{}
 		}
 	}
@@ -134,13 +137,16 @@ func toCreateConfig(name string, req container.CreateRequest) (api.ContainerConf
 	default:
 		hc.NetworkMode = mode
 	}
-	ports := make([]string, 0, len(h.PortBindings))
+	ports := make([]network.Port, 0, len(h.PortBindings))
 	for p := range h.PortBindings {
-		ports = append(ports, p.String())
+		if !p.IsValid() {
+			return api.ContainerConfig{}, fmt.Errorf("invalid port in PortBindings: want PORT/PROTO such as 80/tcp: %w", errdefs.ErrInvalidArgument)
+		}
+		ports = append(ports, p)
 	}
-	sort.Strings(ports)
-	for _, ps := range ports {
-		p := network.MustParsePort(ps)
+	sort.Slice(ports, func(i, j int) bool { return ports[i].String() < ports[j].String() })
+	for _, p := range ports {
+		ps := p.String()
 		proto := string(p.Proto())
 		if proto != "tcp" && proto != "udp" {
 			return api.ContainerConfig{}, fmt.Errorf("port %s: protocol %s is not supported: use tcp or udp: %w", ps, proto, errdefs.ErrInvalidArgument)

@@ -404,7 +404,9 @@ networks:
 		}
 		return out
 	}
-	t.Cleanup(func() { _, _, _ = e.docker(compose, nil, "-p", project, "-f", filepath.Join(dir, "docker-compose.yml"), "down", "-v", "-t", "1") })
+	t.Cleanup(func() {
+		_, _, _ = e.docker(compose, nil, "-p", project, "-f", filepath.Join(dir, "docker-compose.yml"), "down", "-v", "-t", "1")
+	})
 	run("up", "-d")
 	e.eventually(30*time.Second, "web healthy", func() bool {
 		out, _, _ := e.docker(compose, nil, "-p", project, "-f", filepath.Join(dir, "docker-compose.yml"), "ps")
