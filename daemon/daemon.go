@@ -84,6 +84,7 @@ type Daemon struct {
 	vols     *volume.Store
 	dns      *dnsServer
 	podTab   podTable
+	events   eventBus
 
 	mu         sync.Mutex
 	containers map[string]*container // by ID

@@ -170,7 +170,11 @@ func (d *Daemon) PauseContainer(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	return d.pause(ctx, c)
+	if err := d.pause(ctx, c); err != nil {
+		return err
+	}
+	d.emitContainer(c, "pause", nil)
+	return nil
 }
 
 // UnpauseContainer thaws a container.
@@ -179,7 +183,11 @@ func (d *Daemon) UnpauseContainer(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	return d.unpause(ctx, c)
+	if err := d.unpause(ctx, c); err != nil {
+		return err
+	}
+	d.emitContainer(c, "unpause", nil)
+	return nil
 }
 
 // RemoveContainer removes a container (force: stop it first; volumes: its anonymous
@@ -211,7 +219,12 @@ func (d *Daemon) RenameContainer(ctx context.Context, ref, name string) error {
 	if err != nil {
 		return err
 	}
-	return d.rename(c, name)
+	old := c.snapshot().Name
+	if err := d.rename(c, name); err != nil {
+		return err
+	}
+	d.emitContainer(c, "rename", map[string]string{"oldName": "/" + old})
+	return nil
 }
 
 // ResizeContainer sets the size of a container's terminal.
@@ -365,18 +378,31 @@ func (d *Daemon) InspectImage(ctx context.Context, ref string) (api.Image, error
 
 // PullImage pulls ref from its registry.
 func (d *Daemon) PullImage(ctx context.Context, ref, platform string, auth api.AuthConfig, progress func(api.Progress)) error {
-	_, err := d.registry.Pull(ctx, ref, remote.PullOptions{Platform: platform, Auth: auth, Progress: progress})
-	return err
+	img, err := d.registry.Pull(ctx, ref, remote.PullOptions{Platform: platform, Auth: auth, Progress: progress})
+	if err != nil {
+		return err
+	}
+	d.emit("image", "pull", ref, map[string]string{"name": ref, "id": img.ID.String()})
+	return nil
 }
 
 // PushImage pushes ref to its registry.
 func (d *Daemon) PushImage(ctx context.Context, ref string, auth api.AuthConfig, progress func(api.Progress)) error {
-	_, err := d.registry.Push(ctx, ref, remote.PushOptions{Auth: auth, Progress: progress})
-	return err
+	if _, err := d.registry.Push(ctx, ref, remote.PushOptions{Auth: auth, Progress: progress}); err != nil {
+		return err
+	}
+	d.emit("image", "push", ref, map[string]string{"name": ref})
+	return nil
 }
 
 // TagImage gives src the name ref.
-func (d *Daemon) TagImage(ctx context.Context, src, ref string) error { return d.images.Tag(src, ref) }
+func (d *Daemon) TagImage(ctx context.Context, src, ref string) error {
+	if err := d.images.Tag(src, ref); err != nil {
+		return err
+	}
+	d.emit("image", "tag", src, map[string]string{"name": ref})
+	return nil
+}
 
 // RemoveImage untags or deletes an image.
 func (d *Daemon) RemoveImage(ctx context.Context, ref string, force bool) ([]api.ImageDeleteItem, error) {
@@ -387,9 +413,11 @@ func (d *Daemon) RemoveImage(ctx context.Context, ref string, force bool) ([]api
 	out := []api.ImageDeleteItem{}
 	for _, u := range untagged {
 		out = append(out, api.ImageDeleteItem{Untagged: u})
+		d.emit("image", "untag", u, map[string]string{"name": u})
 	}
 	for _, del := range deleted {
 		out = append(out, api.ImageDeleteItem{Deleted: del})
+		d.emit("image", "delete", del, map[string]string{"name": ref})
 	}
 	return out, nil
 }
@@ -474,6 +502,7 @@ func (d *Daemon) CreateNetwork(ctx context.Context, req api.NetworkCreate) (api.
 		return api.Network{}, err
 	}
 	d.listenDNS(n)
+	d.emit("network", "create", n.ID, map[string]string{"name": n.Name, "type": "bridge"})
 	return d.networkView(n), nil
 }
 
@@ -487,6 +516,7 @@ func (d *Daemon) RemoveNetwork(ctx context.Context, ref string) error {
 		return err
 	}
 	d.unlistenDNS(n.ID)
+	d.emit("network", "destroy", n.ID, map[string]string{"name": n.Name, "type": "bridge"})
 	return nil
 }
 
@@ -496,7 +526,11 @@ func (d *Daemon) ConnectNetwork(ctx context.Context, netRef, ref string, ep api.
 	if err != nil {
 		return err
 	}
-	return d.connect(c, netRef, ep)
+	if err := d.connect(c, netRef, ep); err != nil {
+		return err
+	}
+	d.emitNetwork("connect", netRef, c)
+	return nil
 }
 
 // DisconnectNetwork detaches a container from a network.
@@ -505,7 +539,11 @@ func (d *Daemon) DisconnectNetwork(ctx context.Context, netRef, ref string) erro
 	if err != nil {
 		return err
 	}
-	return d.disconnect(c, netRef)
+	if err := d.disconnect(c, netRef); err != nil {
+		return err
+	}
+	d.emitNetwork("disconnect", netRef, c)
+	return nil
 }
 
 // PruneNetworks removes the networks no container uses.
@@ -561,6 +599,7 @@ func (d *Daemon) CreateVolume(ctx context.Context, req api.VolumeCreate) (api.Vo
 	if err != nil {
 		return api.Volume{}, err
 	}
+	d.emit("volume", "create", v.Name, map[string]string{"driver": "local"})
 	return d.volumeView(v), nil
 }
 
@@ -575,7 +614,11 @@ func (d *Daemon) RemoveVolume(ctx context.Context, name string, force bool) erro
 	if n := d.volumeUsers(name); n > 0 {
 		return fmt.Errorf("remove %s: volume is in use by %d container(s): remove them first: %w", name, n, errdefs.ErrConflict)
 	}
-	return d.vols.Remove(name, false)
+	if err := d.vols.Remove(name, false); err != nil {
+		return err
+	}
+	d.emit("volume", "destroy", name, map[string]string{"driver": "local"})
+	return nil
 }
 
 // PruneVolumes removes unused anonymous volumes (all: named ones too).
@@ -623,6 +666,15 @@ func (d *Daemon) DiskUsage(ctx context.Context) (api.DiskUsage, error) {
 		}
 	}
 	return out, nil
+}
+
+// emitNetwork publishes a connect or disconnect of container c to network ref.
+func (d *Daemon) emitNetwork(action, ref string, c *container) {
+	id, name := ref, ref
+	if n, err := d.net.Get(ref); err == nil {
+		id, name = n.ID, n.Name
+	}
+	d.emit("network", action, id, map[string]string{"name": name, "type": "bridge", "container": c.rec.ID})
 }
 
 var _ = strings.TrimSpace

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +53,7 @@ func (d *Daemon) kill(ctx context.Context, c *container, sig syscall.Signal) err
 		}
 		return err
 	}
+	d.emitContainer(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 	if paused && sig == syscall.SIGKILL {
 		// A frozen process only dies once thawed.
 		_ = d.unpause(ctx, c)
@@ -64,7 +66,11 @@ func (d *Daemon) kill(ctx context.Context, c *container, sig syscall.Signal) err
 func (d *Daemon) stop(ctx context.Context, c *container, timeout *time.Duration, sigName string) error {
 	c.busy.Lock()
 	defer c.busy.Unlock()
-	return d.stopLocked(ctx, c, timeout, sigName)
+	err := d.stopLocked(ctx, c, timeout, sigName)
+	if err == nil {
+		d.emitContainer(c, "stop", nil)
+	}
+	return err
 }
 
 func (d *Daemon) stopLocked(ctx context.Context, c *container, timeout *time.Duration, sigName string) error {
@@ -257,6 +263,7 @@ func (d *Daemon) forget(c *container) error {
 		delete(d.names, c.rec.Name)
 	}
 	d.mu.Unlock()
+	d.emitContainer(c, "destroy", nil)
 	closeOnce(c.removed)
 	return nil
 }

@@ -152,6 +152,7 @@ func (d *Daemon) start(ctx context.Context, c *container, run starter) (retErr e
 	d.bg.Add(1)
 	go func() { defer d.bg.Done(); d.monitor(c, exited) }()
 	d.startHealth(c)
+	d.emitContainer(c, "start", nil)
 	return nil
 }
 

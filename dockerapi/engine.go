@@ -93,4 +93,17 @@ type Engine interface {
 	PruneVolumes(ctx context.Context, all bool) (api.PruneResponse, error)
 
 	DiskUsage(ctx context.Context) (api.DiskUsage, error)
+
+	// Events returns the recent events (oldest first) and a channel of the ones that
+	// follow, until cancel. A subscriber too slow to keep up loses events, not the engine.
+	Events(ctx context.Context) (past []Event, live <-chan Event, cancel func())
+}
+
+// Event is one thing that happened in the engine, as GET /events reports it.
+type Event struct {
+	Type       string // container, image, network, volume
+	Action     string // create, start, die, destroy, kill, stop, pull, tag, connect...
+	ID         string
+	Attributes map[string]string
+	Time       time.Time
 }

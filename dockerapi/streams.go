@@ -55,26 +55,33 @@ func streamType(tty bool) string {
 }
 
 // pump joins a Docker client's raw connection to a drover stream until the container side
-// ends; it returns the exit code of the Exit frame (-1 when there was none).
-func pump(conn net.Conn, in io.Reader, st Stream, tty, stdin, stdout, stderr bool) int {
+// ends. onEnd gets the exit code of the Exit frame (-1 when there was none) before the
+// client sees the end of the output, so its inspect that follows finds the code.
+func pump(conn net.Conn, in io.Reader, st Stream, tty, stdin, stdout, stderr bool, onEnd func(code int)) {
 	fw := stream.NewWriter(st)
-	if stdin {
-		go func() {
-			buf := make([]byte, 32<<10)
-			for {
-				n, err := in.Read(buf)
-				if n > 0 {
-					if fw.WriteFrame(stream.Stdin, buf[:n]) != nil {
-						return
-					}
-				}
-				if err != nil {
-					_ = fw.WriteFrame(stream.CloseStdin, nil)
-					return
+	// One reader of the client side for the whole stream: it forwards stdin when asked
+	// for and otherwise discards, so the connection never closes with unread bytes (the
+	// kernel would answer the client with a reset instead of the end of the output).
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		buf := make([]byte, 32<<10)
+		forward := stdin
+		for {
+			n, err := in.Read(buf)
+			if n > 0 && forward {
+				if fw.WriteFrame(stream.Stdin, buf[:n]) != nil {
+					forward = false
 				}
 			}
-		}()
-	}
+			if err != nil {
+				if forward {
+					_ = fw.WriteFrame(stream.CloseStdin, nil)
+				}
+				return
+			}
+		}
+	}()
 	out := newMuxWriter(conn, tty)
 	fr := stream.NewReader(st)
 	code := -1
@@ -102,7 +109,15 @@ func pump(conn net.Conn, in io.Reader, st Stream, tty, stdin, stdout, stderr boo
 			break
 		}
 	}
-	return code
+	if onEnd != nil {
+		onEnd(code)
+	}
+	// End the output, then give the client a moment to close its side.
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	<-readDone
 }
 
 // pendingAttach is an attach to a container that is not running yet: the docker CLI
@@ -208,7 +223,7 @@ func (s *Server) handleAttach(w http.ResponseWriter, r *http.Request, c api.Cont
 		}
 	}
 	defer st.Close()
-	pump(conn, rw, st, c.Config.Tty, stdin, stdout, stderr)
+	pump(conn, rw, st, c.Config.Tty, stdin, stdout, stderr, nil)
 	return nil
 }
 
@@ -399,10 +414,11 @@ func (s *Server) handleExecStart(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer conn.Close()
 	defer st.Close()
-	code := pump(conn, rw, st, cfg.Tty, cfg.Stdin, e.req.AttachStdout, e.req.AttachStderr)
-	if code < 0 {
-		code = 137
-	}
-	finish(code)
+	pump(conn, rw, st, cfg.Tty, cfg.Stdin, e.req.AttachStdout, e.req.AttachStderr, func(code int) {
+		if code < 0 {
+			code = 137
+		}
+		finish(code)
+	})
 	return nil
 }

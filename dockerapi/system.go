@@ -2,6 +2,7 @@ package dockerapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
@@ -201,36 +203,118 @@ func (s *Server) handleDiskUsage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleEvents is a stub until the engine has an event feed: it validates the request,
-// answers 200 and, when the client asks for a stream, holds it open until the client
-// goes or until the time asked for ends.
+// eventMessage is one event on the wire: the current shape plus the status/id/from
+// fields clients before API 1.52 read.
+type eventMessage struct {
+	Status string `json:"status,omitempty"`
+	ID     string `json:"id,omitempty"`
+	From   string `json:"from,omitempty"`
+	events.Message
+}
+
+func toEventMessage(ev Event) eventMessage {
+	m := eventMessage{Message: events.Message{
+		Type: events.Type(ev.Type), Action: events.Action(ev.Action),
+		Actor: events.Actor{ID: ev.ID, Attributes: ev.Attributes}, Scope: "local",
+		Time: ev.Time.Unix(), TimeNano: ev.Time.UnixNano(),
+	}}
+	if ev.Type == "container" || ev.Type == "image" {
+		m.Status, m.ID, m.From = ev.Action, ev.ID, ev.Attributes["image"]
+	}
+	return m
+}
+
+func matchEvent(f filters, ev Event) bool {
+	name := ev.Attributes["name"]
+	return f.match("type", func(v string) bool { return v == ev.Type }) &&
+		f.match("event", func(v string) bool { return v == ev.Action }) &&
+		f.match("scope", func(v string) bool { return v == "local" }) &&
+		f.match("container", func(v string) bool {
+			return ev.Type == "container" && (strings.HasPrefix(ev.ID, v) || name == strings.TrimPrefix(v, "/"))
+		}) &&
+		f.match("image", func(v string) bool {
+			return ev.Attributes["image"] == v || (ev.Type == "image" && (ev.ID == v || name == v))
+		}) &&
+		f.match("network", func(v string) bool {
+			return ev.Type == "network" && (strings.HasPrefix(ev.ID, v) || name == v)
+		}) &&
+		f.match("volume", func(v string) bool { return ev.Type == "volume" && ev.ID == v }) &&
+		f.matchLabels(ev.Attributes)
+}
+
+// handleEvents streams the engine's events as JSON lines: first the remembered ones since
+// the since time, then new ones until the until time or until the client goes.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	var until time.Time
-	if u := q.Get("until"); u != "" {
-		t, err := parseTime(u, time.Now())
-		if err != nil {
-			return err
-		}
-		until = t
+	now := time.Now()
+	var since, until time.Time
+	var err error
+	if since, err = parseTime(q.Get("since"), now); err != nil {
+		return err
 	}
-	if f := q.Get("filters"); f != "" {
-		if _, err := parseFilters(f); err != nil {
-			return err
-		}
+	if until, err = parseTime(q.Get("until"), now); err != nil {
+		return err
 	}
+	f, err := parseFilters(q.Get("filters"))
+	if err != nil {
+		return err
+	}
+	if err := f.validate("type", "event", "container", "image", "label", "network", "volume", "scope", "daemon", "plugin", "node", "service", "secret", "config"); err != nil {
+		return err
+	}
+	past, live, cancel := s.engine.Events(r.Context())
+	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	if fl, ok := w.(http.Flusher); ok {
+	fl, _ := w.(http.Flusher)
+	if fl != nil {
 		fl.Flush()
 	}
-	if !until.IsZero() {
-		select {
-		case <-time.After(time.Until(until)):
-		case <-r.Context().Done():
+	enc := json.NewEncoder(w)
+	send := func(ev Event) error {
+		if !matchEvent(f, ev) {
+			return nil
+		}
+		if err := enc.Encode(toEventMessage(ev)); err != nil {
+			return err
+		}
+		if fl != nil {
+			fl.Flush()
 		}
 		return nil
 	}
-	<-r.Context().Done()
-	return nil
+	if !since.IsZero() {
+		for _, ev := range past {
+			if ev.Time.Before(since) || (!until.IsZero() && ev.Time.After(until)) {
+				continue
+			}
+			if err := send(ev); err != nil {
+				return nil
+			}
+		}
+	}
+	var stop <-chan time.Time
+	if !until.IsZero() {
+		if !until.After(time.Now()) {
+			return nil
+		}
+		t := time.NewTimer(time.Until(until))
+		defer t.Stop()
+		stop = t.C
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-stop:
+			return nil
+		case ev := <-live:
+			if !since.IsZero() && ev.Time.Before(since) {
+				continue
+			}
+			if err := send(ev); err != nil {
+				return nil
+			}
+		}
+	}
 }

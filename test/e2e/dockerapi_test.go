@@ -97,6 +97,7 @@ func TestDockerAPIClients(t *testing.T) {
 
 			// run -d with a published port, env and a label; the same container is seen
 			// and managed by drover's own CLI.
+			since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
 			port := testutil.FreePort(t)
 			name := "web-" + name
 			e.mustDocker(bin, "run", "-d", "--name", name, "-p", "127.0.0.1:"+strconv.Itoa(port)+":8080", "-e", "GREETING=hi",
@@ -145,6 +146,9 @@ func TestDockerAPIClients(t *testing.T) {
 			e.mustDocker(bin, "rm", name)
 			if _, _, code := e.drover("inspect", name); code == 0 {
 				t.Fatal("container still there after docker rm")
+			}
+			if out := e.mustDocker(bin, "events", "--since", since, "--until", strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10), "--filter", "container="+name, "--format", "{{.Action}}"); !strings.Contains(out, "create\nstart\n") || !strings.Contains(out, "die\nstop\ndestroy\n") {
+				t.Fatalf("docker events: %q", out)
 			}
 
 			// And the other way: made by drover, managed by docker.
