@@ -16,6 +16,7 @@ import (
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/dockerapi"
+	"github.com/drover/drover/image"
 	"github.com/drover/drover/image/remote"
 	"github.com/drover/drover/internal/archive"
 	"github.com/drover/drover/internal/errdefs"
@@ -471,6 +472,21 @@ func (d *Daemon) LoadImages(ctx context.Context, r io.Reader) ([]api.Image, erro
 		out = append(out, toAPIImage(img))
 	}
 	return out, nil
+}
+
+// ImportImage makes an image from a root filesystem tarball (docker import).
+func (d *Daemon) ImportImage(ctx context.Context, r io.Reader, ref string, changes []string, message string) (api.Image, error) {
+	img, err := d.images.Import(ctx, r, ref, image.ImportOptions{Changes: changes, Message: message})
+	if err != nil {
+		return api.Image{}, err
+	}
+	d.emit("image", "import", img.ID.String(), map[string]string{"name": ref})
+	return toAPIImage(img), nil
+}
+
+// Login checks credentials against a registry, as POST /auth.
+func (d *Daemon) Login(ctx context.Context, auth api.AuthConfig) error {
+	return d.registry.Login(ctx, auth.ServerAddress, auth)
 }
 
 // ListNetworks returns every network.

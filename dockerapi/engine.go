@@ -77,6 +77,10 @@ type Engine interface {
 	PruneImages(ctx context.Context, all bool) (api.ImagePruneReport, error)
 	SaveImages(ctx context.Context, refs []string, w io.Writer) error
 	LoadImages(ctx context.Context, r io.Reader) ([]api.Image, error)
+	// ImportImage makes an image of one layer from a root filesystem tarball.
+	ImportImage(ctx context.Context, r io.Reader, ref string, changes []string, message string) (api.Image, error)
+	// Login checks credentials against a registry.
+	Login(ctx context.Context, auth api.AuthConfig) error
 
 	ListNetworks(ctx context.Context) ([]api.Network, error)
 	InspectNetwork(ctx context.Context, ref string) (api.Network, error)

@@ -311,8 +311,21 @@ func joinRef(repo, tag string) string {
 
 func (s *Server) handleImageCreate(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	if q.Get("fromSrc") != "" {
-		return fmt.Errorf("image import is not supported through the Docker API yet: use `drover import`: %w", errNotImplemented)
+	if src := q.Get("fromSrc"); src != "" {
+		if src != "-" {
+			return fmt.Errorf("import from a URL is not supported: send the tarball in the request body (fromSrc=-): %w", errdefs.ErrInvalidArgument)
+		}
+		ref := ""
+		if repo := q.Get("repo"); repo != "" {
+			ref = joinRef(repo, q.Get("tag"))
+		}
+		img, err := s.engine.ImportImage(r.Context(), r.Body, ref, q["changes"], q.Get("message"))
+		if err != nil {
+			return err
+		}
+		pw := newProgressWriter(w)
+		pw.send(progressMessage{Message: jsonstream.Message{Status: img.ID}})
+		return pw.finish(nil)
 	}
 	from := q.Get("fromImage")
 	if from == "" {

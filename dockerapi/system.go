@@ -13,9 +13,12 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
 	"golang.org/x/sys/unix"
+
+	"github.com/drover/drover/api"
 )
 
 type apiVersionKey struct{}
@@ -52,6 +55,7 @@ func (s *Server) routes() {
 	s.handle("GET /info", s.handleInfo)
 	s.handle("GET /system/df", s.handleDiskUsage)
 	s.handle("GET /events", s.handleEvents)
+	s.handle("POST /auth", s.handleAuth)
 	s.handle("POST /build", func(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("image build through the Docker API is not supported by drover yet: build with `drover build`: %w", errNotImplemented)
 	})
@@ -317,4 +321,19 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+}
+
+// handleAuth checks credentials against a registry (docker login). drover keeps no
+// credentials of its own: the client stores them and sends them with each pull and push.
+func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request) error {
+	var a registry.AuthConfig
+	if err := decodeBody(r, &a); err != nil {
+		return err
+	}
+	if err := s.engine.Login(r.Context(), api.AuthConfig{Username: a.Username, Password: a.Password,
+		IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken, ServerAddress: a.ServerAddress}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, registry.AuthResponse{Status: "Login Succeeded"})
+	return nil
 }

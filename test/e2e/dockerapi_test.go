@@ -85,6 +85,7 @@ func TestDockerAPIClients(t *testing.T) {
 	e := newEnv(t)
 	e.importBusybox("busybox")
 	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
+	authReg := testutil.StartRegistry(t, testutil.RegistryOptions{Username: "bob", Password: "pw123"})
 	for name, bin := range clients {
 		t.Run(name, func(t *testing.T) {
 			e := e.with(t)
@@ -235,6 +236,39 @@ func TestDockerAPIClients(t *testing.T) {
 				t.Fatal("history is empty")
 			}
 			e.mustDocker(bin, "rmi", ref)
+
+			// save, load and import.
+			saved := filepath.Join(t.TempDir(), "busybox.tar")
+			e.mustDocker(bin, "save", "-o", saved, "busybox")
+			if out := e.mustDocker(bin, "load", "-i", saved); !strings.Contains(out, "Loaded image: busybox:latest") {
+				t.Fatalf("load: %q", out)
+			}
+			rootfs, err := os.ReadFile(testutil.BusyboxTar(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, code = e.docker(bin, rootfs, "import", "-", "imported-"+name+":1")
+			if code != 0 || !strings.HasPrefix(out, "sha256:") {
+				t.Fatalf("import: code %d %q %q", code, out, errOut)
+			}
+			if out := e.mustDocker(bin, "run", "--rm", "imported-"+name+":1", "echo", "imported"); out != "imported\n" {
+				t.Fatalf("run imported image: %q", out)
+			}
+			e.mustDocker(bin, "rmi", "imported-"+name+":1")
+
+			// login to a registry that wants credentials; push with them.
+			out, errOut, code = e.docker(bin, []byte("pw123"), "login", "-u", "bob", "--password-stdin", authReg.Addr)
+			if code != 0 || !strings.Contains(out, "Login Succeeded") {
+				t.Fatalf("login: code %d %q %q", code, out, errOut)
+			}
+			if _, errOut, code := e.docker(bin, []byte("wrong"), "login", "-u", "bob", "--password-stdin", authReg.Addr); code == 0 || !strings.Contains(errOut, "refused the username or password") {
+				t.Fatalf("login with a wrong password: code %d %q", code, errOut)
+			}
+			private := authReg.Addr + "/private/" + name + ":1"
+			e.mustDocker(bin, "tag", "busybox", private)
+			e.mustDocker(bin, "push", private)
+			e.mustDocker(bin, "rmi", private)
+			e.mustDocker(bin, "logout", authReg.Addr)
 		})
 	}
 }
