@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/drover/drover/internal/errdefs"
 )
@@ -72,6 +73,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL.Path = m[2]
 		r2.URL.RawPath = ""
 		r = r2
+	}
+	if s.opts.Logger.Enabled(r.Context(), slog.LevelDebug) {
+		t0 := time.Now()
+		defer func() { s.opts.Logger.Debug("docker api", "method", r.Method, "path", r.URL.Path, "took", time.Since(t0)) }()
 	}
 	w.Header().Set("Api-Version", MaxAPIVersion)
 	w.Header().Set("Ostype", "linux")
