@@ -27,6 +27,10 @@ func (s *Server) containerRoutes() {
 	s.handle("GET /containers/json", s.handleList)
 	s.handle("POST /containers/prune", s.handlePrune)
 	s.handle("GET /containers/{id}/json", s.withContainer(func(w http.ResponseWriter, r *http.Request, c api.Container) error {
+		if versionLess(requestVersion(r), "1.52") {
+			writeJSON(w, http.StatusOK, toLegacyInspect(c))
+			return nil
+		}
 		writeJSON(w, http.StatusOK, toInspect(c))
 		return nil
 	}))
@@ -47,7 +51,22 @@ func (s *Server) containerRoutes() {
 		if !c.State.Running {
 			return fmt.Errorf("cannot kill container: %s: container %s is not running: %w", c.Name, c.ID, errdefs.ErrConflict)
 		}
-		return noContent(w, s.engine.KillContainer(r.Context(), c.ID, sig))
+		// As Docker, a SIGKILL answers once the container is gone, so the next command
+		// sees it stopped.
+		var stopped func(context.Context) (api.WaitResponse, error)
+		if n := strings.TrimPrefix(strings.ToUpper(sig), "SIG"); n == "KILL" || n == "9" {
+			stopped, _ = s.engine.WatchContainer(r.Context(), c.ID, "not-running")
+		}
+		if err := s.engine.KillContainer(r.Context(), c.ID, sig); err != nil {
+			return err
+		}
+		if stopped != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+			_, _ = stopped(ctx)
+			cancel()
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}))
 	s.handle("POST /containers/{id}/pause", s.withContainer(func(w http.ResponseWriter, r *http.Request, c api.Container) error {
 		return noContent(w, s.engine.PauseContainer(r.Context(), c.ID))

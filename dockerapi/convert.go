@@ -596,3 +596,40 @@ func statusText(s api.ContainerState) string {
 	}
 	return s.Status
 }
+
+// legacyInspect is the inspect answer before API 1.52, whose NetworkSettings also had the
+// first network's address at the top (scripts use {{.NetworkSettings.IPAddress}}).
+type legacyInspect struct {
+	container.InspectResponse
+	NetworkSettings *legacyNetworkSettings
+}
+
+type legacyNetworkSettings struct {
+	container.NetworkSettings
+	Bridge                 string
+	HairpinMode            bool
+	LinkLocalIPv6Address   string
+	LinkLocalIPv6PrefixLen int
+	SecondaryIPAddresses   []string
+	SecondaryIPv6Addresses []string
+	EndpointID             string
+	Gateway                string
+	GlobalIPv6Address      string
+	GlobalIPv6PrefixLen    int
+	IPAddress              string
+	IPPrefixLen            int
+	IPv6Gateway            string
+	MacAddress             string
+}
+
+func toLegacyInspect(c api.Container) legacyInspect {
+	in := toInspect(c)
+	ns := &legacyNetworkSettings{NetworkSettings: *in.NetworkSettings, IPAddress: c.NetworkSettings.IPAddress, Gateway: c.NetworkSettings.Gateway}
+	for _, name := range networkNames(c.Config) {
+		if ep, ok := c.NetworkSettings.Networks[name]; ok {
+			ns.IPAddress, ns.Gateway, ns.IPPrefixLen, ns.MacAddress, ns.EndpointID = ep.IPAddress, ep.Gateway, ep.IPPrefixLen, ep.MacAddress, ep.NetworkID
+			break
+		}
+	}
+	return legacyInspect{InspectResponse: in, NetworkSettings: ns}
+}

@@ -59,6 +59,11 @@ func (s *Server) routes() {
 	s.handle("POST /build", func(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("image build through the Docker API is not supported by drover yet: build with `drover build`: %w", errNotImplemented)
 	})
+	s.handle("POST /build/prune", func(w http.ResponseWriter, r *http.Request) error {
+		// No build cache to prune (docker system prune asks for it).
+		writeJSON(w, http.StatusOK, map[string]any{"CachesDeleted": []string{}, "SpaceReclaimed": 0})
+		return nil
+	})
 	s.handle("POST /session", func(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("BuildKit sessions are not supported: use the classic builder (DOCKER_BUILDKIT=0): %w", errNotImplemented)
 	})

@@ -214,7 +214,60 @@ func TestDockerAPIClients(t *testing.T) {
 			if out := e.mustDocker(bin, "system", "df"); !strings.Contains(out, "Images") || !strings.Contains(out, "Containers") {
 				t.Fatalf("system df: %q", out)
 			}
-			e.mustDocker(bin, "rm", "-f", cpName)
+			// Lifecycle verbs, legacy inspect fields, connect and disconnect.
+			if ip := strings.TrimSpace(e.mustDocker(bin, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", cpName)); !strings.HasPrefix(ip, "172.") && !strings.HasPrefix(ip, "10.") && !strings.HasPrefix(ip, "192.168.") {
+				t.Fatalf("NetworkSettings.IPAddress: %q", ip)
+			}
+			e.mustDocker(bin, "pause", cpName)
+			if got := e.inspect(cpName, "{{.State.Status}}"); got != "paused" {
+				t.Fatalf("after docker pause: %q", got)
+			}
+			e.mustDocker(bin, "unpause", cpName)
+			e.mustDocker(bin, "rename", cpName, cpName+"-2")
+			cpName += "-2"
+			e.mustDocker(bin, "restart", "-t", "0", cpName)
+			if got := e.inspect(cpName, "{{.State.Status}}"); got != "running" {
+				t.Fatalf("after docker restart: %q", got)
+			}
+			e.mustDocker(bin, "network", "create", nw)
+			e.mustDocker(bin, "network", "connect", "--alias", "cpalias", nw, cpName)
+			if out := e.mustDocker(bin, "inspect", "-f", "{{json .NetworkSettings.Networks}}", cpName); !strings.Contains(out, "cpalias") {
+				t.Fatalf("after connect: %q", out)
+			}
+			e.mustDocker(bin, "network", "disconnect", nw, cpName)
+			e.mustDocker(bin, "network", "rm", nw)
+
+			// docker attach to a running container until it exits.
+			attachName := "att-" + name
+			e.mustDocker(bin, "run", "-d", "--name", attachName, "busybox", "sh", "-c", "while true; do echo tick; [ -f /tmp/stop ] && exit 2; sleep 0.1; done")
+			att := exec.Command(bin, "attach", "--no-stdin", attachName)
+			att.Env = append(os.Environ(), "DOCKER_HOST=unix://"+e.dockerSock(), "DOCKER_CONFIG="+filepath.Join(e.dir, "docker-config"))
+			pipe, err := att.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := att.Start(); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 64)
+			if n, err := pipe.Read(buf); err != nil || !strings.Contains(string(buf[:n]), "tick") {
+				t.Fatalf("docker attach output: %q %v", buf[:n], err)
+			}
+			e.mustDocker(bin, "exec", attachName, "touch", "/tmp/stop")
+			_, _ = io.Copy(io.Discard, pipe)
+			var ee *exec.ExitError
+			if err := att.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("docker attach ended with %v, want exit code 2", err)
+			}
+			e.mustDocker(bin, "rm", attachName)
+			e.mustDocker(bin, "kill", cpName)
+			if _, errOut, code := e.docker(bin, nil, "kill", cpName); code == 0 || !strings.Contains(errOut, "is not running") {
+				t.Fatalf("kill of a stopped container: code %d %q", code, errOut)
+			}
+			e.mustDocker(bin, "rm", cpName)
+			if out := e.mustDocker(bin, "system", "prune", "-f"); !strings.Contains(out, "reclaimed") {
+				t.Fatalf("system prune: %q", out)
+			}
 
 			// Images: tag, push to and pull from a local registry, rmi.
 			ref := reg.Addr + "/dockerapi/" + name + ":v1"
