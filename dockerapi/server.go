@@ -76,7 +76,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.opts.Logger.Enabled(r.Context(), slog.LevelDebug) {
 		t0 := time.Now()
-		defer func() { s.opts.Logger.Debug("docker api", "method", r.Method, "path", r.URL.Path, "took", time.Since(t0)) }()
+		defer func() {
+			s.opts.Logger.Debug("docker api", "method", r.Method, "path", r.URL.Path, "took", time.Since(t0))
+		}()
 	}
 	w.Header().Set("Api-Version", MaxAPIVersion)
 	w.Header().Set("Ostype", "linux")
