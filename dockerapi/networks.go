@@ -107,7 +107,9 @@ func toNetwork(n api.Network) network.Network {
 	if out.Labels == nil {
 		out.Labels = map[string]string{}
 	}
-	if n.Bridge != "" {
+	if n.Bridge != "" && n.Name == "bridge" {
+		// Only the default network names its bridge, as Docker's docker0: Compose
+		// compares a network's options with its file's and recreates on a difference.
 		out.Options["com.docker.network.bridge.name"] = n.Bridge
 	}
 	if p, err := netip.ParsePrefix(n.Subnet); err == nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/internal/errdefs"
+	"github.com/drover/drover/internal/jsonlog"
 	"github.com/drover/drover/internal/stream"
 )
 
@@ -173,11 +174,19 @@ func (s *Server) takePending(id string) *pendingAttach {
 
 func (s *Server) handleAttach(w http.ResponseWriter, r *http.Request, c api.Container) error {
 	stdin, stdout, stderr := boolQuery(r, "stdin"), boolQuery(r, "stdout"), boolQuery(r, "stderr")
-	if !boolQuery(r, "stream") {
-		if boolQuery(r, "logs") {
-			return fmt.Errorf("attach with logs and without stream is not supported: use GET /containers/{id}/logs: %w", errNotImplemented)
+	logs, live := boolQuery(r, "logs"), boolQuery(r, "stream")
+	if !logs && !live {
+		return fmt.Errorf("attach needs stream=1 or logs=1: %w", errdefs.ErrInvalidArgument)
+	}
+	if !live {
+		// The log so far, then the end of the stream.
+		conn, _, err := hijack(w, r, streamType(c.Config.Tty))
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("attach needs stream=1: %w", errdefs.ErrInvalidArgument)
+		defer conn.Close()
+		s.replayLogs(r.Context(), conn, c, stdout, stderr)
+		return nil
 	}
 	ctx := context.WithoutCancel(r.Context())
 	var st Stream
@@ -202,6 +211,10 @@ func (s *Server) handleAttach(w http.ResponseWriter, r *http.Request, c api.Cont
 		return err
 	}
 	defer conn.Close()
+	if logs {
+		// What the container wrote before, as Docker replays it (Compose's up attaches so).
+		s.replayLogs(ctx, conn, c, stdout, stderr)
+	}
 	if p != nil {
 		removed, werr := s.engine.WatchContainer(ctx, c.ID, "removed")
 		gone := make(chan struct{})
@@ -421,4 +434,19 @@ func (s *Server) handleExecStart(w http.ResponseWriter, r *http.Request) error {
 		finish(code)
 	})
 	return nil
+}
+
+// replayLogs writes a container's log so far to an attached client, in the stream format.
+func (s *Server) replayLogs(ctx context.Context, conn net.Conn, c api.Container, stdout, stderr bool) {
+	out := newMuxWriter(conn, c.Config.Tty)
+	err := s.engine.ContainerLogs(ctx, c.ID, jsonlog.ReadOptions{Tail: -1}, func(m jsonlog.Message) error {
+		isErr := m.Stream == "stderr"
+		if isErr && !stderr || !isErr && !stdout {
+			return nil
+		}
+		return out.write(isErr, m.Line)
+	})
+	if err != nil {
+		s.opts.Logger.Debug("docker api: replay logs on attach", "container", c.ID, "err", err)
+	}
 }

@@ -526,4 +526,27 @@ networks:
 	if out := e.must("network", "ls", "--format", "{{.Name}}"); strings.Contains(out, project) {
 		t.Fatalf("network left after down: %q", out)
 	}
+
+	// up in the foreground: attach with the logs so far, and the exit code of a service.
+	oneshot := filepath.Join(dir, "oneshot.yml")
+	if err := os.WriteFile(oneshot, []byte(`version: "3.8"
+services:
+  one:
+    image: busybox
+    command: ["sh", "-c", "echo one says hi"]
+  two:
+    image: busybox
+    command: ["sh", "-c", "echo two says hi; exit 3"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fg := []string{"-p", project + "fg", "-f", oneshot}
+	t.Cleanup(func() { _, _, _ = e.docker(compose, nil, append(fg, "down", "-t", "1")...) })
+	out, errOut, code := e.docker(compose, nil, append(fg, "up", "--no-color", "--exit-code-from", "two")...)
+	if code != 3 || !strings.Contains(out, "two says hi") {
+		t.Fatalf("compose up --exit-code-from two: code %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if _, errOut, code := e.docker(compose, nil, append(fg, "down", "-t", "1")...); code != 0 {
+		t.Fatalf("compose down: %s", errOut)
+	}
 }
