@@ -172,6 +172,20 @@ func TestDockerAPIClients(t *testing.T) {
 				t.Fatalf("--rm left containers: %q", out)
 			}
 
+			// Create options reach drover's config: what docker inspect and drover inspect show.
+			optName := "opts-" + name
+			e.mustDocker(bin, "create", "--name", optName, "--read-only", "-m", "64m", "--restart", "on-failure:2",
+				"--cap-drop", "NET_RAW", "--init", "-u", "1000", "-w", "/tmp", "--hostname", "hh", "--tmpfs", "/scratch",
+				"--health-cmd", "true", "--health-interval", "2s", "--add-host", "db:10.1.2.3", "busybox", "true")
+			want := "true 67108864 on-failure:2 [NET_RAW] true 1000 /tmp hh [CMD-SHELL true]"
+			if out := strings.TrimSpace(e.mustDocker(bin, "inspect", "-f", "{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} {{.HostConfig.CapDrop}} {{.HostConfig.Init}} {{.Config.User}} {{.Config.WorkingDir}} {{.Config.Hostname}} {{.Config.Healthcheck.Test}}", optName)); out != want {
+				t.Fatalf("docker inspect of create options:\n got %q\nwant %q", out, want)
+			}
+			if got := e.inspect(optName, "{{.Config.Host.ReadonlyRootfs}} {{.Config.Host.Memory}} {{index .Config.Host.ExtraHosts 0}}"); got != "true 67108864 db:10.1.2.3" {
+				t.Fatalf("drover inspect of create options: %q", got)
+			}
+			e.mustDocker(bin, "rm", optName)
+
 			// Volumes and networks.
 			vol, nw := "vol-"+name, "net-"+name
 			e.mustDocker(bin, "volume", "create", vol)
