@@ -190,6 +190,12 @@ func TestDockerAPIClients(t *testing.T) {
 			}
 			e.mustDocker(bin, "rm", optName)
 
+			// Docker's defaults: its capability set, a seccomp filter, PATH, HOSTNAME = the short ID.
+			out = e.mustDocker(bin, "run", "--rm", "busybox", "sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status; echo $PATH; echo $HOSTNAME; hostname")
+			if lines := strings.Fields(out); len(lines) != 7 || lines[1] != "00000000a80425fb" || lines[3] != "2" || lines[4] != "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" || len(lines[5]) != 12 || lines[5] != lines[6] {
+				t.Fatalf("container defaults: %q", out)
+			}
+
 			// Volumes and networks.
 			vol, nw := "vol-"+name, "net-"+name
 			e.mustDocker(bin, "volume", "create", vol)
