@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 
@@ -164,4 +165,61 @@ func FuzzFilters(f *testing.F) {
 		_ = fl.matchLabels(map[string]string{"a": "b"})
 		_ = fl.validate("label")
 	})
+}
+
+func TestMatchEvent(t *testing.T) {
+	ev := Event{Type: "container", Action: "die", ID: "abc123", Attributes: map[string]string{"name": "web", "image": "busybox", "tier": "front"}}
+	for raw, want := range map[string]bool{
+		``:                                    true,
+		`{"type":{"container":true}}`:         true,
+		`{"type":{"image":true}}`:             false,
+		`{"event":{"start":true,"die":true}}`: true,
+		`{"container":{"web":true}}`:          true,
+		`{"container":{"abc":true}}`:          true,
+		`{"container":{"db":true}}`:           false,
+		`{"image":{"busybox":true}}`:          true,
+		`{"label":{"tier=front":true}}`:       true,
+		`{"label":{"tier=back":true}}`:        false,
+	} {
+		f, err := parseFilters(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := matchEvent(f, ev); got != want {
+			t.Errorf("%s: %v, want %v", raw, got, want)
+		}
+	}
+}
+
+func TestReferenceMatch(t *testing.T) {
+	for _, c := range []struct {
+		filter, tag string
+		want        bool
+	}{
+		{"busybox", "docker.io/library/busybox:latest", true},
+		{"busybox:latest", "docker.io/library/busybox:latest", true},
+		{"busybox:1", "docker.io/library/busybox:latest", false},
+		{"localhost:5000/app*", "localhost:5000/app/x:1", true},
+		{"other", "docker.io/library/busybox:latest", false},
+	} {
+		if got := referenceMatch(c.filter, c.tag); got != c.want {
+			t.Errorf("referenceMatch(%q, %q) = %v", c.filter, c.tag, got)
+		}
+	}
+}
+
+func TestStatusText(t *testing.T) {
+	for _, c := range []struct {
+		st   api.ContainerState
+		want string
+	}{
+		{api.ContainerState{Status: api.StatusCreated}, "Created"},
+		{api.ContainerState{Status: api.StatusRunning, Running: true, StartedAt: time.Now().Add(-3 * time.Minute)}, "Up 3 minutes"},
+		{api.ContainerState{Status: api.StatusExited, ExitCode: 2, FinishedAt: time.Now().Add(-2 * time.Second)}, "Exited (2) 2 seconds ago"},
+		{api.ContainerState{Status: api.StatusRunning, Running: true, StartedAt: time.Now().Add(-time.Hour), Health: &api.Health{Status: api.HealthHealthy}}, "Up About an hour (healthy)"},
+	} {
+		if got := statusText(c.st); got != c.want {
+			t.Errorf("statusText: %q, want %q", got, c.want)
+		}
+	}
 }

@@ -603,3 +603,28 @@ services:
 		t.Fatalf("compose down: %s", errOut)
 	}
 }
+
+// TestDockerAPISocketOptions: --docker-socket-group opens the socket to a group, and an
+// empty --docker-socket turns the Docker API off.
+func TestDockerAPISocketOptions(t *testing.T) {
+	e := newEnv(t, "--docker-socket-group", "1")
+	fi, err := os.Stat(e.dockerSock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o660 || st.Uid != 0 || st.Gid != 1 {
+		t.Fatalf("docker socket mode %v owner %d:%d, want 0660 root:1", fi.Mode().Perm(), st.Uid, st.Gid)
+	}
+	other := filepath.Join(e.dir, "elsewhere.sock")
+	e.stopDaemon(syscall.SIGTERM)
+	e.startDaemon("--docker-socket", other)
+	if _, err := os.Stat(other); err != nil {
+		t.Fatalf("--docker-socket PATH: %v", err)
+	}
+	e.stopDaemon(syscall.SIGTERM)
+	_ = os.Remove(e.dockerSock())
+	e.startDaemon("--docker-socket", "")
+	if _, err := os.Stat(e.dockerSock()); !os.IsNotExist(err) {
+		t.Fatalf("--docker-socket \"\" still made %s: %v", e.dockerSock(), err)
+	}
+}
