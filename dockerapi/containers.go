@@ -305,11 +305,21 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c api.Conta
 		return errNotModified
 	}
 	ctx := context.WithoutCancel(r.Context())
+	// A container that would remove itself on exit goes when it cannot start, as Docker
+	// does: the CLI's run --rm waits for that removal.
+	failed := func(err error) error {
+		if c.Config.Host.AutoRemove {
+			if rerr := s.engine.RemoveContainer(ctx, c.ID, true, true); rerr != nil && !errors.Is(rerr, errdefs.ErrNotFound) {
+				s.opts.Logger.Warn("docker api: remove container after a failed start", "container", c.ID, "err", rerr)
+			}
+		}
+		return err
+	}
 	if p := s.takePending(c.ID); p != nil {
 		st, err := s.engine.StartAttached(ctx, c.ID, p.stdin)
 		if err != nil {
 			p.give(nil, err)
-			return err
+			return failed(err)
 		}
 		p.give(st, nil)
 		w.WriteHeader(http.StatusNoContent)
@@ -317,7 +327,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c api.Conta
 	}
 	started, err := s.engine.StartContainer(ctx, c.ID)
 	if err != nil {
-		return err
+		return failed(err)
 	}
 	if !started {
 		return errNotModified

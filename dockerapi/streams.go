@@ -226,8 +226,7 @@ func (s *Server) handleAttach(w http.ResponseWriter, r *http.Request, c api.Cont
 		select {
 		case res := <-p.ch:
 			if res.err != nil {
-				_ = newMuxWriter(conn, c.Config.Tty).write(true, []byte(cleanMessage(res.err)+"\n"))
-				return nil
+				return nil // the start's own answer tells the client why
 			}
 			st = res.st
 		case <-gone:

@@ -628,3 +628,32 @@ func TestDockerAPISocketOptions(t *testing.T) {
 		t.Fatalf("--docker-socket \"\" still made %s: %v", e.dockerSock(), err)
 	}
 }
+
+// TestDockerAPIStartFailure: a command that cannot start gives the docker CLI's exit codes
+// (127 not found, 126 not executable), and run --rm removes the container, as Docker does.
+func TestDockerAPIStartFailure(t *testing.T) {
+	clients := dockerClients(t)
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	for name, bin := range clients {
+		t.Run(name, func(t *testing.T) {
+			e := e.with(t)
+			for cmd, want := range map[string]int{"nosuchcmd": 127, "/etc/passwd": 126} {
+				_, errOut, code := e.docker(bin, nil, "run", "--rm", "--label", "fail="+name, "busybox", cmd)
+				if code != want || !strings.Contains(errOut, cmd) {
+					t.Fatalf("docker run --rm busybox %s: code %d, want %d: %q", cmd, code, want, errOut)
+				}
+			}
+			if out := e.mustDocker(bin, "ps", "-aq", "--filter", "label=fail="+name); strings.TrimSpace(out) != "" {
+				t.Fatalf("run --rm left containers after failed starts: %q", out)
+			}
+			if _, _, code := e.docker(bin, nil, "run", "--name", "kept-"+name, "busybox", "nosuchcmd"); code != 127 {
+				t.Fatalf("docker run without --rm: code %d", code)
+			}
+			if got := e.inspect("kept-"+name, "{{.State.Status}}"); got != "created" && got != "exited" {
+				t.Fatalf("a failed start without --rm leaves the container %q", got)
+			}
+			e.mustDocker(bin, "rm", "kept-"+name)
+		})
+	}
+}
