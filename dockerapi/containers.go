@@ -231,6 +231,21 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	// size=1: the writable layer's size and, with the image's, the whole root filesystem's.
+	var sizeRw, imageSize map[string]int64
+	if boolQuery(r, "size") {
+		du, err := s.engine.DiskUsage(r.Context())
+		if err != nil {
+			return err
+		}
+		sizeRw, imageSize = map[string]int64{}, map[string]int64{}
+		for _, c := range du.Containers {
+			sizeRw[c.ID] = c.SizeRw
+		}
+		for _, i := range du.Images {
+			imageSize[i.ID] = i.Size
+		}
+	}
 	out := []container.Summary{}
 	for _, c := range all {
 		if !showAll && !c.State.Running && c.State.Status != api.StatusRestarting {
@@ -242,7 +257,11 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) error {
 		if !s.matchContainer(r.Context(), f, c) {
 			continue
 		}
-		out = append(out, toSummary(c))
+		sum := toSummary(c)
+		if sizeRw != nil {
+			sum.SizeRw, sum.SizeRootFs = sizeRw[c.ID], sizeRw[c.ID]+imageSize[c.Image]
+		}
+		out = append(out, sum)
 		if limit > 0 && len(out) == limit {
 			break
 		}
