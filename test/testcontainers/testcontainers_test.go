@@ -130,6 +130,32 @@ func TestTestcontainersGo(t *testing.T) {
 	if !strings.Contains(string(reply), "pong") {
 		t.Fatalf("mapped port answered %q", reply)
 	}
+	// A second container waited for by its listening port: testcontainers checks it from
+	// inside the container with an exec, and from outside through the mapped port.
+	c2, err := tc.GenericContainer(ctx, tc.GenericContainerRequest{
+		ContainerRequest: tc.ContainerRequest{
+			Image:        "busybox:latest",
+			Cmd:          []string{"sh", "-c", "trap 'exit 0' TERM; nc -ll -p 9090 -e echo pong2 & wait"},
+			ExposedPorts: []string{"9090/tcp"},
+			Env:          map[string]string{"GREETING": "hi"},
+			Labels:       map[string]string{"suite": "testcontainers"},
+			WaitingFor:   wait.ForListeningPort("9090/tcp"),
+		},
+		Started: true,
+	})
+	if err != nil {
+		t.Fatalf("start the second container: %v", err)
+	}
+	code, out, err := c2.Exec(ctx, []string{"sh", "-c", "echo $GREETING"})
+	if err != nil || code != 0 {
+		t.Fatalf("exec: %d %v", code, err)
+	}
+	if data, _ := io.ReadAll(out); !strings.Contains(string(data), "hi") {
+		t.Fatalf("exec output %q", data)
+	}
+	if err := c2.Terminate(ctx); err != nil {
+		t.Fatalf("terminate the second container: %v", err)
+	}
 	if err := c.Terminate(ctx); err != nil {
 		t.Fatalf("terminate: %v", err)
 	}
