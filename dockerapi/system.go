@@ -56,9 +56,7 @@ func (s *Server) routes() {
 	s.handle("GET /system/df", s.handleDiskUsage)
 	s.handle("GET /events", s.handleEvents)
 	s.handle("POST /auth", s.handleAuth)
-	s.handle("POST /build", func(w http.ResponseWriter, r *http.Request) error {
-		return fmt.Errorf("image build through the Docker API is not supported by drover yet: build with `drover build`: %w", errNotImplemented)
-	})
+	s.handle("POST /build", s.handleBuild)
 	s.handle("POST /build/prune", func(w http.ResponseWriter, r *http.Request) error {
 		// No build cache to prune (docker system prune asks for it).
 		writeJSON(w, http.StatusOK, map[string]any{"CachesDeleted": []string{}, "SpaceReclaimed": 0})
