@@ -131,9 +131,15 @@ func (s *Server) containerRoutes() {
 	s.handle("POST /containers/{id}/update", func(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("container update is not supported by drover: recreate the container: %w", errNotImplemented)
 	})
-	s.handle("GET /containers/{id}/export", func(w http.ResponseWriter, r *http.Request) error {
-		return fmt.Errorf("container export is not supported by drover: use docker cp CONTAINER:/ -: %w", errNotImplemented)
-	})
+	s.handle("GET /containers/{id}/export", s.withContainer(func(w http.ResponseWriter, r *http.Request, c api.Container) error {
+		// The root filesystem as a tar (binds and volumes are not in it, as in Docker).
+		w.Header().Set("Content-Type", "application/x-tar")
+		started := false
+		if err := s.engine.ArchiveGet(r.Context(), c.ID, "/", &lazyWriter{w: w, started: &started}); err != nil && !started {
+			return err
+		}
+		return nil
+	}))
 	s.handle("GET /containers/{id}/changes", func(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("container diff is not supported by drover: %w", errNotImplemented)
 	})

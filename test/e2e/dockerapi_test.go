@@ -359,6 +359,14 @@ func TestDockerAPIClients(t *testing.T) {
 				t.Fatalf("run imported image: %q", out)
 			}
 			e.mustDocker(bin, "rmi", "imported-"+name+":1")
+			exportName := "export-" + name
+			e.mustDocker(bin, "create", "--name", exportName, "busybox", "true")
+			exported := filepath.Join(t.TempDir(), "export.tar")
+			e.mustDocker(bin, "export", "-o", exported, exportName)
+			if fi, err := os.Stat(exported); err != nil || fi.Size() < 1<<20 {
+				t.Fatalf("docker export: %v", err)
+			}
+			e.mustDocker(bin, "rm", exportName)
 
 			// login to a registry that wants credentials; push with them.
 			out, errOut, code = e.docker(bin, []byte("pw123"), "login", "-u", "bob", "--password-stdin", authReg.Addr)
