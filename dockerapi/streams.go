@@ -247,6 +247,8 @@ type execInstance struct {
 	cfg         api.ExecConfig
 	req         container.ExecCreateRequest
 
+	created time.Time
+
 	mu       sync.Mutex
 	running  bool
 	started  bool
@@ -275,6 +277,17 @@ const maxExecs = 4096
 func (t *execTable) add(e *execInstance) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if len(t.byID) >= maxExecs/2 {
+		// Execs created and never started are dropped after an hour.
+		for id, old := range t.byID {
+			old.mu.Lock()
+			stale := !old.started && time.Since(old.created) > time.Hour
+			old.mu.Unlock()
+			if stale {
+				delete(t.byID, id)
+			}
+		}
+	}
 	if len(t.byID) >= maxExecs {
 		return fmt.Errorf("too many exec instances: start or let finish the ones created: %w", errdefs.ErrConflict)
 	}
@@ -349,7 +362,7 @@ func (s *Server) handleExecCreate(w http.ResponseWriter, r *http.Request, c api.
 	if cs := req.ConsoleSize; cs != nil {
 		cfg.Height, cfg.Width = uint16(cs[0]), uint16(cs[1])
 	}
-	e := &execInstance{id: newExecID(), containerID: c.ID, cfg: cfg, req: req}
+	e := &execInstance{id: newExecID(), containerID: c.ID, cfg: cfg, req: req, created: time.Now()}
 	if err := s.execs.add(e); err != nil {
 		return err
 	}
