@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -692,5 +691,3 @@ func (d *Daemon) emitNetwork(action, ref string, c *container) {
 	}
 	d.emit("network", action, id, map[string]string{"name": name, "type": "bridge", "container": c.rec.ID})
 }
-
-var _ = strings.TrimSpace

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/internal/errdefs"
@@ -618,6 +617,3 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 	}
 	return l.w.Write(p)
 }
-
-var _ = errors.Is
-var _ = network.PortSet{}
