@@ -572,6 +572,7 @@ func (d *Daemon) PruneNetworks(ctx context.Context) ([]string, error) {
 		for _, name := range removed {
 			if n.Name == name {
 				d.unlistenDNS(n.ID)
+				d.emit("network", "destroy", n.ID, map[string]string{"name": n.Name, "type": "bridge"})
 			}
 		}
 	}
@@ -641,6 +642,9 @@ func (d *Daemon) PruneVolumes(ctx context.Context, all bool) (api.PruneResponse,
 	removed, reclaimed, err := d.vols.Prune(func(name string) bool { return d.volumeUsers(name) > 0 }, all)
 	if err != nil {
 		return api.PruneResponse{}, err
+	}
+	for _, name := range removed {
+		d.emit("volume", "destroy", name, map[string]string{"driver": "local"})
 	}
 	return api.PruneResponse{Deleted: append([]string{}, removed...), SpaceReclaimed: reclaimed}, nil
 }

@@ -212,6 +212,15 @@ func TestDockerAPIClients(t *testing.T) {
 			}
 			e.mustDocker(bin, "network", "rm", nw)
 			e.mustDocker(bin, "volume", "rm", vol)
+			// Networks and volumes made with drover's own CLI show in docker events too.
+			e.must("network", "create", "drv-"+nw)
+			e.must("network", "rm", "drv-"+nw)
+			e.must("volume", "create", "drv-"+vol)
+			e.must("volume", "rm", "drv-"+vol)
+			if out := e.mustDocker(bin, "events", "--since", since, "--until", strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10),
+				"--filter", "type=network", "--filter", "type=volume", "--format", "{{.Type}} {{.Action}} {{if .Actor.Attributes.name}}{{.Actor.Attributes.name}}{{else}}{{.Actor.ID}}{{end}}"); !strings.Contains(out, "network create drv-"+nw) || !strings.Contains(out, "network destroy drv-"+nw) || !strings.Contains(out, "volume create drv-"+vol) || !strings.Contains(out, "volume destroy drv-"+vol) {
+				t.Fatalf("docker events of drover's networks and volumes: %q", out)
+			}
 
 			// docker cp both ways, stats, top, system df.
 			cpName := "cp-" + name
