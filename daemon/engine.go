@@ -170,11 +170,7 @@ func (d *Daemon) PauseContainer(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.pause(ctx, c); err != nil {
-		return err
-	}
-	d.emitContainer(c, "pause", nil)
-	return nil
+	return d.pause(ctx, c)
 }
 
 // UnpauseContainer thaws a container.
@@ -183,11 +179,7 @@ func (d *Daemon) UnpauseContainer(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.unpause(ctx, c); err != nil {
-		return err
-	}
-	d.emitContainer(c, "unpause", nil)
-	return nil
+	return d.unpause(ctx, c)
 }
 
 // RemoveContainer removes a container (force: stop it first; volumes: its anonymous
@@ -219,12 +211,7 @@ func (d *Daemon) RenameContainer(ctx context.Context, ref, name string) error {
 	if err != nil {
 		return err
 	}
-	old := c.snapshot().Name
-	if err := d.rename(c, name); err != nil {
-		return err
-	}
-	d.emitContainer(c, "rename", map[string]string{"oldName": "/" + old})
-	return nil
+	return d.rename(c, name)
 }
 
 // ResizeContainer sets the size of a container's terminal.

@@ -132,9 +132,21 @@ func (d *Daemon) restart(ctx context.Context, c *container, timeout *time.Durati
 	return d.start(ctx, c, nil)
 }
 
-func (d *Daemon) pause(ctx context.Context, c *container) error { return d.setPaused(ctx, c, true) }
+func (d *Daemon) pause(ctx context.Context, c *container) error {
+	if err := d.setPaused(ctx, c, true); err != nil {
+		return err
+	}
+	d.emitContainer(c, "pause", nil)
+	return nil
+}
 
-func (d *Daemon) unpause(ctx context.Context, c *container) error { return d.setPaused(ctx, c, false) }
+func (d *Daemon) unpause(ctx context.Context, c *container) error {
+	if err := d.setPaused(ctx, c, false); err != nil {
+		return err
+	}
+	d.emitContainer(c, "unpause", nil)
+	return nil
+}
 
 // setPaused freezes or thaws every process of a running container.
 func (d *Daemon) setPaused(ctx context.Context, c *container, pause bool) error {
@@ -292,6 +304,7 @@ func (d *Daemon) rename(c *container, name string) error {
 		return err
 	}
 	d.releaseName(old)
+	d.emitContainer(c, "rename", map[string]string{"oldName": "/" + old})
 	return nil
 }
 
