@@ -33,6 +33,10 @@ func (s *Server) networkRoutes() {
 		return nil
 	})
 	s.handle("GET /networks/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		if n, ok := predefinedNetwork(r.PathValue("id")); ok {
+			writeJSON(w, http.StatusOK, n)
+			return nil
+		}
 		n, err := s.engine.InspectNetwork(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return networkNotFound(err, r.PathValue("id"))
@@ -152,6 +156,16 @@ func (s *Server) handleNetworkList(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	out := []network.Inspect{}
+	for _, name := range []string{"host", "none"} {
+		n, _ := predefinedNetwork(name)
+		if f.match("name", func(v string) bool { return strings.Contains(name, v) }) &&
+			f.match("id", func(v string) bool { return strings.HasPrefix(n.ID, v) }) &&
+			f.match("driver", func(v string) bool { return v == n.Driver }) && len(f["label"]) == 0 &&
+			f.match("type", func(v string) bool { return v == "builtin" }) && f.match("scope", func(v string) bool { return v == "local" }) &&
+			f.match("dangling", func(v string) bool { return v == "false" || v == "0" }) {
+			out = append(out, n)
+		}
+	}
 	for _, n := range nets {
 		ok := f.match("name", func(v string) bool { return strings.Contains(n.Name, v) }) &&
 			f.match("id", func(v string) bool { return strings.HasPrefix(n.ID, v) }) &&
@@ -316,3 +330,27 @@ func toVolume(v api.Volume) volume.Volume {
 	}
 	return out
 }
+
+// predefinedNetwork answers for Docker's "host" and "none" networks, which in drover are
+// network modes and not objects; listing them keeps scripts that look for them working.
+func predefinedNetwork(ref string) (network.Inspect, bool) {
+	var n network.Inspect
+	switch ref {
+	case "host", hostNetworkID, hostNetworkID[:12]:
+		n.Name, n.ID, n.Driver = "host", hostNetworkID, "host"
+	case "none", noneNetworkID, noneNetworkID[:12]:
+		n.Name, n.ID, n.Driver = "none", noneNetworkID, "null"
+	default:
+		return n, false
+	}
+	n.Scope = "local"
+	n.IPAM = network.IPAM{Driver: "default", Options: map[string]string{}, Config: []network.IPAMConfig{}}
+	n.Options, n.Labels, n.Containers = map[string]string{}, map[string]string{}, map[string]network.EndpointResource{}
+	return n, true
+}
+
+// Fixed IDs of the predefined networks (the sha256 of their names).
+const (
+	hostNetworkID = "4740ae6347b0172c01254ff55bae5aff5199f4446e7f6d643d40185b3f475145"
+	noneNetworkID = "140bedbf9c3f6d56a9846d2ba7088798683f4da0c248231336e6a05679e4fdfe"
+)

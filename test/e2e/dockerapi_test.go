@@ -203,7 +203,7 @@ func TestDockerAPIClients(t *testing.T) {
 			if out := e.mustDocker(bin, "volume", "ls", "-q"); !strings.Contains(out, vol) {
 				t.Fatalf("volume ls: %q", out)
 			}
-			if out := e.mustDocker(bin, "network", "ls", "--format", "{{.Name}}"); !strings.Contains(out, nw) {
+			if out := e.mustDocker(bin, "network", "ls", "--format", "{{.Name}}"); !strings.Contains(out, nw) || !strings.Contains(out, "bridge\n") || !strings.Contains(out, "host\n") || !strings.Contains(out, "none\n") {
 				t.Fatalf("network ls: %q", out)
 			}
 			e.mustDocker(bin, "run", "--rm", "--network", nw, "-v", vol+":/data", "busybox", "sh", "-c", "echo kept > /data/f")
