@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -456,6 +457,7 @@ func (d *Daemon) LoadImages(ctx context.Context, r io.Reader) ([]api.Image, erro
 	out := make([]api.Image, 0, len(imgs))
 	for _, img := range imgs {
 		out = append(out, toAPIImage(img))
+		d.emit("image", "load", img.ID.String(), map[string]string{"name": strings.Join(img.RepoTags, ",")})
 	}
 	return out, nil
 }
