@@ -131,8 +131,10 @@ func toCreateConfig(name string, req container.CreateRequest) (api.ContainerConf
 	for _, a := range h.DNS {
 		hc.DNS = append(hc.DNS, a.String())
 	}
-	switch mode := string(h.NetworkMode); mode {
-	case "", "default":
+	switch mode := string(h.NetworkMode); {
+	case c.NetworkDisabled:
+		hc.NetworkMode = "none"
+	case mode == "" || mode == "default":
 		hc.NetworkMode = "bridge"
 	default:
 		hc.NetworkMode = mode
