@@ -187,16 +187,34 @@ func sizeQuery(r *http.Request) (uint16, uint16, error) {
 }
 
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) error {
-	var req container.CreateRequest
-	if err := decodeBody(r, &req); err != nil {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	if err != nil {
 		return err
 	}
+	var req container.CreateRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return fmt.Errorf("invalid JSON in request body: %v: %w", err, errdefs.ErrInvalidArgument)
+	}
+	// Before API 1.44 a --mac-address came in Config.MacAddress, a field the current
+	// types no longer have.
+	var legacy struct{ MacAddress string }
+	_ = json.Unmarshal(body, &legacy)
 	if p := r.URL.Query().Get("platform"); p != "" && !strings.HasPrefix(p, "linux") {
 		return fmt.Errorf("platform %q is not supported: drover runs linux containers: %w", p, errdefs.ErrInvalidArgument)
 	}
 	cfg, err := toCreateConfig(r.URL.Query().Get("name"), req)
 	if err != nil {
 		return err
+	}
+	if legacy.MacAddress != "" {
+		if cfg.Networks == nil {
+			cfg.Networks = map[string]api.EndpointConfig{}
+		}
+		ep := cfg.Networks[cfg.Host.NetworkMode]
+		if ep.MacAddress == "" {
+			ep.MacAddress = legacy.MacAddress
+		}
+		cfg.Networks[cfg.Host.NetworkMode] = ep
 	}
 	// A missing image is a 404 "No such image", on which the docker CLI pulls and retries.
 	if _, err := s.engine.InspectImage(r.Context(), cfg.Image); err != nil {
