@@ -58,8 +58,12 @@ func streamType(tty bool) string {
 // pump joins a Docker client's raw connection to a drover stream until the container side
 // ends. onEnd gets the exit code of the Exit frame (-1 when there was none) before the
 // client sees the end of the output, so its inspect that follows finds the code.
-func pump(conn net.Conn, in io.Reader, st Stream, tty, stdin, stdout, stderr bool, onEnd func(code int)) {
+//
+// detach, when not empty, is the key sequence (Docker's ctrl-p,ctrl-q) that ends the
+// session without touching the container: its stdin stays open and it keeps running.
+func pump(conn net.Conn, in io.Reader, st Stream, tty, stdin, stdout, stderr bool, detach []byte, onEnd func(code int)) {
 	fw := stream.NewWriter(st)
+	esc := &escapeMatcher{keys: detach}
 	// One reader of the client side for the whole stream: it forwards stdin when asked
 	// for and otherwise discards, so the connection never closes with unread bytes (the
 	// kernel would answer the client with a reset instead of the end of the output).
@@ -71,8 +75,14 @@ func pump(conn net.Conn, in io.Reader, st Stream, tty, stdin, stdout, stderr boo
 		for {
 			n, err := in.Read(buf)
 			if n > 0 && forward {
-				if fw.WriteFrame(stream.Stdin, buf[:n]) != nil {
+				data, detached := esc.feed(buf[:n])
+				if len(data) > 0 && fw.WriteFrame(stream.Stdin, data) != nil {
 					forward = false
+				}
+				if detached {
+					forward = false
+					st.Close() // ends the output below; the container goes on
+					continue
 				}
 			}
 			if err != nil {
@@ -175,6 +185,17 @@ func (s *Server) takePending(id string) *pendingAttach {
 func (s *Server) handleAttach(w http.ResponseWriter, r *http.Request, c api.Container) error {
 	stdin, stdout, stderr := boolQuery(r, "stdin"), boolQuery(r, "stdout"), boolQuery(r, "stderr")
 	logs, live := boolQuery(r, "logs"), boolQuery(r, "stream")
+	// Detach keys apply to a terminal's typed input only: piped stdin may hold any byte.
+	var detach []byte
+	if c.Config.Tty && stdin {
+		detach = defaultDetachKeys
+		if k := r.URL.Query().Get("detachKeys"); k != "" {
+			var err error
+			if detach, err = parseDetachKeys(k); err != nil {
+				return err
+			}
+		}
+	}
 	if !logs && !live {
 		return fmt.Errorf("attach needs stream=1 or logs=1: %w", errdefs.ErrInvalidArgument)
 	}
@@ -235,7 +256,7 @@ func (s *Server) handleAttach(w http.ResponseWriter, r *http.Request, c api.Cont
 		}
 	}
 	defer st.Close()
-	pump(conn, rw, st, c.Config.Tty, stdin, stdout, stderr, nil)
+	pump(conn, rw, st, c.Config.Tty, stdin, stdout, stderr, detach, nil)
 	return nil
 }
 
@@ -439,7 +460,7 @@ func (s *Server) handleExecStart(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer conn.Close()
 	defer st.Close()
-	pump(conn, rw, st, cfg.Tty, cfg.Stdin, e.req.AttachStdout, e.req.AttachStderr, func(code int) {
+	pump(conn, rw, st, cfg.Tty, cfg.Stdin, e.req.AttachStdout, e.req.AttachStderr, nil, func(code int) {
 		if code < 0 {
 			code = 137
 		}
@@ -462,3 +483,63 @@ func (s *Server) replayLogs(ctx context.Context, conn net.Conn, c api.Container,
 		s.opts.Logger.Debug("docker api: replay logs on attach", "container", c.ID, "err", err)
 	}
 }
+
+// escapeMatcher finds a detach key sequence in typed input. Bytes that start the sequence
+// are held back until it is complete (then dropped) or broken (then passed on).
+type escapeMatcher struct {
+	keys    []byte
+	matched int
+}
+
+func (m *escapeMatcher) feed(p []byte) (out []byte, detached bool) {
+	if len(m.keys) == 0 {
+		return p, false
+	}
+	out = make([]byte, 0, len(p)+m.matched)
+	for _, b := range p {
+		if b == m.keys[m.matched] {
+			m.matched++
+			if m.matched == len(m.keys) {
+				m.matched = 0
+				return out, true
+			}
+			continue
+		}
+		out = append(out, m.keys[:m.matched]...)
+		m.matched = 0
+		if b == m.keys[0] {
+			m.matched = 1
+			continue
+		}
+		out = append(out, b)
+	}
+	return out, false
+}
+
+// parseDetachKeys reads Docker's detach key notation: comma-separated single characters
+// or ctrl-<letter> and ctrl-@, ctrl-[, ctrl-\, ctrl-], ctrl-^, ctrl-_.
+func parseDetachKeys(s string) ([]byte, error) {
+	var out []byte
+	for _, k := range strings.Split(s, ",") {
+		switch {
+		case len(k) == 1:
+			out = append(out, k[0])
+		case strings.HasPrefix(k, "ctrl-") && len(k) == 6:
+			c := k[5]
+			switch {
+			case c >= 'a' && c <= 'z':
+				out = append(out, c-'a'+1)
+			case c >= '@' && c <= '_':
+				out = append(out, c-'@')
+			default:
+				return nil, fmt.Errorf("invalid detach keys %q: unknown key %q: %w", s, k, errdefs.ErrInvalidArgument)
+			}
+		default:
+			return nil, fmt.Errorf("invalid detach keys %q: use characters or ctrl-<value>, separated by commas: %w", s, errdefs.ErrInvalidArgument)
+		}
+	}
+	return out, nil
+}
+
+// defaultDetachKeys is Docker's ctrl-p,ctrl-q.
+var defaultDetachKeys = []byte{16, 17}

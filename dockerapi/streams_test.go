@@ -55,7 +55,7 @@ func TestPump(t *testing.T) {
 		code := -2
 		done := make(chan struct{})
 		go func() {
-			pump(srv, srv, engineSide, tty, true, true, true, func(c int) { code = c })
+			pump(srv, srv, engineSide, tty, true, true, true, nil, func(c int) { code = c })
 			srv.Close()
 			engineSide.Close()
 			close(done)
@@ -81,4 +81,29 @@ func TestPump(t *testing.T) {
 		}
 		cli.Close()
 	}
+}
+
+func TestEscapeMatcher(t *testing.T) {
+	keys, err := parseDetachKeys("ctrl-p,ctrl-q")
+	if err != nil || string(keys) != "\x10\x11" {
+		t.Fatalf("parse: %q %v", keys, err)
+	}
+	for _, bad := range []string{"ctrl-", "ctrl-pq", "ab", "ctrl-1"} {
+		if _, err := parseDetachKeys(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	m := &escapeMatcher{keys: keys}
+	var got []byte
+	for _, chunk := range []string{"ab\x10", "c\x10\x10", "\x11rest"} {
+		out, detached := m.feed([]byte(chunk))
+		got = append(got, out...)
+		if detached {
+			if string(got) != "ab\x10c\x10" {
+				t.Fatalf("passed on before the detach: %q", got)
+			}
+			return
+		}
+	}
+	t.Fatal("ctrl-p ctrl-q did not detach")
 }
