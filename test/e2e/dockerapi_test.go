@@ -425,8 +425,52 @@ func TestDockerAPITerminal(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != 6 || !strings.Contains(string(out), "/dev/pts/") {
 				t.Fatalf("docker exec -it: err %v out %q", err, out)
 			}
-			e.mustDocker(bin, "rm", "-f", cname)
+			// ctrl-p ctrl-q detaches and leaves the container running; attach finds it again.
+			detached := "detach-" + name
+			cmd = exec.Command(script, "-eqc", bin+" run -it --name "+detached+" busybox sh", "/dev/null")
+			cmd.Env = env
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, stdout, "# ") // the shell's prompt: the session is up
+			_, _ = stdin.Write([]byte{16, 17})
+			_, _ = io.Copy(io.Discard, stdout)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("docker run -it after ctrl-p ctrl-q: %v", err)
+			}
+			if got := e.inspect(detached, "{{.State.Status}}"); got != "running" {
+				t.Fatalf("after detaching the container is %q", got)
+			}
+			cmd = exec.Command(script, "-eqc", bin+" attach "+detached, "/dev/null")
+			cmd.Env = env
+			cmd.Stdin = strings.NewReader("exit 7\n")
+			if err := cmd.Run(); !errors.As(err, &ee) || ee.ExitCode() != 7 {
+				t.Fatalf("docker attach after a detach: %v", err)
+			}
+			e.mustDocker(bin, "rm", "-f", detached)
 		})
+	}
+}
+
+// waitFor reads r until it has seen s.
+func waitFor(t *testing.T, r io.Reader, s string) {
+	t.Helper()
+	var seen []byte
+	buf := make([]byte, 256)
+	for !strings.Contains(string(seen), s) {
+		n, err := r.Read(buf)
+		seen = append(seen, buf[:n]...)
+		if err != nil {
+			t.Fatalf("waiting for %q: %v (read %q)", s, err, seen)
+		}
 	}
 }
 
