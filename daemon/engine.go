@@ -245,8 +245,18 @@ func (d *Daemon) Exec(ctx context.Context, ref string, cfg api.ExecConfig) (dock
 	if err != nil {
 		return nil, err
 	}
-	return d.execStart(ctx, c, cfg)
+	sc, err := d.execStart(ctx, c, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return execStream{sc}, nil
 }
+
+// execStream is an exec's stream that also tells the process's host PID (exec inspect).
+type execStream struct{ *shim.Conn }
+
+// Pid is the exec'd process's PID on the host.
+func (e execStream) Pid() int { return e.Response.Pid }
 
 // Top lists a container's processes with the host's ps.
 func (d *Daemon) Top(ctx context.Context, ref string, psArgs []string) (api.TopResponse, error) {

@@ -273,6 +273,7 @@ type execInstance struct {
 	mu       sync.Mutex
 	running  bool
 	started  bool
+	pid      int
 	exitCode *int
 	fw       *stream.Writer
 }
@@ -358,6 +359,7 @@ func (s *Server) execRoutes() {
 			OpenStdin: e.req.AttachStdin, OpenStdout: e.req.AttachStdout, OpenStderr: e.req.AttachStderr,
 			ProcessConfig: &container.ExecProcessConfig{Tty: e.cfg.Tty, Entrypoint: e.cfg.Cmd[0], Arguments: e.cfg.Cmd[1:], Privileged: &priv, User: e.cfg.User},
 			DetachKeys:    []byte{},
+			Pid:           e.pid,
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
@@ -442,6 +444,9 @@ func (s *Server) handleExecStart(w http.ResponseWriter, r *http.Request) error {
 	}
 	e.mu.Lock()
 	e.running, e.fw = true, stream.NewWriter(st)
+	if p, ok := st.(interface{ Pid() int }); ok {
+		e.pid = p.Pid()
+	}
 	e.mu.Unlock()
 	if cfg.Detach {
 		go func() {
