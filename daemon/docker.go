@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/drover/drover/dockerapi"
@@ -54,7 +55,33 @@ func (d *Daemon) listenDocker() (net.Listener, error) {
 		ln.Close()
 		return nil, err
 	}
+	if gid != 0 {
+		// The group must be able to reach the socket: its directory (the exec root by
+		// default, 0700) lets that group through, without listing it.
+		if err := allowGroupThrough(filepath.Dir(p), gid); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
 	return ln, nil
+}
+
+// allowGroupThrough gives gid search (x) permission on dir when it does not have it: the
+// directory becomes that group's, mode g+x, unless it already lets everyone through.
+func allowGroupThrough(dir string, gid int) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	mode := fi.Mode().Perm()
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || mode&0o001 != 0 || (int(st.Gid) == gid && mode&0o010 != 0) {
+		return nil
+	}
+	if err := os.Chown(dir, -1, gid); err != nil {
+		return fmt.Errorf("let group %d reach the docker socket: %w", gid, err)
+	}
+	return os.Chmod(dir, mode|0o010)
 }
 
 // serveDocker answers the Docker Engine API on ln until the server is shut down.

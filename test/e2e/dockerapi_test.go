@@ -676,6 +676,37 @@ func TestDockerAPISocketOptions(t *testing.T) {
 	if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o660 || st.Uid != 0 || st.Gid != 1 {
 		t.Fatalf("docker socket mode %v owner %d:%d, want 0660 root:1", fi.Mode().Perm(), st.Uid, st.Gid)
 	}
+	// A user of that group reaches the API; a user of another group does not.
+	if setpriv, err := exec.LookPath("setpriv"); err == nil {
+		clients := dockerClients(t)
+		var bin string
+		for _, b := range clients {
+			bin = b
+		}
+		// The test's own state directory is root's (0700); let others through to the
+		// exec root, whose access is what is tested.
+		if err := os.Chmod(e.dir, 0o711); err != nil {
+			t.Fatal(err)
+		}
+		cfgDir := filepath.Join(e.dir, "docker-config-nobody")
+		if err := os.MkdirAll(cfgDir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		asUser := func(gid string) (string, string, error) {
+			cmd := exec.Command(setpriv, "--reuid=65534", "--regid="+gid, "--clear-groups", bin, "version", "--format", "{{.Server.APIVersion}}")
+			cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+e.dockerSock(), "DOCKER_CONFIG="+cfgDir, "HOME=/tmp")
+			var o, er bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &o, &er
+			err := cmd.Run()
+			return o.String(), er.String(), err
+		}
+		if out, errOut, err := asUser("1"); err != nil || strings.TrimSpace(out) != "1.57" {
+			t.Fatalf("a member of the socket's group: %v %q %q", err, out, errOut)
+		}
+		if out, errOut, err := asUser("2"); err == nil || !strings.Contains(errOut, "permission denied") {
+			t.Fatalf("a user outside the socket's group: %v %q %q", err, out, errOut)
+		}
+	}
 	other := filepath.Join(e.dir, "elsewhere.sock")
 	e.stopDaemon(syscall.SIGTERM)
 	e.startDaemon("--docker-socket", other)
