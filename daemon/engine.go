@@ -215,6 +215,28 @@ func (d *Daemon) RenameContainer(ctx context.Context, ref, name string) error {
 	return d.rename(c, name)
 }
 
+// SetRestartPolicy changes a container's restart policy; it applies from its next exit.
+func (d *Daemon) SetRestartPolicy(ctx context.Context, ref string, policy api.RestartPolicy) error {
+	c, err := d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	// Only the policy is checked: the rest of the config was checked at create.
+	probe := api.HostConfig{RestartPolicy: policy, AutoRemove: c.rec.Config.Host.AutoRemove}
+	if err := validateHostConfig(&probe); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	c.rec.Config.Host.RestartPolicy = policy
+	err = d.save(c)
+	c.mu.Unlock()
+	if err == nil {
+		d.emitContainer(c, "update", nil)
+	}
+	return err
+}
+
 // ResizeContainer sets the size of a container's terminal.
 func (d *Daemon) ResizeContainer(ctx context.Context, ref string, width, height uint16) error {
 	c, err := d.lookup(ref)

@@ -127,9 +127,7 @@ func (s *Server) containerRoutes() {
 	s.handle("GET /containers/{id}/attach/ws", func(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("attach over websocket is not supported: use POST /containers/{id}/attach: %w", errNotImplemented)
 	})
-	s.handle("POST /containers/{id}/update", func(w http.ResponseWriter, r *http.Request) error {
-		return fmt.Errorf("container update is not supported by drover: recreate the container: %w", errNotImplemented)
-	})
+	s.handle("POST /containers/{id}/update", s.withContainer(s.handleUpdate))
 	s.handle("GET /containers/{id}/export", s.withContainer(func(w http.ResponseWriter, r *http.Request, c api.Container) error {
 		// The root filesystem as a tar (binds and volumes are not in it, as in Docker).
 		w.Header().Set("Content-Type", "application/x-tar")
@@ -634,4 +632,33 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 		l.w.WriteHeader(http.StatusOK)
 	}
 	return l.w.Write(p)
+}
+
+// handleUpdate changes what drover can change on an existing container: its restart
+// policy. Resource limits are refused by name (recreate the container to change them).
+func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, c api.Container) error {
+	var req container.UpdateConfig
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	probe := container.CreateRequest{Config: &container.Config{}, HostConfig: &container.HostConfig{Resources: req.Resources}}
+	if opt := unsupported(probe); opt != "" {
+		return fmt.Errorf("updating %s is not supported by drover: recreate the container: %w", opt, errdefs.ErrInvalidArgument)
+	}
+	res := req.Resources
+	switch {
+	case res.Memory != 0, res.MemorySwap != 0, res.NanoCPUs != 0, res.CPUShares != 0, res.PidsLimit != nil, len(res.Ulimits) > 0:
+		return fmt.Errorf("updating resource limits is not supported by drover: recreate the container with the new limits: %w", errdefs.ErrInvalidArgument)
+	}
+	if req.RestartPolicy.Name != "" {
+		if c.Config.Host.AutoRemove && req.RestartPolicy.Name != "no" {
+			return fmt.Errorf("restart policy cannot be updated because AutoRemove is enabled for the container: %w", errdefs.ErrInvalidArgument)
+		}
+		p := api.RestartPolicy{Name: string(req.RestartPolicy.Name), MaximumRetryCount: req.RestartPolicy.MaximumRetryCount}
+		if err := s.engine.SetRestartPolicy(r.Context(), c.ID, p); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, container.UpdateResponse{Warnings: []string{}})
+	return nil
 }

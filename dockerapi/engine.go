@@ -51,6 +51,8 @@ type Engine interface {
 	// starts after WatchContainer returned is the "next" one.
 	WatchContainer(ctx context.Context, ref, condition string) (func(context.Context) (api.WaitResponse, error), error)
 	RenameContainer(ctx context.Context, ref, name string) error
+	// SetRestartPolicy changes a container's restart policy (docker update --restart).
+	SetRestartPolicy(ctx context.Context, ref string, policy api.RestartPolicy) error
 	ResizeContainer(ctx context.Context, ref string, width, height uint16) error
 	// ContainerLogs calls fn for each log line; with opts.Follow it follows the log
 	// until the container stops or ctx ends.

@@ -188,6 +188,13 @@ func TestDockerAPIClients(t *testing.T) {
 			if got := e.inspect(optName, "{{.Config.HostConfig.ReadonlyRootfs}} {{.Config.HostConfig.RestartPolicy.Name}} {{index .Config.HostConfig.ExtraHosts 0}}"); got != "true on-failure db:10.1.2.3" {
 				t.Fatalf("drover inspect of create options: %q", got)
 			}
+			e.mustDocker(bin, "update", "--restart", "always", optName)
+			if got := e.inspect(optName, "{{.Config.HostConfig.RestartPolicy.Name}}"); got != "always" {
+				t.Fatalf("after docker update --restart always: %q", got)
+			}
+			if _, errOut, code := e.docker(bin, nil, "update", "-m", "128m", optName); code == 0 || !strings.Contains(errOut, "resource limits") {
+				t.Fatalf("docker update -m: code %d %q", code, errOut)
+			}
 			e.mustDocker(bin, "rm", optName)
 
 			// Docker's defaults: its capability set, a seccomp filter, PATH, HOSTNAME = the short ID.
