@@ -121,6 +121,7 @@ func (d *Daemon) register(cfg api.ContainerConfig, fill func(*record), chain dig
 	d.mu.Lock()
 	d.containers[id] = c
 	d.mu.Unlock()
+	d.emitContainer(c, "create", nil)
 	return c, nil
 }
 

@@ -65,6 +65,10 @@ type Config struct {
 	RegistryAddr                    string
 	RegistryOptions                 registry.Options
 	RegistryTLSCert, RegistryTLSKey string
+	// DockerSocket, when set, serves the Docker Engine API there (dockerapi/).
+	DockerSocket string
+	// DockerSocketGroup is the group (name or GID) allowed on DockerSocket besides root.
+	DockerSocketGroup string
 }
 
 // DefaultContainersPerShim is how many containers share a shim process by default: a
@@ -88,6 +92,7 @@ type Daemon struct {
 	dns      *dnsServer
 	podTab   podTable
 	build    buildState
+	events   eventBus
 
 	mu         sync.Mutex
 	containers map[string]*container // by ID
@@ -246,6 +251,16 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			ln.Close()
 			return err
 		}
+	}
+	dockerLn, err := d.listenDocker()
+	if err != nil {
+		stopRegistry()
+		ln.Close()
+		return err
+	}
+	if dockerLn != nil {
+		dockerSrv := d.serveDocker(dockerLn)
+		defer dockerSrv.Close()
 	}
 	close(d.ready)
 	d.log.Info("drover daemon ready", "socket", d.cfg.Socket, "root", d.cfg.Root)

@@ -106,12 +106,24 @@ func (d *Daemon) runProbe(ctx context.Context, c *container, cmd []string, timeo
 }
 
 func (d *Daemon) recordProbe(c *container, res api.HealthResult, retries int, starting bool) {
+	var changed string
+	defer func() { // after the unlock below: events of a status change, as Docker's
+		if changed != "" {
+			d.emitContainer(c, "health_status: "+changed, nil)
+		}
+	}()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	h := c.rec.State.Health
 	if h == nil || c.rec.State.Status != api.StatusRunning {
 		return
 	}
+	before := h.Status
+	defer func() {
+		if h.Status != before {
+			changed = h.Status
+		}
+	}()
 	h.Log = append(h.Log, res)
 	if len(h.Log) > healthLogKeep {
 		h.Log = h.Log[len(h.Log)-healthLogKeep:]

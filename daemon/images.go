@@ -77,20 +77,20 @@ func (d *Daemon) handleImageInspect(w http.ResponseWriter, r *http.Request) erro
 
 func (d *Daemon) handleImageImport(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	img, err := d.images.Import(r.Context(), r.Body, q.Get("ref"), image.ImportOptions{Changes: q["change"], Message: q.Get("message")})
+	img, err := d.ImportImage(r.Context(), r.Body, q.Get("ref"), q["change"], q.Get("message"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toAPIImage(img))
+	writeJSON(w, http.StatusOK, img)
 	return nil
 }
 
 func (d *Daemon) handleImageLoad(w http.ResponseWriter, r *http.Request) error {
-	imgs, err := d.images.Load(r.Context(), r.Body)
+	imgs, err := d.LoadImages(r.Context(), r.Body)
 	if err != nil {
 		return err
 	}
-	writeImages(w, imgs)
+	writeJSON(w, http.StatusOK, imgs)
 	return nil
 }
 
@@ -106,20 +106,13 @@ func (d *Daemon) handleImageSave(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (d *Daemon) handleImageTag(w http.ResponseWriter, r *http.Request) error {
-	return noContent(w, d.images.Tag(r.PathValue("name"), r.URL.Query().Get("ref")))
+	return noContent(w, d.TagImage(r.Context(), r.PathValue("name"), r.URL.Query().Get("ref")))
 }
 
 func (d *Daemon) handleImageRemove(w http.ResponseWriter, r *http.Request) error {
-	untagged, deleted, err := d.images.Remove(r.PathValue("name"), boolQuery(r, "force"), d.imageInUse)
+	out, err := d.RemoveImage(r.Context(), r.PathValue("name"), boolQuery(r, "force"))
 	if err != nil {
 		return err
-	}
-	out := []api.ImageDeleteItem{}
-	for _, u := range untagged {
-		out = append(out, api.ImageDeleteItem{Untagged: u})
-	}
-	for _, del := range deleted {
-		out = append(out, api.ImageDeleteItem{Deleted: del})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +53,7 @@ func (d *Daemon) kill(ctx context.Context, c *container, sig syscall.Signal) err
 		}
 		return err
 	}
+	d.emitContainer(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 	if paused && sig == syscall.SIGKILL {
 		// A frozen process only dies once thawed.
 		_ = d.unpause(ctx, c)
@@ -64,7 +66,11 @@ func (d *Daemon) kill(ctx context.Context, c *container, sig syscall.Signal) err
 func (d *Daemon) stop(ctx context.Context, c *container, timeout *time.Duration, sigName string) error {
 	c.busy.Lock()
 	defer c.busy.Unlock()
-	return d.stopLocked(ctx, c, timeout, sigName)
+	err := d.stopLocked(ctx, c, timeout, sigName)
+	if err == nil {
+		d.emitContainer(c, "stop", nil)
+	}
+	return err
 }
 
 func (d *Daemon) stopLocked(ctx context.Context, c *container, timeout *time.Duration, sigName string) error {
@@ -126,9 +132,21 @@ func (d *Daemon) restart(ctx context.Context, c *container, timeout *time.Durati
 	return d.start(ctx, c, nil)
 }
 
-func (d *Daemon) pause(ctx context.Context, c *container) error { return d.setPaused(ctx, c, true) }
+func (d *Daemon) pause(ctx context.Context, c *container) error {
+	if err := d.setPaused(ctx, c, true); err != nil {
+		return err
+	}
+	d.emitContainer(c, "pause", nil)
+	return nil
+}
 
-func (d *Daemon) unpause(ctx context.Context, c *container) error { return d.setPaused(ctx, c, false) }
+func (d *Daemon) unpause(ctx context.Context, c *container) error {
+	if err := d.setPaused(ctx, c, false); err != nil {
+		return err
+	}
+	d.emitContainer(c, "unpause", nil)
+	return nil
+}
 
 // setPaused freezes or thaws every process of a running container.
 func (d *Daemon) setPaused(ctx context.Context, c *container, pause bool) error {
@@ -257,6 +275,7 @@ func (d *Daemon) forget(c *container) error {
 		delete(d.names, c.rec.Name)
 	}
 	d.mu.Unlock()
+	d.emitContainer(c, "destroy", nil)
 	closeOnce(c.removed)
 	return nil
 }
@@ -285,16 +304,39 @@ func (d *Daemon) rename(c *container, name string) error {
 		return err
 	}
 	d.releaseName(old)
+	d.emitContainer(c, "rename", map[string]string{"oldName": "/" + old})
 	return nil
 }
 
 // wait blocks until the condition holds: "not-running" (default), "next-exit" or "removed".
 func (d *Daemon) wait(ctx context.Context, c *container, condition string) (api.WaitResponse, error) {
+	block, err := d.waitFor(c, condition)
+	if err != nil {
+		return api.WaitResponse{}, err
+	}
+	return block(ctx)
+}
+
+// waitFor notes c's state now and returns what blocks until the condition holds, so a
+// caller can answer before it waits (the Docker API's wait) and still count a run that
+// starts after waitFor as the next one.
+func (d *Daemon) waitFor(c *container, condition string) (func(context.Context) (api.WaitResponse, error), error) {
+	switch condition {
+	case "", "not-running", "next-exit", "removed":
+	default:
+		return nil, fmt.Errorf("invalid wait condition %q: use not-running, next-exit or removed: %w", condition, errdefs.ErrInvalidArgument)
+	}
 	c.mu.Lock()
 	exited := c.exited
 	removed := c.removed
 	running := c.rec.State.Status == api.StatusRunning || c.rec.State.Status == api.StatusPaused || c.rec.State.Status == api.StatusRestarting
 	c.mu.Unlock()
+	return func(ctx context.Context) (api.WaitResponse, error) {
+		return d.waitBlock(ctx, c, condition, exited, removed, running)
+	}, nil
+}
+
+func (d *Daemon) waitBlock(ctx context.Context, c *container, condition string, exited, removed chan struct{}, running bool) (api.WaitResponse, error) {
 	switch condition {
 	case "", "not-running":
 		if running {

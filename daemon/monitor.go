@@ -100,6 +100,7 @@ func (d *Daemon) handleExit(c *container, st *shim.ExitStatus, exited chan struc
 		}
 	}
 	c.mu.Unlock()
+	d.emitContainer(c, "die", exitAttrs(code))
 	closeOnce(exited)
 	switch {
 	case restart:

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -29,26 +30,17 @@ func (d *Daemon) networkRoutes(handle func(string, func(http.ResponseWriter, *ht
 		if err := decodeBody(r, &req); err != nil {
 			return err
 		}
-		n, err := d.net.Create(network.CreateOptions{Name: req.Name, Subnet: req.Subnet, Gateway: req.Gateway, Internal: req.Internal, Labels: req.Labels})
+		n, err := d.CreateNetwork(r.Context(), req)
 		if err != nil {
 			return err
 		}
-		d.listenDNS(n)
-		writeJSON(w, http.StatusCreated, d.networkView(n))
+		writeJSON(w, http.StatusCreated, n)
 		return nil
 	})
 	handle("POST /networks/prune", func(w http.ResponseWriter, r *http.Request) error {
-		before, _ := d.net.List()
-		removed, err := d.net.Prune()
+		removed, err := d.PruneNetworks(r.Context())
 		if err != nil {
 			return err
-		}
-		for _, n := range before {
-			for _, name := range removed {
-				if n.Name == name {
-					d.unlistenDNS(n.ID)
-				}
-			}
 		}
 		writeJSON(w, http.StatusOK, api.PruneResponse{Deleted: append([]string{}, removed...)})
 		return nil
@@ -62,16 +54,7 @@ func (d *Daemon) networkRoutes(handle func(string, func(http.ResponseWriter, *ht
 		return nil
 	})
 	handle("DELETE /networks/{id}", func(w http.ResponseWriter, r *http.Request) error {
-		n, err := d.net.Get(r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		if err := d.net.Remove(n.ID); err != nil {
-			return err
-		}
-		d.unlistenDNS(n.ID)
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+		return noContent(w, d.RemoveNetwork(r.Context(), r.PathValue("id")))
 	})
 	// connect and disconnect name the network in the path and the container in the body.
 	withConnect := func(op func(c *container, network string, req api.NetworkConnect) error) func(http.ResponseWriter, *http.Request) error {
@@ -88,10 +71,10 @@ func (d *Daemon) networkRoutes(handle func(string, func(http.ResponseWriter, *ht
 		}
 	}
 	handle("POST /networks/{id}/connect", withConnect(func(c *container, network string, req api.NetworkConnect) error {
-		return d.connect(c, network, req.Endpoint)
+		return d.ConnectNetwork(context.Background(), network, c.rec.ID, req.Endpoint)
 	}))
 	handle("POST /networks/{id}/disconnect", withConnect(func(c *container, network string, _ api.NetworkConnect) error {
-		return d.disconnect(c, network)
+		return d.DisconnectNetwork(context.Background(), network, c.rec.ID)
 	}))
 }
 

@@ -57,6 +57,9 @@ func (d *Daemon) start(ctx context.Context, c *container, run starter) (retErr e
 		return fmt.Errorf("mount root filesystem: %w", err)
 	}
 	trace("mounted")
+	if err := ensureDockerEnv(rootfs); err != nil {
+		d.log.Warn("create /.dockerenv", "container", c.rec.ID, "err", err)
+	}
 	plan, err := d.setupNetwork(c)
 	if err != nil {
 		undo()
@@ -149,6 +152,7 @@ func (d *Daemon) start(ctx context.Context, c *container, run starter) (retErr e
 	d.bg.Add(1)
 	go func() { defer d.bg.Done(); d.monitor(c, exited) }()
 	d.startHealth(c)
+	d.emitContainer(c, "start", nil)
 	return nil
 }
 

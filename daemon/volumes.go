@@ -223,14 +223,16 @@ func (d *Daemon) volumeRoutes(handle func(string, func(http.ResponseWriter, *htt
 		if err != nil {
 			return err
 		}
+		d.emit("volume", "create", v.Name, map[string]string{"driver": "local"})
 		writeJSON(w, http.StatusCreated, d.volumeView(v))
 		return nil
 	})
 	handle("POST /volumes/prune", func(w http.ResponseWriter, r *http.Request) error {
-		removed, reclaimed, err := d.vols.Prune(func(name string) bool { return d.volumeUsers(name) > 0 }, boolQuery(r, "all"))
+		res, err := d.PruneVolumes(r.Context(), boolQuery(r, "all"))
 		if err != nil {
 			return err
 		}
+		removed, reclaimed := res.Deleted, res.SpaceReclaimed
 		writeJSON(w, http.StatusOK, api.PruneResponse{Deleted: append([]string{}, removed...), SpaceReclaimed: reclaimed})
 		return nil
 	})
@@ -251,9 +253,6 @@ func (d *Daemon) volumeRoutes(handle func(string, func(http.ResponseWriter, *htt
 			}
 			return err
 		}
-		if n := d.volumeUsers(name); n > 0 {
-			return fmt.Errorf("remove %s: volume is in use by %d container(s): remove them first: %w", name, n, errdefs.ErrConflict)
-		}
-		return noContent(w, d.vols.Remove(name, false))
+		return noContent(w, d.RemoveVolume(r.Context(), name, false))
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,10 @@ running when the daemon stops; the next daemon picks them up again.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if host, _ := cmd.Flags().GetString("host"); host != "" && !cmd.Flags().Changed("socket") {
 				cfg.Socket = host
+			}
+			if !cmd.Flags().Changed("docker-socket") && cfg.ExecRoot != defaultExecRoot {
+				// A daemon beside the default one keeps its Docker socket in its own exec root.
+				cfg.DockerSocket = filepath.Join(cfg.ExecRoot, "docker.sock")
 			}
 			level := slog.LevelInfo
 			if os.Getenv("DROVER_DEBUG") != "" {
@@ -67,7 +72,7 @@ running when the daemon stops; the next daemon picks them up again.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Root, "root", "/var/lib/drover", "directory of persistent state (images, metadata, logs)")
-	f.StringVar(&cfg.ExecRoot, "exec-root", "/run/drover", "directory of runtime state (bundles, sockets)")
+	f.StringVar(&cfg.ExecRoot, "exec-root", defaultExecRoot, "directory of runtime state (bundles, sockets)")
 	f.StringVar(&cfg.Socket, "socket", "", "API socket (default EXEC-ROOT/drover.sock)")
 	f.StringVar(&cfg.DefaultRuntime, "default-runtime", "", "OCI runtime for containers that do not choose one (default: embedded)")
 	f.StringVar(&cfg.CgroupParent, "cgroup-parent", "drover", "parent cgroup of all containers")
@@ -88,5 +93,9 @@ running when the daemon stops; the next daemon picks them up again.`,
 	f.StringVar(&reg.tlsKey, "registry-tls-key", "", "PEM private key of --registry-tls-cert")
 	f.StringVar(&policyFile, "signature-policy", "", "trust policy every pull must satisfy, in containers-policy.json format (default: "+defaultPolicy+" when it exists; without one every image is accepted)")
 	f.StringVar(&cfg.DefaultSubnet, "bip", "", "subnet of the default bridge network, e.g. 172.17.0.0/16 (default: the first free of 172.17-31.0.0/16)")
+	f.StringVar(&cfg.DockerSocket, "docker-socket", defaultExecRoot+"/docker.sock", "serve the Docker Engine API on this unix socket for the docker CLI, Compose and Docker SDKs (default EXEC-ROOT/docker.sock; \"\" disables it)")
+	f.StringVar(&cfg.DockerSocketGroup, "docker-socket-group", "", "group (name or GID) that may use the Docker API socket besides root")
 	return cmd
 }
+
+const defaultExecRoot = "/run/drover"
