@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drover/drover/api"
+	"github.com/drover/drover/dockerapi"
 	"github.com/drover/drover/image/build"
 	"github.com/drover/drover/image/build/buildcontext"
 	"github.com/drover/drover/image/remote"
@@ -115,28 +116,13 @@ func (d *Daemon) handleBuild(w http.ResponseWriter, r *http.Request) error {
 		if opts.DockerfileName == "." || opts.DockerfileName == "/" {
 			opts.DockerfileName = "Dockerfile"
 		}
+	} else if opts.Dockerfile, err = readDockerfile(dir, q.Get("dockerfile")); err != nil {
+		return err
 	} else {
-		name := q.Get("dockerfile")
-		if name == "" {
-			name = "Dockerfile"
+		opts.DockerfileName = "Dockerfile"
+		if name := q.Get("dockerfile"); name != "" {
+			opts.DockerfileName = filepath.Base(name)
 		}
-		p, err := securejoin.SecureJoin(dir, name)
-		if err != nil {
-			return err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("%s not found in the build context: name it with -f: %w", name, errdefs.ErrInvalidArgument)
-			}
-			return err
-		}
-		opts.Dockerfile, err = io.ReadAll(io.LimitReader(f, build.MaxDockerfileSize+1))
-		f.Close()
-		if err != nil {
-			return err
-		}
-		opts.DockerfileName = filepath.Base(name)
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
@@ -149,6 +135,73 @@ func (d *Daemon) handleBuild(w http.ResponseWriter, r *http.Request) error {
 	}
 	bs.send(api.BuildMessage{ID: res.Image.ID.String()})
 	return nil
+}
+
+// readDockerfile reads the Dockerfile named (default "Dockerfile") inside the unpacked
+// context dir, never outside it.
+func readDockerfile(dir, name string) ([]byte, error) {
+	if name == "" {
+		name = "Dockerfile"
+	}
+	p, err := securejoin.SecureJoin(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s not found in the build context: name it with -f: %w", name, errdefs.ErrInvalidArgument)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, build.MaxDockerfileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// BuildImage builds for the Docker API's POST /build: the same builder, cache and
+// context unpacking as drover's own build endpoint.
+func (d *Daemon) BuildImage(ctx context.Context, req dockerapi.BuildRequest, progress func(line string)) (string, error) {
+	opts := build.Options{Tags: req.Tags, Target: req.Target, NoCache: req.NoCache, Pull: req.Pull,
+		Platform: req.Platform, BuildArgs: map[string]string{}, Labels: req.Labels,
+		ContextSums: map[string]string{}, Out: progressWriter(progress)}
+	if opts.Labels == nil {
+		opts.Labels = map[string]string{}
+	}
+	for k, v := range req.BuildArgs {
+		if v != nil { // a name without a value: the client had none in its environment
+			opts.BuildArgs[k] = *v
+		}
+	}
+	dir, err := d.contextDir(0)
+	if err != nil {
+		return "", err
+	}
+	defer removeContextDir(dir)
+	if err := buildcontext.Extract(req.Context, dir, buildContextLimits, opts.ContextSums); err != nil {
+		return "", fmt.Errorf("build context: %w", err)
+	}
+	opts.Context = dir
+	if opts.Dockerfile, err = readDockerfile(dir, req.Dockerfile); err != nil {
+		return "", err
+	}
+	opts.DockerfileName = filepath.Base(req.Dockerfile)
+	res, err := d.build.builder.Build(ctx, opts)
+	if err != nil {
+		return "", err
+	}
+	return res.Image.ID.String(), nil
+}
+
+// progressWriter hands each write of the builder's progress to fn as one line.
+type progressWriter func(line string)
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	p(string(b))
+	return len(b), nil
 }
 
 // contextsDir holds the unpacked contexts of builds under way.

@@ -537,7 +537,7 @@ func TestDockerAPIBadInput(t *testing.T) {
 		{"POST", "/containers/create?name=bad-ports", `{"Image":"busybox","Cmd":["true"],"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"8000-8010"}]}}}`, 400, "host port range"},
 		{"POST", "/containers/create", `{"Image":"nosuchimage:9","Cmd":["true"]}`, 404, "No such image: nosuchimage:9"},
 		{"POST", "/networks/create", `{"Name":"x","Driver":"overlay"}`, 400, `network driver "overlay"`},
-		{"POST", "/build", "", 501, "not supported"},
+		{"POST", "/build?version=2", "", 501, "BuildKit builds"},
 		{"GET", "/v1.40/version", "", 400, "client version 1.40 is too old"},
 		{"GET", "/v1.99/version", "", 400, "client version 1.99 is too new"},
 		{"GET", "/nowhere", "", 404, "page not found"},
@@ -754,5 +754,45 @@ func TestDockerAPIStartFailure(t *testing.T) {
 			}
 			e.mustDocker(bin, "rm", "kept-"+name)
 		})
+	}
+}
+
+// TestDockerAPIBuild: docker build (the classic builder's protocol) through drover's
+// Docker API builds with drover's builder: the image runs under drover and docker, a
+// second build comes from the cache, and a failing RUN fails the build.
+func TestDockerAPIBuild(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM busybox\nARG GREETING=none\nRUN echo $GREETING > /greeting\nCOPY file.txt /file.txt\nCMD [\"cat\", \"/greeting\", \"/file.txt\"]\n"), 0o644)
+	os.WriteFile(filepath.Join(ctxDir, "file.txt"), []byte("from the context\n"), 0o644)
+	for name, bin := range dockerClients(t) {
+		t.Run(name, func(t *testing.T) {
+			tag := "built-" + name + ":1"
+			out := e.with(t).mustDocker(bin, "build", "-t", tag, "--build-arg", "GREETING=hello", ctxDir)
+			if !strings.Contains(out, "Successfully tagged "+tag) {
+				t.Fatalf("docker build: %q", out)
+			}
+			if got := e.must("run", "--rm", tag); got != "hello\nfrom the context\n" {
+				t.Fatalf("drover run of the built image: %q", got)
+			}
+			if got := e.mustDocker(bin, "run", "--rm", tag); got != "hello\nfrom the context\n" {
+				t.Fatalf("docker run of the built image: %q", got)
+			}
+			if out := e.mustDocker(bin, "build", "-t", tag, "--build-arg", "GREETING=hello", ctxDir); !strings.Contains(strings.ToLower(out), "cache") {
+				t.Fatalf("second build did not use the cache: %q", out)
+			}
+		})
+	}
+	bad := t.TempDir()
+	os.WriteFile(filepath.Join(bad, "Dockerfile"), []byte("FROM busybox\nRUN exit 3\n"), 0o644)
+	for _, bin := range dockerClients(t) {
+		if _, errOut, code := e.docker(bin, nil, "build", "-t", "bad:1", bad); code == 0 || !strings.Contains(errOut, "exit 3") {
+			t.Fatalf("failing RUN: exit %d %q", code, errOut)
+		}
+		break
+	}
+	if out := e.must("images", "--format", "{{.Repository}}"); strings.Contains(out, "bad") {
+		t.Fatalf("a failed build tagged an image: %q", out)
 	}
 }
