@@ -124,6 +124,7 @@ func (e *env) startDaemon(args ...string) {
 		}
 		select {
 		case err := <-e.done:
+			e.daemon = nil // its exit is taken: teardown must not wait for it again
 			e.t.Fatalf("daemon exited: %v\n%s", err, e.logBuf)
 		case <-time.After(20 * time.Millisecond):
 		}
