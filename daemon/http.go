@@ -150,26 +150,7 @@ func timeoutQuery(r *http.Request) (*time.Duration, error) {
 }
 
 func (d *Daemon) handleInfo(w http.ResponseWriter, r *http.Request) error {
-	info := api.Info{
-		Version:        Version,
-		Root:           d.cfg.Root,
-		ExecRoot:       d.cfg.ExecRoot,
-		DefaultRuntime: runtimeName(d.cfg.DefaultRuntime),
-		CgroupVersion:  cgroupVersion(),
-		CgroupParent:   d.cfg.CgroupParent,
-		Pid:            pid(),
-	}
-	d.mu.Lock()
-	for _, c := range d.containers {
-		info.Containers++
-		if c.running() {
-			info.Running++
-		}
-	}
-	d.mu.Unlock()
-	if imgs, err := d.images.List(); err == nil {
-		info.Images = len(imgs)
-	}
+	info := d.Info(r.Context())
 	writeJSON(w, http.StatusOK, info)
 	return nil
 }

@@ -14,38 +14,9 @@ func (d *Daemon) systemRoutes(handle func(string, func(http.ResponseWriter, *htt
 }
 
 func (d *Daemon) handleDiskUsage(w http.ResponseWriter, r *http.Request) error {
-	u, err := d.images.DiskUsage()
+	out, err := d.DiskUsage(r.Context())
 	if err != nil {
 		return err
-	}
-	out := api.DiskUsage{LayersSize: u.LayersSize, Images: []api.ImageUsage{}, Containers: []api.ContainerUsage{}, Volumes: []api.VolumeUsage{}}
-	users := map[string]int{}
-	d.mu.Lock()
-	for _, c := range d.containers {
-		c.mu.Lock()
-		users[c.rec.Image]++
-		out.Containers = append(out.Containers, api.ContainerUsage{
-			ID: c.rec.ID, Name: c.rec.Name, Image: c.rec.ImageName, State: c.rec.State.Status,
-			SizeRw: d.images.Snapshots().Usage(c.rec.ID),
-		})
-		c.mu.Unlock()
-	}
-	d.mu.Unlock()
-	for _, iu := range u.Images {
-		tags := iu.Image.RepoTags
-		if tags == nil {
-			tags = []string{}
-		}
-		out.Images = append(out.Images, api.ImageUsage{
-			ID: iu.Image.ID.String(), RepoTags: tags, Created: iu.Image.Created.Unix(),
-			Size: iu.Size, SharedSize: iu.Shared, UniqueSize: iu.Unique, Containers: users[iu.Image.ID.String()],
-		})
-	}
-	if vs, err := d.vols.List(); err == nil {
-		for _, v := range vs {
-			size, _ := d.vols.Size(v.Name)
-			out.Volumes = append(out.Volumes, api.VolumeUsage{Name: v.Name, Size: size, RefCount: d.volumeUsers(v.Name)})
-		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
