@@ -166,3 +166,17 @@ func TestSplitCpArg(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplateValueNumbers(t *testing.T) {
+	tmpl, err := parseInspectFormat(`{{.Mem}} {{.Ratio}} {{if eq .Code 0}}zero{{end}} {{index .List 0}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, templateValue([]byte(`{"Mem":67108864,"Ratio":0.5,"Code":0,"List":[12345678901]}`))); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != "67108864 0.5 zero 12345678901" {
+		t.Fatalf("template output %q", b.String())
+	}
+}

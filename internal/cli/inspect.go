@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,15 +57,44 @@ func printInspect(out []any, tmpl *template.Template) error {
 		return nil
 	}
 	for _, v := range out {
-		var generic any
 		data, _ := json.Marshal(v)
-		_ = json.Unmarshal(data, &generic)
+		generic := templateValue(data)
 		if err := tmpl.Execute(os.Stdout, generic); err != nil {
 			return exitCode(125, fmt.Sprintf("bad --format template: %v", err))
 		}
 		fmt.Println()
 	}
 	return nil
+}
+
+// templateValue decodes JSON for a template with whole numbers as int64, so they print as
+// 67108864 rather than 6.7108864e+07 and compare with `eq .State.ExitCode 0`.
+func templateValue(data []byte) any {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	_ = dec.Decode(&v)
+	return numbers(v)
+}
+
+func numbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+	}
+	return v
 }
 
 // parseInspectFormat compiles a --format template ("" = JSON output).
