@@ -41,9 +41,10 @@ func startDrover(t *testing.T) (dockerSock string, drover func(args ...string) s
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
+	cgroupParent := "drover-tc-" + filepath.Base(dir)
+	netPrefix := "tc" + strings.ToLower(filepath.Base(dir)[len(filepath.Base(dir))-6:])
 	d := exec.Command(bin, "daemon", "--root", filepath.Join(dir, "lib"), "--exec-root", filepath.Join(dir, "run"),
-		"--cgroup-parent", "drover-tc-"+filepath.Base(dir), "--network-prefix", "tc"+strings.ToLower(filepath.Base(dir)[len(filepath.Base(dir))-6:]),
-		"--resolv-conf", resolv)
+		"--cgroup-parent", cgroupParent, "--network-prefix", netPrefix, "--resolv-conf", resolv)
 	d.Stdout, d.Stderr = &log, &log
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
@@ -67,6 +68,15 @@ func startDrover(t *testing.T) (dockerSock string, drover func(args ...string) s
 		case <-time.After(30 * time.Second):
 			_ = d.Process.Kill()
 			<-done
+		}
+		// What a daemon keeps by design (its default bridge, its firewall table, the
+		// namespace directory's mount, its cgroup parents) goes with the test.
+		_ = exec.Command("ip", "link", "del", netPrefix+"0").Run()
+		_ = exec.Command("nft", "delete", "table", "inet", netPrefix).Run()
+		_ = syscall.Unmount(filepath.Join(dir, "run", "netns"), syscall.MNT_DETACH)
+		parents, _ := filepath.Glob("/sys/fs/cgroup/*/" + cgroupParent)
+		for _, p := range parents {
+			_ = os.Remove(p)
 		}
 		os.RemoveAll(dir)
 	})
