@@ -69,6 +69,8 @@ type Config struct {
 	DockerSocket string
 	// DockerSocketGroup is the group (name or GID) allowed on DockerSocket besides root.
 	DockerSocketGroup string
+	// CRISocket, when set, serves the Kubernetes CRI there (cri/), root only.
+	CRISocket string
 }
 
 // DefaultContainersPerShim is how many containers share a shim process by default: a
@@ -261,6 +263,15 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	if dockerLn != nil {
 		dockerSrv := d.serveDocker(dockerLn)
 		defer dockerSrv.Close()
+	}
+	if d.cfg.CRISocket != "" {
+		stopCRI, err := d.serveCRI()
+		if err != nil {
+			stopRegistry()
+			ln.Close()
+			return err
+		}
+		defer stopCRI()
 	}
 	close(d.ready)
 	d.log.Info("drover daemon ready", "socket", d.cfg.Socket, "root", d.cfg.Root)
