@@ -3,9 +3,9 @@
 // front door like the Docker API: it keeps no container state of its own and calls the
 // engine's exported operations through the Engine interface, which the daemon implements.
 //
-// Built so far: the runtime's Version and Status, and the whole image service. Pod
-// sandboxes and containers come next (issue 11); until then their methods answer
-// codes.Unimplemented.
+// Built so far: the runtime's Version and Status, pod sandboxes (a sandbox is a drover
+// pod) and the whole image service. Containers come next (issue 11); until then their
+// methods answer codes.Unimplemented.
 package cri
 
 import (
@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -32,6 +33,13 @@ type Engine interface {
 	RemoveImage(ctx context.Context, ref string, force bool) ([]api.ImageDeleteItem, error)
 	// ImageFilesystem reports where images are stored and what they use there.
 	ImageFilesystem(ctx context.Context) (mountpoint string, usedBytes, inodes uint64, err error)
+
+	CreatePod(ctx context.Context, req api.PodCreate) (api.Pod, error)
+	InspectPod(ctx context.Context, ref string) (api.Pod, error)
+	ListPods(ctx context.Context) []api.Pod
+	StopPod(ctx context.Context, ref string, timeout *time.Duration) error
+	RemovePod(ctx context.Context, ref string, force bool) error
+	InspectContainer(ctx context.Context, ref string) (api.Container, error)
 }
 
 // APIVersion is the CRI version served.

@@ -328,19 +328,15 @@ func (d *Daemon) podRoutes(handle func(string, func(http.ResponseWriter, *http.R
 		if err := decodeBody(r, &req); err != nil {
 			return err
 		}
-		p, err := d.createPod(context.WithoutCancel(r.Context()), req)
+		p, err := d.CreatePod(r.Context(), req)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, d.podView(p))
+		writeJSON(w, http.StatusCreated, p)
 		return nil
 	})
 	handle("GET /pods", func(w http.ResponseWriter, r *http.Request) error {
-		out := []api.Pod{}
-		for _, p := range d.podTab.all() {
-			out = append(out, d.podView(p))
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, d.ListPods(r.Context()))
 		return nil
 	})
 	handle("GET /pods/{id}", withPod(func(w http.ResponseWriter, r *http.Request, p *podRecord) error {

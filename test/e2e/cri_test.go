@@ -102,3 +102,84 @@ func TestCRIImages(t *testing.T) {
 		t.Fatalf("RemoveImage of a removed image must succeed: %v", err)
 	}
 }
+
+// TestCRISandboxes: a pod sandbox is a drover pod, run, listed, described (state, IP,
+// metadata, labels, annotations), stopped and removed through the CRI, and visible to
+// drover's own CLI; options drover cannot give yet are refused by name, leaving nothing.
+func TestCRISandboxes(t *testing.T) {
+	e := newEnv(t)
+	rt, _ := e.criClients(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e.must("pod", "create", "--name", "not-cri")
+
+	cfg := &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: "web", Namespace: "default", Uid: "uid-1", Attempt: 2},
+		Hostname:     "web-host",
+		Labels:       map[string]string{"app": "web"},
+		Annotations:  map[string]string{"note": "hello"},
+		PortMappings: []*runtimeapi.PortMapping{{ContainerPort: 80, HostPort: int32(testutil.FreePort(t)), HostIp: "127.0.0.1"}},
+	}
+	run, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg})
+	if err != nil {
+		t.Fatalf("RunPodSandbox: %v", err)
+	}
+	id := run.PodSandboxId
+	st, err := rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := st.Status
+	if s.State != runtimeapi.PodSandboxState_SANDBOX_READY || s.Network.Ip == "" || s.Metadata.Name != "web" || s.Metadata.Namespace != "default" ||
+		s.Metadata.Uid != "uid-1" || s.Metadata.Attempt != 2 || s.Labels["app"] != "web" || s.Annotations["note"] != "hello" || len(s.Labels) != 1 {
+		t.Fatalf("PodSandboxStatus: %+v", s)
+	}
+	if out := e.must("pod", "ls"); !strings.Contains(out, "k8s_web_default_uid-1_2") {
+		t.Fatalf("drover pod ls does not show the sandbox: %q", out)
+	}
+	list, err := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	if err != nil || len(list.Items) != 1 || list.Items[0].Id != id {
+		t.Fatalf("ListPodSandbox (only CRI sandboxes): %v %+v", err, list)
+	}
+	byLabel, _ := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{"app": "other"}}})
+	notReady, _ := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{
+		State: &runtimeapi.PodSandboxStateValue{State: runtimeapi.PodSandboxState_SANDBOX_NOTREADY}}})
+	if len(byLabel.Items) != 0 || len(notReady.Items) != 0 {
+		t.Fatalf("filters: by label %d, not ready %d", len(byLabel.Items), len(notReady.Items))
+	}
+
+	// Refused: options drover cannot give yet, and incomplete metadata. Nothing is made.
+	pods := e.must("pod", "ls", "-q")
+	for name, bad := range map[string]*runtimeapi.PodSandboxConfig{
+		"hostPID": {Metadata: &runtimeapi.PodSandboxMetadata{Name: "b", Namespace: "default", Uid: "u2"},
+			Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+				NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_NODE}}}},
+		"uid": {Metadata: &runtimeapi.PodSandboxMetadata{Name: "b", Namespace: "default"}},
+	} {
+		if _, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: bad}); err == nil || !strings.Contains(err.Error(), "InvalidArgument") || !strings.Contains(err.Error(), name) {
+			t.Fatalf("RunPodSandbox with %s: %v", name, err)
+		}
+	}
+	if after := e.must("pod", "ls", "-q"); after != pods {
+		t.Fatalf("refused sandboxes left pods: %q -> %q", pods, after)
+	}
+
+	if _, err := rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
+		t.Fatalf("StopPodSandbox: %v", err)
+	}
+	st, _ = rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
+	if st.GetStatus().GetState() != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+		t.Fatalf("stopped sandbox: %+v", st)
+	}
+	for i := 0; i < 2; i++ { // removing twice is fine
+		if _, err := rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
+			t.Fatalf("RemovePodSandbox #%d: %v", i+1, err)
+		}
+	}
+	if _, err := rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id}); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Fatalf("status of a removed sandbox: %v", err)
+	}
+	if _, err := rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: "nope"}); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Fatalf("stop of an unknown sandbox: %v", err)
+	}
+}
