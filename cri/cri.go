@@ -4,7 +4,8 @@
 // engine's exported operations through the Engine interface, which the daemon implements.
 //
 // Built so far: the runtime's Version and Status, pod sandboxes (a sandbox is a drover
-// pod) and the whole image service. Containers come next (issue 11); until then their
+// pod), the containers' lifecycle and the whole image service. Logs in the CRI format,
+// exec and attach streaming, stats and events come next (issue 11); until then their
 // methods answer codes.Unimplemented.
 package cri
 
@@ -40,6 +41,11 @@ type Engine interface {
 	StopPod(ctx context.Context, ref string, timeout *time.Duration) error
 	RemovePod(ctx context.Context, ref string, force bool) error
 	InspectContainer(ctx context.Context, ref string) (api.Container, error)
+	ListContainers(ctx context.Context) ([]api.Container, error)
+	CreateContainer(ctx context.Context, cfg api.ContainerConfig) (string, error)
+	StartContainer(ctx context.Context, ref string) (bool, error)
+	StopContainer(ctx context.Context, ref string, timeout *time.Duration, signal string) error
+	RemoveContainer(ctx context.Context, ref string, force, volumes bool) error
 }
 
 // APIVersion is the CRI version served.

@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/internal/errdefs"
@@ -53,5 +55,23 @@ func TestDecodeBasic(t *testing.T) {
 	}
 	if _, _, ok := decodeBasic("!!"); ok {
 		t.Fatal("bad base64 accepted")
+	}
+}
+
+func TestContainerState(t *testing.T) {
+	now := time.Now()
+	for name, c := range map[string]struct {
+		st   api.ContainerState
+		want runtimeapi.ContainerState
+	}{
+		"created":      {api.ContainerState{Status: "created"}, runtimeapi.ContainerState_CONTAINER_CREATED},
+		"running":      {api.ContainerState{Status: "running", Running: true, StartedAt: now}, runtimeapi.ContainerState_CONTAINER_RUNNING},
+		"exited":       {api.ContainerState{Status: "exited", StartedAt: now, FinishedAt: now}, runtimeapi.ContainerState_CONTAINER_EXITED},
+		"failed start": {api.ContainerState{Status: "exited"}, runtimeapi.ContainerState_CONTAINER_EXITED},
+		"odd":          {api.ContainerState{Status: "removing"}, runtimeapi.ContainerState_CONTAINER_UNKNOWN},
+	} {
+		if got := containerState(api.Container{State: c.st}); got != c.want {
+			t.Errorf("%s: %v, want %v", name, got, c.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -181,5 +182,113 @@ func TestCRISandboxes(t *testing.T) {
 	}
 	if _, err := rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: "nope"}); err == nil || !strings.Contains(err.Error(), "NotFound") {
 		t.Fatalf("stop of an unknown sandbox: %v", err)
+	}
+}
+
+// TestCRIContainers: containers created in a sandbox through the CRI run in its pod with
+// the config's command, env and host path mounts, report their state and exit code, stop
+// and are removed; bad requests are refused with nothing made.
+func TestCRIContainers(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	rt, _ := e.criClients(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sb, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: &runtimeapi.PodSandboxConfig{
+		Metadata: &runtimeapi.PodSandboxMetadata{Name: "app", Namespace: "default", Uid: "uid-c"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	create := func(name string, args []string) (string, error) {
+		r, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sb.PodSandboxId, Config: &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: name, Attempt: 1},
+			Image:    &runtimeapi.ImageSpec{Image: "busybox"},
+			Command:  []string{"sh", "-c"}, Args: args,
+			Envs:        []*runtimeapi.KeyValue{{Key: "FOO", Value: []byte("bar")}},
+			Mounts:      []*runtimeapi.Mount{{HostPath: data, ContainerPath: "/data"}},
+			Labels:      map[string]string{"role": name},
+			Annotations: map[string]string{"a": "b"},
+		}})
+		return r.GetContainerId(), err
+	}
+	state := func(id string) *runtimeapi.ContainerStatus {
+		t.Helper()
+		st, err := rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
+		if err != nil {
+			t.Fatalf("ContainerStatus %s: %v", id, err)
+		}
+		return st.Status
+	}
+	web, err := create("web", []string{`echo $FOO > /data/out; sleep 100`})
+	if err != nil {
+		t.Fatalf("CreateContainer: %v", err)
+	}
+	if s := state(web); s.State != runtimeapi.ContainerState_CONTAINER_CREATED || s.Metadata.Name != "web" || s.Labels["role"] != "web" || s.Annotations["a"] != "b" {
+		t.Fatalf("created container: %+v", s)
+	}
+	if _, err := rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: web}); err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+	e.eventually(20*time.Second, "the container to write through its host path mount", func() bool {
+		b, _ := os.ReadFile(filepath.Join(data, "out"))
+		return string(b) == "bar\n"
+	})
+	if s := state(web); s.State != runtimeapi.ContainerState_CONTAINER_RUNNING || s.StartedAt == 0 {
+		t.Fatalf("running container: %+v", s)
+	}
+	list, err := rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{PodSandboxId: sb.PodSandboxId,
+		State: &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING}}})
+	if err != nil || len(list.Containers) != 1 || list.Containers[0].Id != web {
+		t.Fatalf("ListContainers: %v %+v", err, list)
+	}
+
+	job, err := create("job", []string{"exit 3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: job})
+	e.eventually(20*time.Second, "the job to exit", func() bool { return state(job).State == runtimeapi.ContainerState_CONTAINER_EXITED })
+	if s := state(job); s.ExitCode != 3 || s.Reason != "Error" || s.FinishedAt == 0 {
+		t.Fatalf("exited container: %+v", s)
+	}
+
+	if _, err := rt.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: web, Timeout: 1}); err != nil {
+		t.Fatalf("StopContainer: %v", err)
+	}
+	if s := state(web); s.State != runtimeapi.ContainerState_CONTAINER_EXITED {
+		t.Fatalf("stopped container: %+v", s)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := rt.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: web}); err != nil {
+			t.Fatalf("RemoveContainer #%d: %v", i+1, err)
+		}
+	}
+	if _, err := rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: web}); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Fatalf("status of a removed container: %v", err)
+	}
+
+	before := e.must("ps", "-aq")
+	if _, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: "nope", Config: &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "x"}, Image: &runtimeapi.ImageSpec{Image: "busybox"}}}); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Fatalf("container in an unknown sandbox: %v", err)
+	}
+	if _, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sb.PodSandboxId, Config: &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "x"}, Image: &runtimeapi.ImageSpec{Image: "busybox"},
+		Devices: []*runtimeapi.Device{{HostPath: "/dev/null", ContainerPath: "/dev/x"}}}}); err == nil || !strings.Contains(err.Error(), "devices") {
+		t.Fatalf("container with devices: %v", err)
+	}
+	if _, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sb.PodSandboxId, Config: &runtimeapi.ContainerConfig{
+		Metadata: &runtimeapi.ContainerMetadata{Name: "x"}, Image: &runtimeapi.ImageSpec{Image: "nosuchimage:1"}}}); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Fatalf("container of a missing image: %v", err)
+	}
+	if after := e.must("ps", "-aq"); after != before {
+		t.Fatalf("refused creates left containers: %q -> %q", before, after)
+	}
+	if _, err := rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.PodSandboxId}); err != nil {
+		t.Fatalf("RemovePodSandbox with a container in it: %v", err)
+	}
+	if left, _ := rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{}); len(left.Containers) != 0 {
+		t.Fatalf("the sandbox's containers outlived it: %+v", left.Containers)
 	}
 }
