@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/moby/sys/mount"
 	"io"
 	"net/http"
 	"os"
@@ -233,7 +234,7 @@ func (d *Daemon) contextDir(size int64) (string, error) {
 
 // removeContextDir unmounts (if a tmpfs) and removes a context directory.
 func removeContextDir(dir string) {
-	_ = unix.Unmount(dir, unix.MNT_DETACH)
+	_ = mount.RecursiveUnmount(dir)
 	_ = os.RemoveAll(dir)
 }
 

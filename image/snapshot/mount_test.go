@@ -179,3 +179,27 @@ func TestUnmountNotMounted(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpenAfterCrash reopens a snapshotter whose tmp/ holds what a kill -9 during the
+// overlay probe leaves: a directory with a mount on a subdirectory.
+func TestOpenAfterCrash(t *testing.T) {
+	testutil.RequiresRoot(t)
+	root := t.TempDir()
+	merged := filepath.Join(root, "tmp", "probe-1", "merged")
+	if err := os.MkdirAll(merged, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", merged, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(merged, unix.MNT_DETACH) })
+	if err := os.WriteFile(filepath.Join(merged, "f"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(root); err != nil {
+		t.Fatalf("open after a crash: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "tmp", "probe-1")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("leftover probe still there: %v", err)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/moby/sys/mount"
 	"io"
 	"io/fs"
 	"os"
@@ -33,7 +34,6 @@ import (
 	"sync"
 
 	"github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
 
 	"github.com/drover/drover/internal/atomicfile"
 	"github.com/drover/drover/internal/errdefs"
@@ -88,7 +88,10 @@ func Open(root string, opts ...Option) (*Snapshotter, error) {
 	}
 	for _, e := range tmp {
 		p := filepath.Join(root, "tmp", e.Name())
-		_ = unix.Unmount(p, unix.MNT_DETACH) // a probe mount left by a crash
+		// A crash can leave the overlay probe mounted on p/merged.
+		if err := mount.RecursiveUnmount(p); err != nil {
+			return nil, fmt.Errorf("open snapshotter: unmount %s left by a crash: %w", p, err)
+		}
 		if err := os.RemoveAll(p); err != nil {
 			return nil, fmt.Errorf("open snapshotter: clear %s: %w", p, err)
 		}
