@@ -7,12 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -93,7 +93,7 @@ func newEnv(t *testing.T, daemonArgs ...string) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, bin: bin, dir: dir, root: filepath.Join(dir, "lib"), exec: filepath.Join(dir, "run"),
-		cgroup: "drover-e2e-" + filepath.Base(dir), netPrefix: netPrefixFor(dir)}
+		cgroup: "drover-e2e-" + filepath.Base(dir), netPrefix: netPrefixFor(t, dir)}
 	e.sock = filepath.Join(e.exec, "drover.sock")
 	t.Cleanup(func() { e.teardown() })
 	e.startDaemon(daemonArgs...)
@@ -220,13 +220,12 @@ func (e *env) checkLeaks() {
 	}
 }
 
-// envSeq numbers the envs of this test binary.
-var envSeq atomic.Uint32
-
-// netPrefixFor derives a network prefix (4-12 lowercase letters and digits) unique among
-// the envs of this test binary in its first three characters, which start the names of
-// the daemon's veths: the leak check then only ever sees its own env's links.
-func netPrefixFor(dir string) string {
+// netPrefixFor derives a network prefix (4-12 lowercase letters and digits) whose first
+// three characters, which start the names of the daemon's veths, no other env on the
+// host uses, even in another test binary running at the same time: the leak check then
+// only ever sees its own env's links. The three characters are claimed with a lock file
+// held until the test ends.
+func netPrefixFor(t *testing.T, dir string) string {
 	digits := strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' {
 			return r
@@ -236,7 +235,28 @@ func netPrefixFor(dir string) string {
 	if len(digits) > 6 {
 		digits = digits[len(digits)-6:]
 	}
-	return fmt.Sprintf("d%02d%s", envSeq.Add(1)%100, digits) + strings.Repeat("x", max(0, 1-len(digits)))
+	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	const codes = len(alphabet) * len(alphabet)
+	if err := os.MkdirAll("/run/drover-e2e", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	start := rand.IntN(codes)
+	for i := range codes {
+		n := (start + i) % codes
+		code := "d" + string(alphabet[n/len(alphabet)]) + string(alphabet[n%len(alphabet)])
+		f, err := os.OpenFile(filepath.Join("/run/drover-e2e", "prefix-"+code+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			f.Close()
+			continue
+		}
+		t.Cleanup(func() { f.Close() }) // runs after the env's teardown, registered later
+		return code + digits + strings.Repeat("x", max(0, 1-len(digits)))
+	}
+	t.Fatal("every e2e network prefix is taken by tests running now")
+	return ""
 }
 
 // checkNetworkLeaks fails the test if containers left veths, addresses or published
