@@ -80,7 +80,7 @@ running when the daemon stops; the next daemon picks them up again.`,
 	f.StringVar(&cfg.DefaultRuntime, "default-runtime", "", "OCI runtime for containers that do not choose one (default: embedded)")
 	f.StringVar(&cfg.CgroupParent, "cgroup-parent", "drover", "parent cgroup of all containers")
 	f.StringVar(&cfg.InitPath, "init-path", "", "static init binary for --init (default: tini-static or docker-init from PATH)")
-	f.StringArrayVar(&cfg.Registries.Mirrors, "registry-mirror", nil, "registry host[:port] tried before Docker Hub for docker.io images (repeatable)")
+	f.StringArrayVar(&cfg.Registries.Mirrors, "registry-mirror", nil, "registry host[:port] tried before Docker Hub, or REGISTRY=HOST[:PORT] tried before REGISTRY (repeatable)")
 	f.StringArrayVar(&cfg.Registries.Insecure, "insecure-registry", nil, "registry host[:port] or CIDR reachable over plain HTTP or unverified TLS (repeatable; loopback always is)")
 	f.StringVar(&cfg.Registries.CertsDir, "certs-dir", "/etc/drover/certs.d", "per-registry TLS files: DIR/HOST[:PORT]/ca.crt, client.cert, client.key")
 	f.IntVar(&cfg.Registries.Concurrency, "max-concurrent-downloads", 4, "layers pulled at once per image")

@@ -56,10 +56,7 @@ func (c *Client) Pull(ctx context.Context, refStr string, o PullOptions) (*image
 	if o.Progress == nil {
 		o.Progress = func(api.Progress) {}
 	}
-	hosts := []string{apiHost(ref.Domain)}
-	if ref.Domain == "docker.io" {
-		hosts = append(append([]string{}, c.opts.Mirrors...), hosts...)
-	}
+	hosts := append(c.mirrors(ref.Domain), apiHost(ref.Domain))
 	var errs []error
 	for i, host := range hosts {
 		auth := o.Auth

@@ -36,7 +36,10 @@ type Options struct {
 	// CertsDir holds per-registry TLS material, Docker's layout:
 	// <CertsDir>/<host[:port]>/*.crt (CAs), *.cert + *.key (a client certificate).
 	CertsDir string
-	// Mirrors are tried, in order, before Docker Hub for docker.io images.
+	// Mirrors are registries tried, in order, before the one an image names, with the
+	// same repository path: "host[:port]" mirrors Docker Hub, "registry=host[:port]" the
+	// registry named (gcr.io=mirror.local:5000), as containerd's and podman's mirror
+	// settings do.
 	Mirrors []string
 	// Concurrency is how many layers download at once (default 4).
 	Concurrency int
@@ -220,4 +223,19 @@ func (h httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("plain HTTP refused for %s: it has a CA in the certs directory", req.URL.Host)
 	}
 	return h.RoundTripper.RoundTrip(req)
+}
+
+// mirrors returns the mirrors configured for registry domain, in order.
+func (c *Client) mirrors(domain string) []string {
+	var out []string
+	for _, m := range c.opts.Mirrors {
+		reg, mirror, scoped := strings.Cut(m, "=")
+		if !scoped {
+			reg, mirror = "docker.io", m
+		}
+		if reg == domain {
+			out = append(out, mirror)
+		}
+	}
+	return out
 }

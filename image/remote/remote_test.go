@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -470,5 +471,33 @@ func TestInsecure(t *testing.T) {
 		if got := c.insecure(host); got != want {
 			t.Errorf("insecure(%s) = %v, want %v", host, got, want)
 		}
+	}
+}
+
+// TestPullThroughMirror pulls an image named for one registry from the mirror configured
+// for it; the image keeps its own name. A registry with no mirror is asked directly.
+func TestPullThroughMirror(t *testing.T) {
+	testutil.RequiresRoot(t)
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
+	img := makeImage(t, runtime.GOARCH, makeLayer(t, map[string][]byte{"hello": []byte("mirrored")}))
+	upload(t, reg, "team/app", "1", img)
+
+	s := newStore(t)
+	c := New(s, Options{Mirrors: []string{"mirror.invalid:1", "registry.example=" + reg.Addr}})
+	got, err := c.Pull(context.Background(), "registry.example/team/app:1", PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Manifest != img.desc.Digest {
+		t.Fatalf("pulled %s, want %s", got.Manifest, img.desc.Digest)
+	}
+	if _, err := s.Get("registry.example/team/app:1"); err != nil {
+		t.Fatalf("the image lost its name: %v", err)
+	}
+	if m := c.mirrors("docker.io"); len(m) != 1 || m[0] != "mirror.invalid:1" {
+		t.Fatalf("docker.io mirrors: %v", m)
+	}
+	if m := c.mirrors("quay.io"); len(m) != 0 {
+		t.Fatalf("quay.io has no mirror: %v", m)
 	}
 }
