@@ -89,6 +89,18 @@ type HostConfig struct {
 	ExtraHosts []string `json:"ExtraHosts,omitempty"`
 	// Pod is the pod whose network, IPC and UTS namespaces the container joins.
 	Pod string `json:"Pod,omitempty"`
+	// PidMode is "" (a PID namespace of the container's own), "host", or
+	// "container:NAME|ID" (share that running container's, as a pod's members may).
+	PidMode string `json:"PidMode,omitempty"`
+	// IpcMode is "" (the container's own, or its pod's) or "host".
+	IpcMode string `json:"IpcMode,omitempty"`
+	// Sysctls are namespaced kernel parameters (net.*, kernel IPC ones, fs.mqueue.*).
+	Sysctls map[string]string `json:"Sysctls,omitempty"`
+	// GroupAdd are more groups the process is a member of (names or numbers).
+	GroupAdd []string `json:"GroupAdd,omitempty"`
+	// MaskedPaths and ReadonlyPaths, when not nil, replace the default lists.
+	MaskedPaths   []string `json:"MaskedPaths,omitempty"`
+	ReadonlyPaths []string `json:"ReadonlyPaths,omitempty"`
 	// Mounts are --mount and named-volume -v entries (binds stay in Binds).
 	Mounts    []Mount   `json:"Mounts,omitempty"`
 	Runtime   string    `json:"Runtime,omitempty"` // "" = daemon default
@@ -501,6 +513,16 @@ type PodCreate struct {
 	Network      string            `json:"Network,omitempty"`
 	PortBindings []PortBinding     `json:"PortBindings,omitempty"`
 	Labels       map[string]string `json:"Labels,omitempty"`
+	// DNS, DNSSearch and DNSOptions make the pod's resolv.conf, as for a container.
+	DNS        []string `json:"Dns,omitempty"`
+	DNSSearch  []string `json:"DnsSearch,omitempty"`
+	DNSOptions []string `json:"DnsOptions,omitempty"`
+	// Sysctls are set in the pod's namespaces (net.*, kernel IPC ones, fs.mqueue.*).
+	Sysctls map[string]string `json:"Sysctls,omitempty"`
+	// PidMode and IpcMode "host" put the pod's infra process, and with it the members
+	// that share its namespaces, in the host's PID or IPC namespace.
+	PidMode string `json:"PidMode,omitempty"`
+	IpcMode string `json:"IpcMode,omitempty"`
 }
 
 // Pod is what pod ls and inspect report.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,25 +74,20 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		if m.GetHostPath() == "" || m.GetContainerPath() == "" {
 			return nil, status.Error(codes.InvalidArgument, "a mount needs host_path and container_path")
 		}
-		bind := m.GetHostPath() + ":" + m.GetContainerPath()
+		mode := []string{"rw"}
 		if m.GetReadonly() {
-			bind += ":ro"
+			mode[0] = "ro"
 		}
-		cc.Host.Binds = append(cc.Host.Binds, bind)
+		switch m.GetPropagation() {
+		case runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
+			mode = append(mode, "rslave")
+		case runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL:
+			mode = append(mode, "rshared")
+		}
+		cc.Host.Binds = append(cc.Host.Binds, m.GetHostPath()+":"+m.GetContainerPath()+":"+strings.Join(mode, ","))
 	}
-	if sc := cfg.GetLinux().GetSecurityContext(); sc != nil {
-		if uid := sc.GetRunAsUser(); uid != nil {
-			cc.User = strconv.FormatInt(uid.GetValue(), 10)
-			if gid := sc.GetRunAsGroup(); gid != nil {
-				cc.User += ":" + strconv.FormatInt(gid.GetValue(), 10)
-			}
-		} else if name := sc.GetRunAsUsername(); name != "" {
-			cc.User = name
-		}
-		cc.Host.ReadonlyRootfs = sc.GetReadonlyRootfs()
-		cc.Host.Privileged = sc.GetPrivileged()
-		cc.Host.CapAdd = sc.GetCapabilities().GetAddCapabilities()
-		cc.Host.CapDrop = sc.GetCapabilities().GetDropCapabilities()
+	if err := applySecurityContext(&cc, cfg.GetLinux().GetSecurityContext(), pod); err != nil {
+		return nil, err
 	}
 	if r := cfg.GetLinux().GetResources(); r != nil {
 		cc.Host.Memory = r.GetMemoryLimitInBytes()
@@ -112,20 +108,22 @@ func unsupportedContainer(cfg *runtimeapi.ContainerConfig) error {
 	refuse := func(what string) error {
 		return status.Errorf(codes.InvalidArgument, "container option %s is not supported by drover yet: leave it out", what)
 	}
-	sc := cfg.GetLinux().GetSecurityContext()
 	switch {
 	case len(cfg.GetDevices()) > 0:
 		return refuse("devices")
 	case len(cfg.GetCDIDevices()) > 0:
 		return refuse("cdi_devices")
-	case sc.GetNamespaceOptions().GetPid() == runtimeapi.NamespaceMode_NODE:
-		return refuse("host PID namespace")
-	case sc.GetSeccomp() != nil && sc.GetSeccomp().GetProfileType() == runtimeapi.SecurityProfile_Localhost:
-		return refuse("a localhost seccomp profile")
 	}
 	for _, m := range cfg.GetMounts() {
-		if m.GetPropagation() != runtimeapi.MountPropagation_PROPAGATION_PRIVATE || m.GetSelinuxRelabel() || m.GetImage() != nil {
-			return refuse("mount propagation, SELinux relabel or image volumes on " + m.GetContainerPath())
+		switch {
+		case m.GetImage() != nil:
+			// Unimplemented, not InvalidArgument: the kubelet and critest tell a runtime
+			// without image volumes by this code.
+			return status.Errorf(codes.Unimplemented, "image volumes (on %s) are not supported by drover yet", m.GetContainerPath())
+		case m.GetRecursiveReadOnly():
+			return refuse("recursive read-only on " + m.GetContainerPath())
+		case m.GetSelinuxRelabel() && selinuxEnabled():
+			return refuse("SELinux relabel on " + m.GetContainerPath())
 		}
 	}
 	return nil
@@ -159,6 +157,9 @@ func (s *Server) StartContainer(ctx context.Context, req *runtimeapi.StartContai
 // stopped container is not an error.
 func (s *Server) StopContainer(ctx context.Context, req *runtimeapi.StopContainerRequest) (*runtimeapi.StopContainerResponse, error) {
 	c, err := s.criContainer(ctx, req.GetContainerId())
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return &runtimeapi.StopContainerResponse{}, nil // stopping is idempotent, as the kubelet expects
+	}
 	if err != nil {
 		return nil, toStatus(err, "stop container %s", req.GetContainerId())
 	}
@@ -268,4 +269,75 @@ func containerState(c api.Container) runtimeapi.ContainerState {
 func containerMetadata(c api.Container) *runtimeapi.ContainerMetadata {
 	attempt, _ := strconv.ParseUint(c.Config.Labels[labelAttempt], 10, 32)
 	return &runtimeapi.ContainerMetadata{Name: c.Config.Labels[labelName], Attempt: uint32(attempt)}
+}
+
+// applySecurityContext maps the container's security context onto its configuration:
+// user and groups, namespaces, privileges, capabilities, seccomp, no_new_privs, masked
+// and read-only paths.
+func applySecurityContext(cc *api.ContainerConfig, sc *runtimeapi.LinuxContainerSecurityContext, pod api.Pod) error {
+	if sc == nil {
+		return nil
+	}
+	switch {
+	case sc.GetRunAsUser() != nil:
+		cc.User = strconv.FormatInt(sc.GetRunAsUser().GetValue(), 10)
+	case sc.GetRunAsUsername() != "":
+		cc.User = sc.GetRunAsUsername()
+	case sc.GetRunAsGroup() != nil:
+		return status.Error(codes.InvalidArgument, "run_as_group needs run_as_user or run_as_username: give the user too")
+	}
+	if gid := sc.GetRunAsGroup(); gid != nil {
+		cc.User += ":" + strconv.FormatInt(gid.GetValue(), 10)
+	}
+	for _, g := range sc.GetSupplementalGroups() {
+		cc.Host.GroupAdd = append(cc.Host.GroupAdd, strconv.FormatInt(g, 10))
+	}
+	switch ns := sc.GetNamespaceOptions(); ns.GetPid() {
+	case runtimeapi.NamespaceMode_NODE:
+		cc.Host.PidMode = "host"
+	case runtimeapi.NamespaceMode_POD:
+		cc.Host.PidMode = "container:" + pod.InfraID
+	case runtimeapi.NamespaceMode_TARGET:
+		if ns.GetTargetId() == "" {
+			return status.Error(codes.InvalidArgument, "PID namespace mode TARGET needs target_id: the container whose namespace to share")
+		}
+		cc.Host.PidMode = "container:" + ns.GetTargetId()
+	}
+	if sc.GetNamespaceOptions().GetIpc() == runtimeapi.NamespaceMode_NODE {
+		cc.Host.IpcMode = "host"
+	}
+	cc.Host.ReadonlyRootfs = sc.GetReadonlyRootfs()
+	cc.Host.Privileged = sc.GetPrivileged()
+	cc.Host.CapAdd = sc.GetCapabilities().GetAddCapabilities()
+	cc.Host.CapDrop = sc.GetCapabilities().GetDropCapabilities()
+	// The CRI's default is no seccomp filter: the kubelet asks for RuntimeDefault.
+	switch p := sc.GetSeccomp(); p.GetProfileType() {
+	case runtimeapi.SecurityProfile_RuntimeDefault:
+	case runtimeapi.SecurityProfile_Localhost:
+		if !strings.HasPrefix(p.GetLocalhostRef(), "/") {
+			return status.Errorf(codes.InvalidArgument, "localhost seccomp profile %q must be an absolute path on the node", p.GetLocalhostRef())
+		}
+		cc.Host.SecurityOpt = append(cc.Host.SecurityOpt, "seccomp="+p.GetLocalhostRef())
+	default:
+		cc.Host.SecurityOpt = append(cc.Host.SecurityOpt, "seccomp=unconfined")
+	}
+	if sc.GetNoNewPrivs() {
+		cc.Host.SecurityOpt = append(cc.Host.SecurityOpt, "no-new-privileges=true")
+	}
+	if !sc.GetPrivileged() {
+		if len(sc.GetMaskedPaths()) > 0 {
+			cc.Host.MaskedPaths = sc.GetMaskedPaths()
+		}
+		if len(sc.GetReadonlyPaths()) > 0 {
+			cc.Host.ReadonlyPaths = sc.GetReadonlyPaths()
+		}
+	}
+	return nil
+}
+
+// selinuxEnabled reports whether the host runs SELinux; without it a relabel request has
+// nothing to do, and is accepted as containerd and CRI-O accept it.
+func selinuxEnabled() bool {
+	_, err := os.Stat("/sys/fs/selinux/enforce")
+	return err == nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,8 @@ const (
 	labelNamespace  = "io.drover.cri.namespace"
 	labelUID        = "io.drover.cri.uid"
 	labelAttempt    = "io.drover.cri.attempt"
+	// labelNamespaces keeps the sandbox's namespace modes: "network,pid,ipc" as numbers.
+	labelNamespaces = "io.drover.cri.namespaces"
 	annotationLabel = "io.drover.cri.annotation/"
 )
 
@@ -47,13 +50,29 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 		labels[annotationLabel+k] = v
 	}
 	pc := api.PodCreate{
-		Name:     fmt.Sprintf("k8s_%s_%s_%s_%d", md.GetName(), md.GetNamespace(), md.GetUid(), md.GetAttempt()),
-		Hostname: cfg.GetHostname(),
-		Labels:   labels,
+		Name:       fmt.Sprintf("k8s_%s_%s_%s_%d", md.GetName(), md.GetNamespace(), md.GetUid(), md.GetAttempt()),
+		Hostname:   cfg.GetHostname(),
+		Labels:     labels,
+		DNS:        cfg.GetDnsConfig().GetServers(),
+		DNSSearch:  cfg.GetDnsConfig().GetSearches(),
+		DNSOptions: cfg.GetDnsConfig().GetOptions(),
+		Sysctls:    cfg.GetLinux().GetSysctls(),
 	}
-	if cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetNetwork() == runtimeapi.NamespaceMode_NODE {
+	if pc.Hostname == "" {
+		// As the kubelet's other runtimes: a sandbox without a hostname has the node's.
+		pc.Hostname, _ = os.Hostname()
+	}
+	ns := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	if ns.GetNetwork() == runtimeapi.NamespaceMode_NODE {
 		pc.Network = "host"
 	}
+	if ns.GetPid() == runtimeapi.NamespaceMode_NODE {
+		pc.PidMode = "host"
+	}
+	if ns.GetIpc() == runtimeapi.NamespaceMode_NODE {
+		pc.IpcMode = "host"
+	}
+	labels[labelNamespaces] = fmt.Sprintf("%d,%d,%d", ns.GetNetwork(), ns.GetPid(), ns.GetIpc())
 	for _, pm := range cfg.GetPortMappings() {
 		if pm.GetContainerPort() <= 0 || pm.GetContainerPort() > 65535 || pm.GetHostPort() < 0 || pm.GetHostPort() > 65535 {
 			return nil, status.Errorf(codes.InvalidArgument, "port mapping %d:%d is outside 1-65535", pm.GetHostPort(), pm.GetContainerPort())
@@ -82,16 +101,10 @@ func unsupportedSandbox(req *runtimeapi.RunPodSandboxRequest) error {
 	switch {
 	case req.GetRuntimeHandler() != "":
 		return refuse("runtime_handler " + req.GetRuntimeHandler())
-	case ns.GetPid() == runtimeapi.NamespaceMode_NODE:
-		return refuse("host PID namespace (hostPID)")
-	case ns.GetIpc() == runtimeapi.NamespaceMode_NODE:
-		return refuse("host IPC namespace (hostIPC)")
 	case ns.GetUsernsOptions() != nil && ns.GetUsernsOptions().GetMode() == runtimeapi.NamespaceMode_POD:
 		return refuse("a user namespace per pod")
-	case len(cfg.GetLinux().GetSysctls()) > 0:
-		return refuse("linux.sysctls")
-	case cfg.GetDnsConfig() != nil && (len(cfg.GetDnsConfig().GetServers()) > 0 || len(cfg.GetDnsConfig().GetSearches()) > 0 || len(cfg.GetDnsConfig().GetOptions()) > 0):
-		return refuse("dns_config")
+	case ns.GetPid() == runtimeapi.NamespaceMode_TARGET:
+		return refuse("a target PID namespace for the sandbox")
 	}
 	return nil
 }
@@ -111,6 +124,9 @@ func (s *Server) criPod(ctx context.Context, id string) (api.Pod, error) {
 // StopPodSandbox stops every container of the sandbox and its infra container.
 func (s *Server) StopPodSandbox(ctx context.Context, req *runtimeapi.StopPodSandboxRequest) (*runtimeapi.StopPodSandboxResponse, error) {
 	pod, err := s.criPod(ctx, req.GetPodSandboxId())
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return &runtimeapi.StopPodSandboxResponse{}, nil // stopping is idempotent, as the kubelet expects
+	}
 	if err != nil {
 		return nil, toStatus(err, "stop pod sandbox %s", req.GetPodSandboxId())
 	}
@@ -149,14 +165,10 @@ func (s *Server) PodSandboxStatus(ctx context.Context, req *runtimeapi.PodSandbo
 		Labels:      kubeLabels(pod),
 		Annotations: annotations(pod),
 		Network:     &runtimeapi.PodSandboxNetworkStatus{},
-		Linux: &runtimeapi.LinuxPodSandboxStatus{Namespaces: &runtimeapi.Namespace{Options: &runtimeapi.NamespaceOption{
-			Network: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_CONTAINER, Ipc: runtimeapi.NamespaceMode_POD}}},
+		Linux:       &runtimeapi.LinuxPodSandboxStatus{Namespaces: &runtimeapi.Namespace{Options: sandboxNamespaces(pod)}},
 	}
 	if infra, err := s.engine.InspectContainer(ctx, pod.InfraID); err == nil {
 		st.Network.Ip = infra.NetworkSettings.IPAddress
-		if infra.Config.Host.NetworkMode == "host" {
-			st.Linux.Namespaces.Options.Network = runtimeapi.NamespaceMode_NODE
-		}
 	}
 	return &runtimeapi.PodSandboxStatusResponse{Status: st}, nil
 }
@@ -227,4 +239,13 @@ func matchLabels(labels, selector map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// sandboxNamespaces are the namespace modes the sandbox was made with.
+func sandboxNamespaces(pod api.Pod) *runtimeapi.NamespaceOption {
+	var n, p, i int32
+	if _, err := fmt.Sscanf(pod.Labels[labelNamespaces], "%d,%d,%d", &n, &p, &i); err != nil {
+		n, p, i = int32(runtimeapi.NamespaceMode_POD), int32(runtimeapi.NamespaceMode_CONTAINER), int32(runtimeapi.NamespaceMode_POD)
+	}
+	return &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode(n), Pid: runtimeapi.NamespaceMode(p), Ipc: runtimeapi.NamespaceMode(i)}
 }

@@ -223,6 +223,14 @@ func validateHostConfig(h *api.HostConfig) error {
 	if h.LogConfig.Type != "" && h.LogConfig.Type != "json-file" {
 		return fmt.Errorf("log driver %q is not supported: use json-file: %w", h.LogConfig.Type, errdefs.ErrInvalidArgument)
 	}
+	switch h.IpcMode {
+	case "", "private", "shareable", "host":
+	default:
+		return fmt.Errorf("ipc mode %q is not supported: use private, shareable or host: %w", h.IpcMode, errdefs.ErrInvalidArgument)
+	}
+	if h.PidMode != "" && h.PidMode != "private" && h.PidMode != "host" && !strings.HasPrefix(h.PidMode, "container:") {
+		return fmt.Errorf("pid mode %q is not supported: use host or container:NAME: %w", h.PidMode, errdefs.ErrInvalidArgument)
+	}
 	if h.Memory > 0 && h.Memory < minMemory {
 		return fmt.Errorf("minimum memory limit allowed is 6MB: %w", errdefs.ErrInvalidArgument)
 	}

@@ -118,7 +118,16 @@ func (d *Daemon) createPod(ctx context.Context, req api.PodCreate) (_ *podRecord
 		Host: api.HostConfig{
 			NetworkMode:  req.Network,
 			PortBindings: req.PortBindings,
+			DNS:          req.DNS,
+			DNSSearch:    req.DNSSearch,
+			DNSOptions:   req.DNSOptions,
+			Sysctls:      req.Sysctls,
+			PidMode:      req.PidMode,
+			IpcMode:      req.IpcMode,
 		},
+	}
+	if req.PidMode != "" && req.PidMode != "host" || req.IpcMode != "" && req.IpcMode != "host" {
+		return nil, fmt.Errorf("a pod's pid and ipc modes are its own or host: %w", errdefs.ErrInvalidArgument)
 	}
 	if err := d.validateNetwork(&cfg); err != nil {
 		return nil, err

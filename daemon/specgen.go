@@ -46,6 +46,14 @@ func (d *Daemon) buildSpec(rec *record, rootfs string, plan netPlan) (*specs.Spe
 		},
 	}
 	o.Network, o.IPCNamespace, o.UTSNamespace = plan.mode, plan.ipc, plan.uts
+	if h.IpcMode == "host" {
+		o.IPCNamespace = "host"
+	}
+	pidNS, err := d.pidNamespace(h.PidMode)
+	if err != nil {
+		return nil, err
+	}
+	o.PIDNamespace, o.Sysctls, o.GroupAdd, o.MaskedPaths, o.ReadonlyPaths = pidNS, h.Sysctls, h.GroupAdd, h.MaskedPaths, h.ReadonlyPaths
 	o.CompatABI = d.compatImage(rec.Image)
 	o.Mounts = append(o.Mounts, plan.mounts...)
 	if rec.Infra {
@@ -158,4 +166,29 @@ func (d *Daemon) compatImage(id string) bool {
 	v := compat != "" && img.Config.Architecture == compat
 	d.compatABI.Store(id, v)
 	return v
+}
+
+// pidNamespace resolves a PidMode to what the spec generator takes: "", "host", or the
+// namespace file of the running container named by "container:REF".
+func (d *Daemon) pidNamespace(mode string) (string, error) {
+	ref, ok := strings.CutPrefix(mode, "container:")
+	switch {
+	case mode == "" || mode == "private":
+		return "", nil
+	case mode == "host":
+		return "host", nil
+	case !ok || ref == "":
+		return "", fmt.Errorf("pid mode %q: want host or container:NAME: %w", mode, errdefs.ErrInvalidArgument)
+	}
+	other, err := d.lookup(ref)
+	if err != nil {
+		return "", fmt.Errorf("share the PID namespace of %s: %w", ref, err)
+	}
+	other.mu.Lock()
+	pid, running := other.rec.State.Pid, other.rec.State.Running
+	other.mu.Unlock()
+	if !running || pid == 0 {
+		return "", fmt.Errorf("cannot share the PID namespace of %s: it is not running: start it first: %w", other.rec.Name, errdefs.ErrConflict)
+	}
+	return fmt.Sprintf("/proc/%d/ns/pid", pid), nil
 }

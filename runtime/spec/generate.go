@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -60,6 +61,9 @@ func generate(o Options, h *host) (*specs.Spec, error) {
 
 	usr, err := resolveUser(o.Rootfs, o.User)
 	if err != nil {
+		return nil, err
+	}
+	if usr.AdditionalGIDs, err = addGroups(o.Rootfs, usr.AdditionalGIDs, o.GroupAdd); err != nil {
 		return nil, err
 	}
 
@@ -154,9 +158,26 @@ func generate(o Options, h *host) (*specs.Spec, error) {
 	if hasNamespace(namespaces, specs.NetworkNamespace) {
 		s.Linux.Sysctl = networkSysctls()
 	}
+	if len(o.Sysctls) > 0 {
+		if s.Linux.Sysctl == nil {
+			s.Linux.Sysctl = map[string]string{}
+		}
+		for k, v := range o.Sysctls {
+			if err := checkSysctl(k, namespaces); err != nil {
+				return nil, err
+			}
+			s.Linux.Sysctl[k] = v
+		}
+	}
 	if !o.Privileged {
 		s.Linux.MaskedPaths = append([]string(nil), maskedPaths...)
 		s.Linux.ReadonlyPaths = append([]string(nil), readonlyPaths...)
+	}
+	if o.MaskedPaths != nil {
+		s.Linux.MaskedPaths = append([]string{}, o.MaskedPaths...)
+	}
+	if o.ReadonlyPaths != nil {
+		s.Linux.ReadonlyPaths = append([]string{}, o.ReadonlyPaths...)
 	}
 	return s, nil
 }
@@ -233,16 +254,21 @@ func hostnameIfOwn(o Options, hostname string) string {
 // cgroup namespace (Docker's default there too) and sees its cgroups read-only.
 func namespaces(o Options, h *host) ([]specs.LinuxNamespace, error) {
 	mode := o.Network
-	ns := []specs.LinuxNamespace{
-		{Type: specs.PIDNamespace},
-		{Type: specs.IPCNamespace, Path: o.IPCNamespace},
-		{Type: specs.UTSNamespace, Path: o.UTSNamespace},
-		{Type: specs.MountNamespace},
+	var ns []specs.LinuxNamespace
+	// The PID and IPC namespaces are the container's own, joined, or the host's (none).
+	for _, n := range []specs.LinuxNamespace{{Type: specs.PIDNamespace, Path: o.PIDNamespace}, {Type: specs.IPCNamespace, Path: o.IPCNamespace},
+		{Type: specs.UTSNamespace, Path: o.UTSNamespace}, {Type: specs.MountNamespace}} {
+		if n.Path != "host" {
+			ns = append(ns, n)
+		}
 	}
-	for _, p := range []string{o.IPCNamespace, o.UTSNamespace} {
-		if p != "" && !strings.HasPrefix(p, "/") {
+	for _, p := range []string{o.IPCNamespace, o.UTSNamespace, o.PIDNamespace} {
+		if p != "" && p != "host" && !strings.HasPrefix(p, "/") {
 			return nil, fmt.Errorf("namespace path %q must be absolute: %w", p, errdefs.ErrInvalidArgument)
 		}
+	}
+	if o.UTSNamespace == "host" {
+		return nil, fmt.Errorf("the UTS namespace cannot be the host's: %w", errdefs.ErrInvalidArgument)
 	}
 	switch {
 	case mode == "" || mode == NetworkNone:
@@ -264,6 +290,28 @@ func namespaces(o Options, h *host) ([]specs.LinuxNamespace, error) {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 	}
 	return ns, nil
+}
+
+// checkSysctl refuses a sysctl the container's namespaces do not isolate: setting it
+// would change the host (the kernel's namespaced sysctls: the kernel.* IPC ones, fs.mqueue.*
+// and net.*, the latter only in a network namespace of the container's own or joined).
+func checkSysctl(key string, ns []specs.LinuxNamespace) error {
+	ipc := []string{"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
+	switch {
+	case strings.HasPrefix(key, "fs.mqueue.") || slices.Contains(ipc, key):
+		if hasNamespace(ns, specs.IPCNamespace) {
+			return nil
+		}
+		return fmt.Errorf("sysctl %s: the container shares the host's IPC namespace, so it would change the host: %w", key, errdefs.ErrInvalidArgument)
+	case strings.HasPrefix(key, "net."):
+		if hasNamespace(ns, specs.NetworkNamespace) {
+			return nil
+		}
+		return fmt.Errorf("sysctl %s: the container shares the host's network namespace, so it would change the host: %w", key, errdefs.ErrInvalidArgument)
+	case key == "kernel.hostname" || key == "kernel.domainname":
+		return nil
+	}
+	return fmt.Errorf("sysctl %s is not namespaced: it would change the host; only kernel IPC, fs.mqueue.* and net.* sysctls may be set: %w", key, errdefs.ErrInvalidArgument)
 }
 
 // networkSysctls are Docker's per-network-namespace defaults: any user may bind ports

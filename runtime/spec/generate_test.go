@@ -197,6 +197,30 @@ func TestGenerateVariants(t *testing.T) {
 				t.Errorf("seccomp = %+v, want the custom profile", s.Linux.Seccomp)
 			}
 		}},
+		{"host pid and ipc, pod sysctls, groups, path overrides", func(o *Options, h *host) {
+			o.PIDNamespace, o.IPCNamespace = "host", "host"
+			o.Sysctls = map[string]string{"net.ipv4.ip_forward": "1"}
+			o.GroupAdd = []string{"1234"}
+			o.MaskedPaths, o.ReadonlyPaths = []string{"/proc/x"}, []string{}
+		}, func(t *testing.T, s *specs.Spec) {
+			if hasNamespace(s.Linux.Namespaces, specs.PIDNamespace) || hasNamespace(s.Linux.Namespaces, specs.IPCNamespace) {
+				t.Errorf("namespaces = %v, want the host's pid and ipc", s.Linux.Namespaces)
+			}
+			if s.Linux.Sysctl["net.ipv4.ip_forward"] != "1" || s.Linux.Sysctl["net.ipv4.ip_unprivileged_port_start"] != "0" {
+				t.Errorf("sysctls = %v", s.Linux.Sysctl)
+			}
+			if !slices.Contains(s.Process.User.AdditionalGids, 1234) {
+				t.Errorf("groups = %v", s.Process.User.AdditionalGids)
+			}
+			if !slices.Equal(s.Linux.MaskedPaths, []string{"/proc/x"}) || s.Linux.ReadonlyPaths == nil || len(s.Linux.ReadonlyPaths) != 0 {
+				t.Errorf("masked %v readonly %v", s.Linux.MaskedPaths, s.Linux.ReadonlyPaths)
+			}
+		}},
+		{"joined pid namespace", func(o *Options, h *host) { o.PIDNamespace = "/proc/1/ns/pid" }, func(t *testing.T, s *specs.Spec) {
+			if s.Linux.Namespaces[0] != (specs.LinuxNamespace{Type: specs.PIDNamespace, Path: "/proc/1/ns/pid"}) {
+				t.Errorf("namespaces = %v", s.Linux.Namespaces)
+			}
+		}},
 		{"compat ABI image", func(o *Options, h *host) { o.CompatABI = true }, func(t *testing.T, s *specs.Spec) {
 			if runtime.GOARCH == "amd64" && !slices.Equal(s.Linux.Seccomp.Architectures, []specs.Arch{specs.ArchX86_64, specs.ArchX86}) {
 				t.Errorf("seccomp architectures = %v, want x86_64 and x86", s.Linux.Seccomp.Architectures)
@@ -395,6 +419,17 @@ func TestGenerateErrors(t *testing.T) {
 			o.Mounts = []Mount{{Type: MountTmpfs, Destination: "/x", Options: []string{"bogus"}}}
 		}, "unknown tmpfs option", false},
 		{"bad mount type", func(o *Options, h *host) { o.Mounts = []Mount{{Type: "volume", Destination: "/x"}} }, "unsupported type", false},
+		{"host sysctl", func(o *Options, h *host) { o.Sysctls = map[string]string{"vm.swappiness": "1"} }, "not namespaced", false},
+		{"net sysctl with host network", func(o *Options, h *host) {
+			o.Network = NetworkHost
+			o.Sysctls = map[string]string{"net.core.somaxconn": "1"}
+		}, "host's network namespace", false},
+		{"ipc sysctl with host ipc", func(o *Options, h *host) {
+			o.IPCNamespace = "host"
+			o.Sysctls = map[string]string{"kernel.shmmax": "1"}
+		}, "host's IPC namespace", false},
+		{"relative pid namespace", func(o *Options, h *host) { o.PIDNamespace = "proc/1/ns/pid" }, "must be absolute", false},
+		{"unknown added group", func(o *Options, h *host) { o.GroupAdd = []string{"nosuchgroup"} }, "nosuchgroup", false},
 		{"bad propagation", func(o *Options, h *host) {
 			o.Mounts = []Mount{{Type: MountBind, Source: "/", Destination: "/x", Propagation: "weird"}}
 		}, "invalid propagation", false},

@@ -55,7 +55,20 @@ type Options struct {
 	// IPCNamespace and UTSNamespace, when set, are namespace files (e.g. /proc/PID/ns/ipc
 	// of a pod's infra process) to join instead of making new ones. With a joined UTS
 	// namespace the hostname is the namespace's own and Hostname is ignored.
+	// IPCNamespace may also be "host": the host's IPC namespace is shared.
 	IPCNamespace, UTSNamespace string
+	// PIDNamespace is "" for a PID namespace of the container's own, "host" to share the
+	// host's, or a namespace file to join (a pod's shared PID namespace).
+	PIDNamespace string
+	// Sysctls are namespaced kernel parameters set in the container's namespaces, over
+	// the defaults of its network namespace.
+	Sysctls map[string]string
+	// GroupAdd are more groups (names from the image's /etc/group, or numbers) the
+	// process is a member of, besides its user's own.
+	GroupAdd []string
+	// MaskedPaths and ReadonlyPaths, when not nil, replace the default lists (an empty
+	// list: nothing masked or read-only), as the CRI's security context can ask.
+	MaskedPaths, ReadonlyPaths []string
 	// InitPath, when set, is a host binary (a tini-like init) bind-mounted read-only at
 	// InitDestination and run as the container's first process, with Args after "--".
 	InitPath string

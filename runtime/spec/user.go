@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/user"
@@ -82,4 +83,30 @@ func openInRootfs(rootfs, name string) (io.Reader, error) {
 		return nil, fmt.Errorf("read %s in rootfs: %w", name, err)
 	}
 	return bytes.NewReader(data), nil
+}
+
+// addGroups appends the groups of groupAdd (numbers, or names in the rootfs's /etc/group)
+// to gids, without duplicates.
+func addGroups(rootfs string, gids []uint32, groupAdd []string) ([]uint32, error) {
+	if len(groupAdd) == 0 {
+		return gids, nil
+	}
+	group, err := openInRootfs(rootfs, "/etc/group")
+	if err != nil {
+		return nil, err
+	}
+	var groupFile io.Reader = bytes.NewReader(nil)
+	if group != nil {
+		groupFile = group
+	}
+	ids, err := user.GetAdditionalGroups(groupAdd, groupFile)
+	if err != nil {
+		return nil, fmt.Errorf("additional groups %v: %w: %w", groupAdd, err, errdefs.ErrInvalidArgument)
+	}
+	for _, g := range ids {
+		if !slices.Contains(gids, uint32(g)) {
+			gids = append(gids, uint32(g))
+		}
+	}
+	return gids, nil
 }

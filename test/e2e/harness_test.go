@@ -53,7 +53,9 @@ func droverBin(t *testing.T) string {
 		}
 		builtDir = dir
 		binPath = filepath.Join(dir, "drover")
-		cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", binPath, "github.com/drover/drover/cmd/drover")
+		// Static, as make builds it: pods run the binary as their infra process.
+		cmd := exec.Command("go", "build", "-tags", "seccomp,osusergo,netgo", "-ldflags", "-s -w -extldflags -static",
+			"-o", binPath, "github.com/drover/drover/cmd/drover")
 		cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("build drover: %v\n%s", err, out)

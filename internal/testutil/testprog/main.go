@@ -40,6 +40,7 @@ var commands = map[string]command{
 	"forkbomb": {"[N]", "start up to N (200) copies of itself, report the failures", forkbombCmd},
 	"tty":      {"", "report whether stdin is a terminal, and its size", ttyCmd},
 	"pid":      {"", "print the process id", pidCmd},
+	"euid":     {"", `print "Effective uid: N" (installed setuid, it shows whether no_new_privs held)`, euidCmd},
 	"cat":      {"FILE", "print a file", catCmd},
 }
 
@@ -57,7 +58,7 @@ func main() {
 
 func usage() int {
 	fmt.Fprintln(os.Stderr, "usage: testprog COMMAND [ARGS]")
-	for _, name := range []string{"exit", "sleep", "echo", "env", "stdin", "signals", "http", "alloc", "spam", "forkbomb", "tty", "pid", "cat"} {
+	for _, name := range []string{"exit", "sleep", "echo", "env", "stdin", "signals", "http", "alloc", "spam", "forkbomb", "tty", "pid", "euid", "cat"} {
 		c := commands[name]
 		fmt.Fprintf(os.Stderr, "  %-20s %s\n", strings.TrimSpace(name+" "+c.args), c.help)
 	}
@@ -276,6 +277,11 @@ func ioctl(fd, req uintptr, arg unsafe.Pointer) error {
 
 func pidCmd([]string) int {
 	fmt.Println(os.Getpid())
+	return 0
+}
+
+func euidCmd([]string) int {
+	fmt.Printf("Effective uid: %d\n", os.Geteuid())
 	return 0
 }
 
