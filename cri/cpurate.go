@@ -5,14 +5,20 @@ import (
 	"time"
 )
 
-// cpuRates turns cumulative CPU time into a rate: it keeps the last reading per ID and
-// answers the cores used between that reading and a new one. The kubelet asks for
-// stats every few seconds; readings taken closer than minWindow after the kept one are
-// measured against it without replacing it, so two callers asking at once still get a
-// rate over a useful window.
+// cpuRates turns cumulative CPU time into a rate: it keeps readings per ID and answers
+// the cores used since a reading at least minWindow older when it has one. The kubelet
+// asks for container stats and sandbox stats moments apart; measured against the reading
+// of a moment ago, a throttled container would show a rate of nothing or of several cores.
 type cpuRates struct {
 	mu   sync.Mutex
-	last map[string]cpuReading
+	last map[string]cpuHistory
+}
+
+// cpuHistory is the latest kept reading and, once there is one, the reading kept before
+// it, at least minWindow older.
+type cpuHistory struct {
+	older, newer cpuReading
+	hasOlder     bool
 }
 
 type cpuReading struct {
@@ -22,25 +28,28 @@ type cpuReading struct {
 
 const minWindow = time.Second
 
-// rate returns the CPU use of id, in nanoseconds of CPU time per second (nano-cores),
-// since the kept reading; 0 for a first reading, or when the counter went back (the
-// container ran again, or a sandbox lost a container).
+// rate returns the CPU use of id in nanoseconds of CPU time per second (nano-cores); 0
+// for a first reading, or when the counter went back (the container ran again, or a
+// sandbox lost a container).
 func (r *cpuRates) rate(id string, at time.Time, usage uint64) uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.last == nil {
-		r.last = map[string]cpuReading{}
+		r.last = map[string]cpuHistory{}
 	}
-	prev, ok := r.last[id]
-	if !ok || usage < prev.usage || !at.After(prev.at) {
-		r.last[id] = cpuReading{at, usage}
+	now := cpuReading{at, usage}
+	h, ok := r.last[id]
+	if !ok || usage < h.newer.usage || !at.After(h.newer.at) {
+		r.last[id] = cpuHistory{newer: now}
 		return 0
 	}
-	window := at.Sub(prev.at)
-	if window >= minWindow {
-		r.last[id] = cpuReading{at, usage}
+	base := h.newer
+	if at.Sub(h.newer.at) >= minWindow {
+		r.last[id] = cpuHistory{older: h.newer, newer: now, hasOlder: true}
+	} else if h.hasOlder {
+		base = h.older
 	}
-	return uint64(float64(usage-prev.usage) / window.Seconds())
+	return uint64(float64(usage-base.usage) / at.Sub(base.at).Seconds())
 }
 
 // keepOnly forgets the readings of IDs not in ids (containers and sandboxes gone).

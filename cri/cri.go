@@ -4,9 +4,9 @@
 // engine's exported operations through the Engine interface, which the daemon implements.
 //
 // Built so far: the runtime's Version and Status, pod sandboxes (a sandbox is a drover
-// pod), the containers' lifecycle and the whole image service. Logs in the CRI format,
-// exec and attach streaming, stats and events come next (issue 11); until then their
-// methods answer codes.Unimplemented.
+// pod), the containers' lifecycle, stats, metrics, events and resource updates, and the
+// whole image service. Logs in the CRI format and exec and attach streaming come next
+// (issue 11); until then their methods answer codes.Unimplemented.
 package cri
 
 import (

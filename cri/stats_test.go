@@ -22,9 +22,9 @@ func TestCPURate(t *testing.T) {
 	}{
 		{0, 5e9, 0},                 // first reading: no rate yet
 		{2 * time.Second, 6e9, 5e8}, // 1 s of CPU in 2 s: half a core
-		{2*time.Second + 100*time.Millisecond, 6.2e9, 2e9}, // measured against the kept reading (2 s)
-		{3 * time.Second, 6.5e9, 5e8},                      // the 2.1 s reading was not kept
-		{4 * time.Second, 1e9, 0},                          // counter went back: restarted
+		{2*time.Second + 100*time.Millisecond, 6.2e9, 571428571}, // a moment later: measured from 0 s, not from 2 s
+		{3 * time.Second, 6.5e9, 5e8},                            // the 2.1 s reading was not kept
+		{4 * time.Second, 1e9, 0},                                // counter went back: restarted
 		{6 * time.Second, 3e9, 1e9},
 		{6 * time.Second, 3e9, 0}, // no time passed
 	}
