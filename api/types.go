@@ -67,6 +67,9 @@ type HostConfig struct {
 	NanoCPUs       int64             `json:"NanoCpus,omitempty"`
 	CPUShares      int64             `json:"CpuShares,omitempty"`
 	PidsLimit      int64             `json:"PidsLimit,omitempty"`
+	CpusetCpus     string            `json:"CpusetCpus,omitempty"` // "0-2,4"
+	CpusetMems     string            `json:"CpusetMems,omitempty"`
+	OomScoreAdj    int               `json:"OomScoreAdj,omitempty"`
 	Ulimits        []Ulimit          `json:"Ulimits,omitempty"`
 	CapAdd         []string          `json:"CapAdd,omitempty"`
 	CapDrop        []string          `json:"CapDrop,omitempty"`

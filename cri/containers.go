@@ -90,11 +90,16 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		return nil, err
 	}
 	if r := cfg.GetLinux().GetResources(); r != nil {
-		cc.Host.Memory = r.GetMemoryLimitInBytes()
+		if err := unsupportedResources(r); err != nil {
+			return nil, err
+		}
+		cc.Host.Memory, cc.Host.MemorySwap = r.GetMemoryLimitInBytes(), r.GetMemorySwapLimitInBytes()
 		cc.Host.CPUShares = r.GetCpuShares()
 		if q, p := r.GetCpuQuota(), r.GetCpuPeriod(); q > 0 && p > 0 {
 			cc.Host.NanoCPUs = q * 1e9 / p
 		}
+		cc.Host.CpusetCpus, cc.Host.CpusetMems = r.GetCpusetCpus(), r.GetCpusetMems()
+		cc.Host.OomScoreAdj = int(r.GetOomScoreAdj())
 	}
 	id, err := s.engine.CreateContainer(ctx, cc)
 	if err != nil {

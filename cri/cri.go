@@ -4,9 +4,9 @@
 // engine's exported operations through the Engine interface, which the daemon implements.
 //
 // Built so far: the runtime's Version and Status, pod sandboxes (a sandbox is a drover
-// pod), the containers' lifecycle and the whole image service. Logs in the CRI format,
-// exec and attach streaming, stats and events come next (issue 11); until then their
-// methods answer codes.Unimplemented.
+// pod), the containers' lifecycle, stats, metrics, events and resource updates, and the
+// whole image service. Logs in the CRI format and exec and attach streaming come next
+// (issue 11); until then their methods answer codes.Unimplemented.
 package cri
 
 import (
@@ -46,6 +46,16 @@ type Engine interface {
 	StartContainer(ctx context.Context, ref string) (bool, error)
 	StopContainer(ctx context.Context, ref string, timeout *time.Duration, signal string) error
 	RemoveContainer(ctx context.Context, ref string, force, volumes bool) error
+
+	// SampleContainer reads a container's resource use now (zeros when it is not running).
+	SampleContainer(ctx context.Context, ref string) (Sample, error)
+	// PodInterfaces reads the traffic counters of a pod's network interfaces.
+	PodInterfaces(ctx context.Context, ref string) ([]Interface, error)
+	// UpdateContainerResources changes a container's limits, running or not, for good.
+	UpdateContainerResources(ctx context.Context, ref string, u api.ResourceUpdate) error
+	// Events returns the engine's recent events and a channel of those that follow, until
+	// cancel. A subscriber that falls behind loses events; the engine never waits for it.
+	Events(ctx context.Context) (past []api.Event, live <-chan api.Event, cancel func())
 }
 
 // APIVersion is the CRI version served.
@@ -56,6 +66,8 @@ type Server struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 	runtimeapi.UnimplementedImageServiceServer
 	engine Engine
+	// cpu keeps each container's and sandbox's last CPU reading, for usage_nano_cores.
+	cpu, podCPU cpuRates
 }
 
 // New returns a CRI server over engine.

@@ -37,13 +37,8 @@ func (d *Daemon) buildSpec(rec *record, rootfs string, plan netPlan) (*specs.Spe
 		Network:        spec.NetworkNone,
 		ShmSize:        h.ShmSize,
 		Labels:         cfg.Labels,
-		Resources: spec.Resources{
-			Memory:     h.Memory,
-			MemorySwap: h.MemorySwap,
-			CPUs:       float64(h.NanoCPUs) / 1e9,
-			CPUShares:  uint64(h.CPUShares),
-			PidsLimit:  h.PidsLimit,
-		},
+		Resources:      specResources(h),
+		OOMScoreAdj:    h.OomScoreAdj,
 	}
 	o.Network, o.IPCNamespace, o.UTSNamespace = plan.mode, plan.ipc, plan.uts
 	if h.IpcMode == "host" {

@@ -106,10 +106,4 @@ type Engine interface {
 }
 
 // Event is one thing that happened in the engine, as GET /events reports it.
-type Event struct {
-	Type       string // container, image, network, volume
-	Action     string // create, start, die, destroy, kill, stop, pull, tag, connect...
-	ID         string
-	Attributes map[string]string
-	Time       time.Time
-}
+type Event = api.Event

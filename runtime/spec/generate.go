@@ -142,6 +142,7 @@ func generate(o Options, h *host) (*specs.Spec, error) {
 			},
 			Rlimits:         rl,
 			NoNewPrivileges: o.NoNewPrivileges,
+			OOMScoreAdj:     oomScoreAdj(o.OOMScoreAdj),
 		},
 		Root:        &specs.Root{Path: o.Rootfs, Readonly: o.ReadonlyRootfs},
 		Hostname:    hostnameIfOwn(o, hostname),

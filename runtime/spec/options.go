@@ -30,6 +30,8 @@ type Options struct {
 	Mounts []Mount
 	// Resources are the cgroup limits.
 	Resources Resources
+	// OOMScoreAdj is the process's oom_score_adj (-1000 to 1000); 0 inherits the caller's.
+	OOMScoreAdj int
 	// Ulimits override the default rlimits; none may exceed the host's hard limit.
 	Ulimits []Ulimit
 	// CapAdd and CapDrop adjust the default capability set. Names are case-insensitive,
@@ -119,6 +121,8 @@ type Resources struct {
 	CPUShares uint64
 	// PidsLimit caps the number of processes; -1 is unlimited.
 	PidsLimit int64
+	// CpusetCpus and CpusetMems pin the container to CPUs and memory nodes ("0-2,4").
+	CpusetCpus, CpusetMems string
 }
 
 // Ulimit is one rlimit. Name is the lowercase resource name without RLIMIT_ ("nofile").

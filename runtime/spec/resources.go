@@ -51,8 +51,8 @@ func linuxResources(r Resources, privileged bool, h *host) (*specs.LinuxResource
 		lr.Memory = mem
 	}
 
-	if r.CPUs != 0 || r.CPUShares != 0 {
-		lr.CPU = &specs.LinuxCPU{}
+	if r.CPUs != 0 || r.CPUShares != 0 || r.CpusetCpus != "" || r.CpusetMems != "" {
+		lr.CPU = &specs.LinuxCPU{Cpus: r.CpusetCpus, Mems: r.CpusetMems}
 	}
 	if r.CPUs != 0 {
 		if err := checkCPUs(r.CPUs, h.numCPU); err != nil {
@@ -75,6 +75,14 @@ func linuxResources(r Resources, privileged bool, h *host) (*specs.LinuxResource
 		lr.Pids = &specs.LinuxPids{Limit: ptr(r.PidsLimit)}
 	}
 	return lr, nil
+}
+
+// oomScoreAdj is the spec's oom_score_adj: unset for 0, so the process inherits it.
+func oomScoreAdj(v int) *int {
+	if v == 0 {
+		return nil
+	}
+	return &v
 }
 
 // checkCPUs bounds --cpus by the CPUs this machine has and the kernel's 1 ms minimum quota.
