@@ -46,6 +46,7 @@ type Engine interface {
 	StartContainer(ctx context.Context, ref string) (bool, error)
 	StopContainer(ctx context.Context, ref string, timeout *time.Duration, signal string) error
 	RemoveContainer(ctx context.Context, ref string, force, volumes bool) error
+	ReopenContainerLog(ctx context.Context, ref string) error
 }
 
 // APIVersion is the CRI version served.
