@@ -4,8 +4,8 @@
 // engine's exported operations through the Engine interface, which the daemon implements.
 //
 // Built so far: the runtime's Version and Status, pod sandboxes (a sandbox is a drover
-// pod), the containers' lifecycle and the whole image service. Logs in the CRI format,
-// exec and attach streaming, stats and events come next (issue 11); until then their
+// pod), the containers' lifecycle and their logs in the CRI format, and the whole image
+// service. Exec and attach streaming, stats and events come next (issue 11); until then their
 // methods answer codes.Unimplemented.
 package cri
 
