@@ -101,6 +101,9 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		cc.Host.CpusetCpus, cc.Host.CpusetMems = r.GetCpusetCpus(), r.GetCpusetMems()
 		cc.Host.OomScoreAdj = int(r.GetOomScoreAdj())
 	}
+	if cc.Host.LogConfig, err = logConfig(pod, cfg); err != nil {
+		return nil, err
+	}
 	id, err := s.engine.CreateContainer(ctx, cc)
 	if err != nil {
 		return nil, toStatus(err, "create container %s in sandbox %s", md.GetName(), pod.ID)
@@ -206,6 +209,7 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerS
 		ImageId:     c.Image,
 		Labels:      kubeLabels(api.Pod{Labels: c.Config.Labels}),
 		Annotations: annotations(api.Pod{Labels: c.Config.Labels}),
+		LogPath:     criLogPath(c),
 	}
 	if !c.State.StartedAt.IsZero() {
 		st.StartedAt = c.State.StartedAt.UnixNano()

@@ -4,9 +4,8 @@
 // engine's exported operations through the Engine interface, which the daemon implements.
 //
 // Built so far: the runtime's Version and Status, pod sandboxes (a sandbox is a drover
-// pod), the containers' lifecycle, stats, metrics, events and resource updates, and the
-// whole image service. Logs in the CRI format and exec and attach streaming come next
-// (issue 11); until then their methods answer codes.Unimplemented.
+// pod), the containers' lifecycle, their logs in the CRI format, stats, metrics, events
+// and resource updates, and the whole image service.
 package cri
 
 import (
@@ -56,6 +55,8 @@ type Engine interface {
 	// Events returns the engine's recent events and a channel of those that follow, until
 	// cancel. A subscriber that falls behind loses events; the engine never waits for it.
 	Events(ctx context.Context) (past []api.Event, live <-chan api.Event, cancel func())
+	// ReopenContainerLog makes the container's log writer open its file afresh.
+	ReopenContainerLog(ctx context.Context, ref string) error
 }
 
 // APIVersion is the CRI version served.

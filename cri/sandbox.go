@@ -49,6 +49,9 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 	for k, v := range cfg.GetAnnotations() {
 		labels[annotationLabel+k] = v
 	}
+	if err := keepLogDirectory(labels, cfg); err != nil {
+		return nil, err
+	}
 	pc := api.PodCreate{
 		Name:       fmt.Sprintf("k8s_%s_%s_%s_%d", md.GetName(), md.GetNamespace(), md.GetUid(), md.GetAttempt()),
 		Hostname:   cfg.GetHostname(),

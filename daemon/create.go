@@ -83,7 +83,15 @@ func (d *Daemon) register(cfg api.ContainerConfig, fill func(*record), chain dig
 	if cfg.Hostname == "" && cfg.Host.NetworkMode != "host" {
 		cfg.Hostname = id[:12]
 	}
-	logDir := filepath.Join(d.cfg.Root, "containers", id)
+	logPath, undoLog, err := d.prepareLog(id, cfg.Host.LogConfig)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			undoLog()
+		}
+	}()
 	rec := &record{
 		Container: api.Container{
 			ID:      id,
@@ -91,19 +99,11 @@ func (d *Daemon) register(cfg api.ContainerConfig, fill func(*record), chain dig
 			Created: time.Now().UTC(),
 			Config:  cfg,
 			State:   api.ContainerState{Status: api.StatusCreated},
-			LogPath: filepath.Join(logDir, id+"-json.log"),
+			LogPath: logPath,
 		},
 		Bundle: filepath.Join(d.cfg.ExecRoot, "containers", id),
 	}
 	fill(rec)
-	if err := os.MkdirAll(logDir, 0o700); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if retErr != nil {
-			os.RemoveAll(logDir)
-		}
-	}()
 	if err := d.images.Snapshots().Prepare(id, chain); err != nil {
 		return nil, fmt.Errorf("prepare root filesystem: %w", err)
 	}
@@ -217,11 +217,8 @@ func validateHostConfig(h *api.HostConfig) error {
 	if h.AutoRemove && h.RestartPolicy.Name != "" && h.RestartPolicy.Name != "no" {
 		return fmt.Errorf("conflicting options: --restart and --rm cannot be used together: %w", errdefs.ErrInvalidArgument)
 	}
-	if _, err := jsonlog.ParseLogOpts(h.LogConfig.Config); err != nil {
-		return fmt.Errorf("invalid --log-opt: %v: %w", err, errdefs.ErrInvalidArgument)
-	}
-	if h.LogConfig.Type != "" && h.LogConfig.Type != "json-file" {
-		return fmt.Errorf("log driver %q is not supported: use json-file: %w", h.LogConfig.Type, errdefs.ErrInvalidArgument)
+	if _, err := jsonlog.ParseConfig(h.LogConfig.Type, h.LogConfig.Config); err != nil {
+		return fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
 	}
 	switch h.IpcMode {
 	case "", "private", "shareable", "host":

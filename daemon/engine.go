@@ -257,6 +257,7 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, opts jsonlog.Rea
 	}
 	c.mu.Lock()
 	logPath := c.rec.LogPath
+	opts.Format = c.rec.Config.Host.LogConfig.Type
 	c.mu.Unlock()
 	return jsonlog.Read(ctx, logPath, opts, fn)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -261,7 +260,7 @@ func (d *Daemon) removeFiles(c *container) error {
 	if err := d.images.Snapshots().Remove(c.rec.ID); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove root filesystem of %s: %w", c.rec.Name, err)
 	}
-	return os.RemoveAll(filepath.Dir(c.rec.LogPath))
+	return d.removeLog(c.rec)
 }
 
 // forget deletes a container's record and frees its name.

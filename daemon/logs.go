@@ -15,7 +15,7 @@ import (
 // handleLogs streams the container's log as frames, following it while the container runs.
 func (d *Daemon) handleLogs(w http.ResponseWriter, r *http.Request, c *container) error {
 	q := r.URL.Query()
-	opts := jsonlog.ReadOptions{Tail: -1, Follow: boolQuery(r, "follow")}
+	opts := jsonlog.ReadOptions{Format: c.rec.Config.Host.LogConfig.Type, Tail: -1, Follow: boolQuery(r, "follow")}
 	if t := q.Get("tail"); t != "" && t != "all" {
 		n, err := strconv.Atoi(t)
 		if err != nil || n < 0 {

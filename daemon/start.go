@@ -86,7 +86,7 @@ func (d *Daemon) start(ctx context.Context, c *container, run starter) (retErr e
 		undo()
 		return err
 	}
-	logOpts, _ := jsonlog.ParseLogOpts(c.rec.Config.Host.LogConfig.Config)
+	logCfg, _ := jsonlog.ParseConfig(c.rec.Config.Host.LogConfig.Type, c.rec.Config.Host.LogConfig.Config)
 	cfg := c.rec.Config
 	shimCfg := shim.Config{
 		ID:          c.rec.ID,
@@ -94,8 +94,9 @@ func (d *Daemon) start(ctx context.Context, c *container, run starter) (retErr e
 		Runtime:     c.rec.RuntimePath,
 		RuntimeRoot: d.runtimeRoot(c.rec.RuntimePath),
 		LogPath:     c.rec.LogPath,
-		LogMaxSize:  logOpts.MaxSize,
-		LogMaxFiles: logOpts.MaxFiles,
+		LogFormat:   logCfg.Format,
+		LogMaxSize:  logCfg.MaxSize,
+		LogMaxFiles: logCfg.MaxFiles,
 		Terminal:    cfg.Tty,
 		OpenStdin:   cfg.OpenStdin,
 		OOMFile:     oomFile(d.cgroupsPath(c.rec.ID)),

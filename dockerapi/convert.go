@@ -368,7 +368,10 @@ func toHostConfig(h api.HostConfig) *container.HostConfig {
 		NetworkMode:     container.NetworkMode(h.NetworkMode),
 		PublishAllPorts: h.PublishAllPorts, DNSSearch: h.DNSSearch, DNSOptions: h.DNSOptions, ExtraHosts: h.ExtraHosts,
 		ShmSize: h.ShmSize, Runtime: "runc",
-		LogConfig: container.LogConfig{Type: "json-file", Config: h.LogConfig.Config},
+		LogConfig: container.LogConfig{Type: h.LogConfig.Type, Config: h.LogConfig.Config},
+	}
+	if out.LogConfig.Type == "" {
+		out.LogConfig.Type = "json-file"
 	}
 	if out.RestartPolicy.Name == "" {
 		out.RestartPolicy.Name = container.RestartPolicyDisabled

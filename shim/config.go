@@ -19,8 +19,10 @@ type Config struct {
 	// Runtime is "" for the embedded runtime, else the path of an OCI runtime binary.
 	Runtime     string `json:"runtime,omitempty"`
 	RuntimeRoot string `json:"runtimeRoot"`
-	// LogPath is the container's JSON-lines log; rotation per LogMaxSize/LogMaxFiles.
+	// LogPath is the container's log, in LogFormat (json-file if empty, or k8s-file);
+	// rotation per LogMaxSize/LogMaxFiles.
 	LogPath     string `json:"logPath"`
+	LogFormat   string `json:"logFormat,omitempty"`
 	LogMaxSize  int64  `json:"logMaxSize,omitempty"`
 	LogMaxFiles int    `json:"logMaxFiles,omitempty"`
 	Terminal    bool   `json:"terminal,omitempty"`

@@ -23,6 +23,9 @@ const (
 	OpWait   = "wait"   // answer when the container has exited
 	OpResize = "resize" // resize the container's terminal
 	OpState  = "state"  // report pid and whether the container exited
+	// OpReopenLog closes the log file and opens a new one at its path, once someone else
+	// (the kubelet, rotating a CRI log) has moved the old one away.
+	OpReopenLog = "reopen-log"
 )
 
 // Request is the first line a client sends on a connection.

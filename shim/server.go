@@ -166,7 +166,7 @@ func (s *server) listen() (*net.UnixListener, error) {
 
 // create sets up stdio, the log and the container (whose process waits for start).
 func (s *server) create() (retErr error) {
-	lw, err := jsonlog.NewWriter(s.cfg.LogPath, jsonlog.Options{MaxSize: s.cfg.LogMaxSize, MaxFiles: s.cfg.LogMaxFiles})
+	lw, err := jsonlog.NewWriter(s.cfg.LogPath, jsonlog.Options{Format: s.cfg.LogFormat, MaxSize: s.cfg.LogMaxSize, MaxFiles: s.cfg.LogMaxFiles})
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
 	}
@@ -384,6 +384,8 @@ func (s *server) handle(conn *net.UnixConn) {
 		writeResponse(conn, resp)
 	case OpResize:
 		writeResponse(conn, errResponse(resize(s.console, req.Width, req.Height)))
+	case OpReopenLog:
+		writeResponse(conn, errResponse(s.log.Reopen()))
 	case OpAttach:
 		s.attach(conn, br, req)
 	case OpExec:

@@ -22,8 +22,9 @@ import (
 // The test binary is re-executed as the containers' init.
 func init() { libcontainer.Init() }
 
-// startShim serves a container running args in-process and returns a client for it.
-func startShim(t *testing.T, args []string, tty, stdin bool) (*Client, chan error) {
+// startShim serves a container running args in-process and returns a client for it; opts
+// change its Config.
+func startShim(t *testing.T, args []string, tty, stdin bool, opts ...func(*Config)) (*Client, chan error) {
 	t.Helper()
 	testutil.RequiresRoot(t)
 	dir, err := os.MkdirTemp("/tmp", "shimtest")
@@ -52,6 +53,9 @@ func startShim(t *testing.T, args []string, tty, stdin bool) (*Client, chan erro
 	os.WriteFile(filepath.Join(dir, "config.json"), data, 0o600)
 	cfg := Config{ID: id, Bundle: dir, RuntimeRoot: filepath.Join(dir, "rt"), LogPath: filepath.Join(dir, "log.json"),
 		Terminal: tty, OpenStdin: stdin, Width: 80, Height: 24}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	r, w, _ := os.Pipe()
 	done := make(chan error, 1)
 	go func() { done <- Serve(cfg, libcontainer.New(cfg.RuntimeRoot), w) }()

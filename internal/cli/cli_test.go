@@ -55,6 +55,10 @@ func TestRunFlags(t *testing.T) {
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("config =\n%+v\nwant\n%+v", cfg, want)
 	}
+	cfg, _ = parseRun(t, "--log-driver", "k8s-file", "--log-opt", "path=/var/log/x/0.log", "busybox")
+	if want := (api.LogConfig{Type: "k8s-file", Config: map[string]string{"path": "/var/log/x/0.log"}}); !reflect.DeepEqual(cfg.Host.LogConfig, want) {
+		t.Fatalf("log config = %+v, want %+v", cfg.Host.LogConfig, want)
+	}
 	// No --entrypoint keeps the image's (nil), no command keeps the image's CMD (nil).
 	cfg, _ = parseRun(t, "busybox")
 	if cfg.Entrypoint != nil || cfg.Cmd != nil {

@@ -19,7 +19,7 @@ import (
 // containerFlags are the flags of run and create.
 type containerFlags struct {
 	name, workdir, user, hostname, entrypoint, memory, memorySwap, cpus, restart, stopSignal string
-	network, runtime, shmSize, healthCmd                                                     string
+	network, runtime, shmSize, healthCmd, logDriver                                          string
 	pull, platform, ip, mac, pod                                                             string
 	env, envFile, volumes, tmpfs, ulimits, capAdd, capDrop, securityOpt, labels, logOpts     []string
 	publish, aliases, dns, dnsSearch, dnsOptions, addHosts, mounts, expose                   []string
@@ -74,7 +74,8 @@ func (f *containerFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.pod, "pod", "", "run in a pod: share its network, IPC and UTS namespaces")
 	stringsVar(fs, &f.mounts, "mount", "", "mount: type=volume|bind|tmpfs,source=...,target=...[,readonly]")
 	fs.StringVar(&f.runtime, "runtime", "", "OCI runtime for this container (default: embedded)")
-	stringsVar(fs, &f.logOpts, "log-opt", "", "log driver options: max-size=SIZE, max-file=N")
+	fs.StringVar(&f.logDriver, "log-driver", "", "log format: json-file (default) or k8s-file (the CRI's, which kubelet and crictl read)")
+	stringsVar(fs, &f.logOpts, "log-opt", "", "log driver options: max-size=SIZE, max-file=N; path=FILE for k8s-file")
 	fs.StringVar(&f.shmSize, "shm-size", "", "size of /dev/shm")
 	fs.StringVar(&f.healthCmd, "health-cmd", "", "command to run to check health")
 	fs.DurationVar(&f.healthInterval, "health-interval", 0, "time between health checks")
@@ -225,6 +226,7 @@ func (f *containerFlags) config(fs *pflag.FlagSet, args []string) (api.Container
 	if h.RestartPolicy, err = parseRestart(f.restart); err != nil {
 		return cfg, badFlag("restart", f.restart, err.Error())
 	}
+	h.LogConfig.Type = f.logDriver
 	if len(f.logOpts) > 0 {
 		h.LogConfig.Config = map[string]string{}
 		for _, o := range f.logOpts {

@@ -89,11 +89,13 @@ func (l *LineWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// Flush logs an unfinished last line, with the "\n" Docker adds to a line cut short by the
-// end of the stream.
+// Flush logs an unfinished last line: in json-file with the "\n" Docker adds to a line
+// cut short by the end of the stream, in the CRI format as it is, a partial record.
 func (l *LineWriter) Flush() error {
 	if len(l.buf) > 0 {
-		l.buf = append(l.buf, '\n') // len <= MaxLine, cap MaxLine+1
+		if l.w.opts.Format != FormatCRI {
+			l.buf = append(l.buf, '\n') // len <= MaxLine, cap MaxLine+1
+		}
 		l.emit(l.buf, time.Now())
 		l.buf = l.buf[:0]
 	}

@@ -149,14 +149,29 @@ func closeAll(files []*logFile) {
 // returns nil if cur is still the active file, or if the log rotates too fast to tell
 // right now (the caller looks again after a wait).
 func nextFile(path string, cur *logFile) (*logFile, error) {
-	for attempt := 0; attempt < 10; attempt++ {
+	const attempts = 10
+	elsewhere := 0
+	for attempt := 0; attempt < attempts; attempt++ {
 		lf, again, err := tryNextFile(path, cur)
+		if errors.Is(err, errElsewhere) {
+			elsewhere++
+			continue
+		}
 		if err != nil || !again {
 			return lf, err
 		}
 	}
+	if elsewhere == attempts {
+		// Renamed by someone else (the kubelet rotates CRI logs so, then has the Writer
+		// reopen path): the file at path continues the log.
+		return openFile(path)
+	}
 	return nil, nil
 }
+
+// errElsewhere says that the file followed still has a name, but neither path nor a
+// path.N: it was moved while we looked, or renamed by someone else.
+var errElsewhere = errors.New("log file moved to another name")
 
 // tryNextFile finds cur's name, path.k, and opens the name just newer, path.(k-1) (or path);
 // then it checks that cur is still path.k. If it is, the file opened was next to cur: a
@@ -188,7 +203,7 @@ func tryNextFile(path string, cur *logFile) (lf *logFile, again bool, err error)
 		}
 		check = func(*logFile) bool { return nameIs(rotatedName(path, k), cur.info) }
 	case linked(cur):
-		return nil, true, nil // moved while we looked
+		return nil, true, errElsewhere
 	default:
 		cand = path
 		older := rotatedName(path, 1)
@@ -230,4 +245,22 @@ func linked(lf *logFile) bool {
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return !ok || st.Nlink > 0
+}
+
+// Remove deletes the files of the log at path: the active file and the rotated ones the
+// Writer made. Other files beside them, the directory included, stay.
+func Remove(path string) error {
+	idx, err := rotatedIndexes(path)
+	if err != nil {
+		return err
+	}
+	for _, n := range idx {
+		if err := os.Remove(rotatedName(path, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove log: %w", err)
+		}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove log: %w", err)
+	}
+	return nil
 }

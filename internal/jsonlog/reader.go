@@ -20,13 +20,16 @@ type Message struct {
 	Line []byte
 	// Time is when the shim read the line.
 	Time time.Time
-	// Partial marks a piece of a line longer than MaxLine; the line's last piece has
-	// Partial false.
+	// Partial marks a piece of a line longer than MaxLine (the line's last piece has
+	// Partial false) or, in the CRI format, a last line the stream ended without a
+	// newline.
 	Partial bool
 }
 
 // ReadOptions select the records Read returns.
 type ReadOptions struct {
+	// Format is the log's format: FormatJSON ("" too) or FormatCRI.
+	Format string
 	// Tail is the number of records to return from the end of the log: less than 0 for all
 	// of them, 0 for none (with Follow: only new ones). It counts records that pass Since
 	// and Until.
@@ -70,7 +73,7 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Message) e
 		}
 	}
 
-	rd := &reader{ctx: ctx, path: path, opts: opts, fn: fn}
+	rd := &reader{ctx: ctx, path: path, opts: opts, fn: fn, decode: decoder(opts.Format)}
 	var active *logFile // followed beyond its size when opened
 	if opts.Follow && len(files) > 0 && files[len(files)-1].name == path {
 		active = files[len(files)-1]
@@ -108,11 +111,20 @@ type followingKey struct{}
 
 // reader holds the state of one Read.
 type reader struct {
-	ctx  context.Context
-	path string
-	opts ReadOptions
-	fn   func(Message) error
-	msg  Message // reused for every record
+	ctx    context.Context
+	path   string
+	opts   ReadOptions
+	fn     func(Message) error
+	decode func([]byte, *Message) bool
+	msg    Message // reused for every record
+}
+
+// decoder returns the record decoder of a format.
+func decoder(format string) func([]byte, *Message) bool {
+	if format == FormatCRI {
+		return decodeCRIRecord
+	}
+	return decodeRecord
 }
 
 // drain emits the complete lines lr has; done reports that reading must stop (Until passed,
@@ -145,7 +157,7 @@ func (rd *reader) emitTail(lr *lineReader) (bool, error) {
 
 // emit decodes one line and passes it to fn if it is selected.
 func (rd *reader) emit(line []byte) (done bool, err error) {
-	if !decodeRecord(line, &rd.msg) {
+	if !rd.decode(line, &rd.msg) {
 		return false, nil
 	}
 	if !rd.opts.Since.IsZero() && rd.msg.Time.Before(rd.opts.Since) {

@@ -98,6 +98,7 @@ func tailStart(files []*logFile, sizes []int64, opts ReadOptions) (position, err
 		return position{last, sizes[last]}, nil
 	}
 	need := opts.Tail
+	decode := decoder(opts.Format)
 	var m Message
 	for i := last; i >= 0; i-- {
 		s := newBackScanner(files[i].f, sizes[i])
@@ -109,7 +110,7 @@ func tailStart(files []*logFile, sizes []int64, opts ReadOptions) (position, err
 			if err != nil {
 				return position{}, err
 			}
-			if !decodeRecord(line, &m) || (!opts.Until.IsZero() && m.Time.After(opts.Until)) {
+			if !decode(line, &m) || (!opts.Until.IsZero() && m.Time.After(opts.Until)) {
 				continue
 			}
 			if !opts.Since.IsZero() && m.Time.Before(opts.Since) {

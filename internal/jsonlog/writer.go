@@ -1,6 +1,12 @@
-// Package jsonlog writes and reads container logs in Docker's json-file format: one JSON
-// object per line, {"log":"hello\n","stream":"stdout","time":"2026-11-22T10:00:00.123456789Z"},
-// with size-based rotation to path.1 ... path.N (path.1 the newest).
+// Package jsonlog writes and reads container logs, one record per line, in one of two
+// formats (Options.Format, ReadOptions.Format):
+//
+//   - json-file, Docker's: {"log":"hello\n","stream":"stdout","time":"2026-11-22T10:00:00.123456789Z"}
+//   - k8s-file, the CRI's, which the kubelet and crictl read straight from the file:
+//     2026-11-22T10:00:00.123456789Z stdout F hello (F ends a line, P is a piece of one)
+//
+// with size-based rotation to path.1 ... path.N (path.1 the newest). A log that someone
+// else rotates (the kubelet renames CRI logs) is continued in a new file by Writer.Reopen.
 //
 // The writer runs inside the per-container shim, so it keeps memory and allocations low:
 // records are encoded by hand into one reused buffer and lines are split in a fixed 16 KiB
@@ -25,7 +31,7 @@ const fileMode = 0o640
 // does not pin its buffer for the life of the container.
 const maxKeptBuffer = 256 << 10
 
-// Writer appends records to a json-file log and rotates it by size. It is safe for
+// Writer appends records to a log and rotates it by size. It is safe for
 // concurrent use (the stdout and stderr copiers share one).
 type Writer struct {
 	mu   sync.Mutex
@@ -39,16 +45,45 @@ type Writer struct {
 // NewWriter opens the log at path for appending (a restarted container keeps its log),
 // creating it if needed. The directory must exist.
 func NewWriter(path string, opts Options) (*Writer, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, fileMode)
+	f, size, err := openActive(path)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
+	}
+	return &Writer{path: path, opts: opts, f: f, size: size}, nil
+}
+
+// openActive opens the file at path for appending, creating it if needed, and returns its
+// size.
+func openActive(path string) (*os.File, int64, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, fileMode)
+	if err != nil {
+		return nil, 0, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("open log: %w", err)
+		return nil, 0, err
 	}
-	return &Writer{path: path, opts: opts, f: f, size: fi.Size()}, nil
+	return f, fi.Size(), nil
+}
+
+// Reopen closes the active file and opens the file at path, creating it if it is gone:
+// after someone else moved the log away (the kubelet rotates CRI logs itself and then
+// asks for this), new records go to a new file at path. If path cannot be opened, records
+// keep going to the old file and the error is returned.
+func (w *Writer) Reopen() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return fmt.Errorf("reopen log %s: %w", w.path, os.ErrClosed)
+	}
+	f, size, err := openActive(w.path)
+	if err != nil {
+		return fmt.Errorf("reopen log: %w", err)
+	}
+	w.f.Close()
+	w.f, w.size = f, size
+	return nil
 }
 
 // Write appends one record of stream ("stdout" or "stderr") holding line, which ends with
@@ -61,7 +96,11 @@ func (w *Writer) Write(stream string, line []byte, t time.Time) error {
 	if w.f == nil {
 		return fmt.Errorf("write log %s: %w", w.path, os.ErrClosed)
 	}
-	w.buf = appendRecord(w.buf[:0], stream, line, t)
+	if w.opts.Format == FormatCRI {
+		w.buf = appendCRIRecord(w.buf[:0], stream, line, t)
+	} else {
+		w.buf = appendRecord(w.buf[:0], stream, line, t)
+	}
 	var rotErr error
 	if w.opts.MaxSize > 0 && w.size > 0 && w.size+int64(len(w.buf)) > w.opts.MaxSize {
 		if rotErr = w.rotate(); rotErr != nil {

@@ -186,3 +186,38 @@ func TestWriteAllocations(t *testing.T) {
 		t.Fatalf("Writer.Write allocates %v times per record", n)
 	}
 }
+
+// TestRemove removes the files the Writer made, rotated ones included, and nothing else.
+func TestRemove(t *testing.T) {
+	path, w := newLog(t, Options{MaxSize: int64(recordSize(0) * 2), MaxFiles: 3})
+	writeLines(t, w, 0, 10)
+	w.Close()
+	if _, err := os.Stat(rotatedName(path, 2)); err != nil {
+		t.Fatalf("no rotated file: %v", err)
+	}
+	others := []string{path + ".20261122-100000", path + ".gz", filepath.Join(filepath.Dir(path), "other.log")}
+	for _, o := range others {
+		if err := os.WriteFile(o, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	var left []string
+	for _, e := range entries {
+		left = append(left, filepath.Join(filepath.Dir(path), e.Name()))
+	}
+	if len(left) != len(others) {
+		t.Fatalf("left %v, want %v", left, others)
+	}
+	for _, o := range others {
+		if _, err := os.Stat(o); err != nil {
+			t.Fatalf("%s removed: %v", o, err)
+		}
+	}
+	if err := Remove(path); err != nil {
+		t.Fatalf("Remove of a removed log: %v", err)
+	}
+}
