@@ -76,7 +76,7 @@ type HostConfig struct {
 	AutoRemove     bool              `json:"AutoRemove,omitempty"`
 	Init           bool              `json:"Init,omitempty"`
 	// NetworkMode is "bridge" (the default network), a network name or ID, "none",
-	// "host" or "container:NAME|ID".
+	// "host", "container:NAME|ID" or NetworkCNI.
 	NetworkMode string `json:"NetworkMode,omitempty"`
 	// PortBindings are the published ports (-p, expanded: one entry per port).
 	PortBindings []PortBinding `json:"PortBindings,omitempty"`
@@ -89,6 +89,9 @@ type HostConfig struct {
 	ExtraHosts []string `json:"ExtraHosts,omitempty"`
 	// Pod is the pod whose network, IPC and UTS namespaces the container joins.
 	Pod string `json:"Pod,omitempty"`
+	// CNIArgs are the CNI_ARGS the plugins get on the cni network mode (a CRI sandbox's
+	// K8S_POD_NAMESPACE, K8S_POD_NAME, K8S_POD_UID).
+	CNIArgs map[string]string `json:"CNIArgs,omitempty"`
 	// Mounts are --mount and named-volume -v entries (binds stay in Binds).
 	Mounts    []Mount   `json:"Mounts,omitempty"`
 	Runtime   string    `json:"Runtime,omitempty"` // "" = daemon default
@@ -494,6 +497,10 @@ type VolumeCreate struct {
 	Labels     map[string]string `json:"Labels,omitempty"`
 }
 
+// NetworkCNI is the network mode whose namespace drover makes and the CNI configuration
+// of the daemon (--cni-conf-dir) sets up: what a CRI sandbox gets when one is present.
+const NetworkCNI = "cni"
+
 // PodCreate asks for a pod.
 type PodCreate struct {
 	Name         string            `json:"Name,omitempty"`
@@ -501,6 +508,8 @@ type PodCreate struct {
 	Network      string            `json:"Network,omitempty"`
 	PortBindings []PortBinding     `json:"PortBindings,omitempty"`
 	Labels       map[string]string `json:"Labels,omitempty"`
+	// CNIArgs go to the CNI plugins as CNI_ARGS when Network is NetworkCNI.
+	CNIArgs map[string]string `json:"CNIArgs,omitempty"`
 }
 
 // Pod is what pod ls and inspect report.

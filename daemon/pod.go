@@ -118,6 +118,7 @@ func (d *Daemon) createPod(ctx context.Context, req api.PodCreate) (_ *podRecord
 		Host: api.HostConfig{
 			NetworkMode:  req.Network,
 			PortBindings: req.PortBindings,
+			CNIArgs:      req.CNIArgs,
 		},
 	}
 	if err := d.validateNetwork(&cfg); err != nil {

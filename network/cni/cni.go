@@ -31,7 +31,8 @@ import (
 // Config says where the configurations, the plugins and the state are.
 type Config struct {
 	// ConfDir holds the network configurations (*.conflist, *.conf, *.json); the first
-	// valid one by file name is used.
+	// valid one by file name is used. Empty means none: attachments recorded earlier can
+	// still be deleted.
 	ConfDir string
 	// BinDirs are searched in order for the plugin programs.
 	BinDirs []string
@@ -50,8 +51,8 @@ type CNI struct {
 
 // New checks cfg and makes the state directory.
 func New(cfg Config) (*CNI, error) {
-	if cfg.ConfDir == "" || cfg.StateDir == "" || len(cfg.BinDirs) == 0 {
-		return nil, fmt.Errorf("cni: a configuration directory, plugin directories and a state directory are needed: %w", errdefs.ErrInvalidArgument)
+	if cfg.StateDir == "" || len(cfg.BinDirs) == 0 {
+		return nil, fmt.Errorf("cni: plugin directories and a state directory are needed: %w", errdefs.ErrInvalidArgument)
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "attachments"), 0o700); err != nil {
 		return nil, fmt.Errorf("cni: create state directory: %w", err)
@@ -74,6 +75,9 @@ type Network struct {
 // nil and no error when the directory holds no configuration file at all (or does not
 // exist), and an error naming every file when there are some but none is valid.
 func (c *CNI) Load() (*Network, error) {
+	if c.cfg.ConfDir == "" {
+		return nil, nil
+	}
 	files, err := libcni.ConfFiles(c.cfg.ConfDir, []string{".conflist", ".conf", ".json"})
 	if err != nil {
 		return nil, fmt.Errorf("read CNI configuration directory %s: %w", c.cfg.ConfDir, err)
