@@ -90,10 +90,17 @@ func (d *Daemon) validateCNI(cfg *api.ContainerConfig) error {
 		return err
 	}
 	if n == nil {
-		return fmt.Errorf("the cni network mode needs a CNI configuration, and %s has none: add one, or start the daemon with --cni-conf-dir naming a directory that has one: %w",
-			d.cfg.CNIConfDir, errdefs.ErrInvalidArgument)
+		return fmt.Errorf("the cni network mode needs a CNI configuration, and %s: add one, or use another network: %w", d.noCNIConf(), errdefs.ErrInvalidArgument)
 	}
 	return nil
+}
+
+// noCNIConf says why there is no CNI configuration.
+func (d *Daemon) noCNIConf() string {
+	if d.cfg.CNIConfDir == "" {
+		return `the daemon runs with CNI turned off (--cni-conf-dir "")`
+	}
+	return d.cfg.CNIConfDir + " has none"
 }
 
 // setupCNI makes the network namespace of a run on the cni network mode and has the CNI
@@ -111,7 +118,7 @@ func (d *Daemon) setupCNI(c *container) (p netPlan, retErr error) {
 		return p, err
 	}
 	if n == nil {
-		return p, fmt.Errorf("network mode cni: no CNI configuration in %s: add one, or recreate the pod on another network: %w", d.cfg.CNIConfDir, errdefs.ErrConflict)
+		return p, fmt.Errorf("network mode cni needs a CNI configuration, and %s: add one, or recreate the pod on another network: %w", d.noCNIConf(), errdefs.ErrConflict)
 	}
 	nsPath := d.net.NamespacePath(rec.ID)
 	if err := network.NewNamespace(nsPath); err != nil {

@@ -142,6 +142,9 @@ func TestAddDel(t *testing.T) {
 	if got, err := fetch(net.JoinHostPort(res.Gateway.String(), fmt.Sprint(hostPort))); err != nil || got != "hi" {
 		t.Fatalf("through the mapped port %d: %q %v", hostPort, got, err)
 	}
+	if got, err := fetch(fmt.Sprintf("127.0.0.1:%d", hostPort)); err != nil || got != "hi" {
+		t.Fatalf("through the mapped port %d on loopback: %q %v", hostPort, got, err)
+	}
 	if left := tn.Leftovers(id); len(left) < 3 {
 		t.Fatalf("expected a veth, an allocation and portmap rules while attached, found %v", left)
 	}

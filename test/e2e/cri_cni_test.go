@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -103,11 +104,11 @@ func TestCRICNI(t *testing.T) {
 		return string(b)
 	}
 	e.eventually(20*time.Second, "httpd to answer on the pod's address", func() bool { return get(ip+":80") == "hi\n" })
-	// The mapped port, at the host's address on the CNI bridge (portmap's rules match any
-	// local address).
-	gw := tn.Subnet.Addr().Next().String()
-	if got := get(fmt.Sprintf("%s:%d", gw, hostPort)); got != "hi\n" {
-		t.Fatalf("through the mapped host port %d: %q", hostPort, got)
+	// The mapped port, at the host's address on the CNI bridge and on loopback.
+	for _, host := range []string{tn.Subnet.Addr().Next().String(), "127.0.0.1"} {
+		if got := get(fmt.Sprintf("%s:%d", host, hostPort)); got != "hi\n" {
+			t.Fatalf("through the mapped host port %s:%d: %q", host, hostPort, got)
+		}
 	}
 
 	// The address is the pod's record: a restarted daemon reports the same.
@@ -150,6 +151,71 @@ func TestCRICNI(t *testing.T) {
 	if _, err := rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: gone}); err != nil {
 		t.Fatalf("RemovePodSandbox: %v", err)
 	}
+	if entries, _ := os.ReadDir(filepath.Join(e.root, "cni", "attachments")); len(entries) > 0 {
+		t.Fatalf("attachment records left: %v", entries)
+	}
+}
+
+// TestCRICNICrash: the daemon is killed while the plugins are adding a sandbox (after
+// the bridge, host-local and portmap plugins did their part); the next daemon deletes
+// what they made, though the configuration is gone by then.
+func TestCRICNICrash(t *testing.T) {
+	tn := testutil.NewCNINetwork(t)
+	var attached []string
+	t.Cleanup(func() {
+		for _, id := range append(attached, "") {
+			if left := tn.Leftovers(id); len(left) > 0 {
+				t.Errorf("CNI state left behind:\n  %s", strings.Join(left, "\n  "))
+			}
+		}
+	})
+	// A plugin that hangs in ADD, last in a configuration that sorts first.
+	bin, marker := t.TempDir(), filepath.Join(t.TempDir(), "adding")
+	script := "#!/bin/sh\ncase \"$CNI_COMMAND\" in\nADD) echo $$ > " + marker + "; exec sleep 60;;\n" +
+		"VERSION) echo '{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"1.0.0\"]}';;\nesac\n"
+	if err := os.WriteFile(filepath.Join(bin, "hang"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var conf map[string]any
+	data, _ := os.ReadFile(filepath.Join(tn.ConfDir, "10-test.conflist"))
+	if err := json.Unmarshal(data, &conf); err != nil {
+		t.Fatal(err)
+	}
+	conf["plugins"] = append(conf["plugins"].([]any), map[string]any{"type": "hang"})
+	data, _ = json.Marshal(conf)
+	hangConf := filepath.Join(tn.ConfDir, "05-hang.conflist")
+	if err := os.WriteFile(hangConf, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--cni-conf-dir", tn.ConfDir, "--cni-bin-dir", testutil.CNIPluginDir + ":" + bin}
+	e := newEnv(t, args...)
+	rt, _ := e.criClients(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	go rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: "crash", Namespace: "default", Uid: "uid-crash"},
+		PortMappings: []*runtimeapi.PortMapping{{ContainerPort: 80, HostPort: int32(testutil.FreePort(t))}},
+	}})
+	var pid int
+	e.eventually(30*time.Second, "the hanging plugin to start", func() bool {
+		b, _ := os.ReadFile(marker)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return pid > 0
+	})
+	e.stopDaemon(syscall.SIGKILL)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	records, _ := os.ReadDir(filepath.Join(e.root, "cni", "attachments"))
+	for _, r := range records {
+		attached = append(attached, strings.TrimSuffix(r.Name(), ".json"))
+	}
+	if len(attached) != 1 || len(tn.Leftovers(attached[0])) < 3 {
+		t.Fatalf("while adding: records %v, plugin state %v", attached, tn.Leftovers(""))
+	}
+	if err := os.Remove(hangConf); err != nil {
+		t.Fatal(err)
+	}
+	e.startDaemon(args...)
+	e.eventually(20*time.Second, "the half-added sandbox's attachment to be deleted", func() bool { return len(tn.Leftovers(attached[0])) == 0 })
 	if entries, _ := os.ReadDir(filepath.Join(e.root, "cni", "attachments")); len(entries) > 0 {
 		t.Fatalf("attachment records left: %v", entries)
 	}
