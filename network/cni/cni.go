@@ -86,7 +86,11 @@ func (c *CNI) Load() (*Network, error) {
 	var bad []string
 	for _, f := range files {
 		list, err := loadFile(f)
-		if err == nil && len(list.Plugins) == 0 {
+		switch {
+		case err != nil:
+		case list.Name == "":
+			err = errors.New("no network name")
+		case len(list.Plugins) == 0:
 			err = errors.New("no plugins")
 		}
 		if err != nil {

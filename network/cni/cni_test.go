@@ -275,8 +275,10 @@ func TestLoad(t *testing.T) {
 	}
 	write("05-broken.conflist", `{"name": "x", "plugins": [`)
 	write("README", "not a configuration")
+	write("07-nameless.conf", `{"cniVersion": "1.0.0", "type": "bridge"}`)
 	_, err := c.Load()
-	if err == nil || !errors.Is(err, errdefs.ErrConflict) || !strings.Contains(err.Error(), "05-broken.conflist") {
+	if err == nil || !errors.Is(err, errdefs.ErrConflict) || !strings.Contains(err.Error(), "05-broken.conflist") ||
+		!strings.Contains(err.Error(), "07-nameless.conf: no network name") || strings.Contains(err.Error(), "README") {
 		t.Fatalf("only broken files: %v", err)
 	}
 	write("20-second.conflist", `{"cniVersion": "1.0.0", "name": "second", "plugins": [{"type": "loopback"}]}`)
