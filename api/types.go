@@ -79,7 +79,7 @@ type HostConfig struct {
 	AutoRemove     bool              `json:"AutoRemove,omitempty"`
 	Init           bool              `json:"Init,omitempty"`
 	// NetworkMode is "bridge" (the default network), a network name or ID, "none",
-	// "host" or "container:NAME|ID".
+	// "host", "container:NAME|ID" or NetworkCNI.
 	NetworkMode string `json:"NetworkMode,omitempty"`
 	// PortBindings are the published ports (-p, expanded: one entry per port).
 	PortBindings []PortBinding `json:"PortBindings,omitempty"`
@@ -104,6 +104,9 @@ type HostConfig struct {
 	// MaskedPaths and ReadonlyPaths, when not nil, replace the default lists.
 	MaskedPaths   []string `json:"MaskedPaths,omitempty"`
 	ReadonlyPaths []string `json:"ReadonlyPaths,omitempty"`
+	// CNIArgs are the CNI_ARGS the plugins get on the cni network mode (a CRI sandbox's
+	// K8S_POD_NAMESPACE, K8S_POD_NAME, K8S_POD_UID).
+	CNIArgs map[string]string `json:"CNIArgs,omitempty"`
 	// Mounts are --mount and named-volume -v entries (binds stay in Binds).
 	Mounts    []Mount   `json:"Mounts,omitempty"`
 	Runtime   string    `json:"Runtime,omitempty"` // "" = daemon default
@@ -509,6 +512,10 @@ type VolumeCreate struct {
 	Labels     map[string]string `json:"Labels,omitempty"`
 }
 
+// NetworkCNI is the network mode whose namespace drover makes and the CNI configuration
+// of the daemon (--cni-conf-dir) sets up: what a CRI sandbox gets when one is present.
+const NetworkCNI = "cni"
+
 // PodCreate asks for a pod.
 type PodCreate struct {
 	Name         string            `json:"Name,omitempty"`
@@ -526,6 +533,8 @@ type PodCreate struct {
 	// that share its namespaces, in the host's PID or IPC namespace.
 	PidMode string `json:"PidMode,omitempty"`
 	IpcMode string `json:"IpcMode,omitempty"`
+	// CNIArgs go to the CNI plugins as CNI_ARGS when Network is NetworkCNI.
+	CNIArgs map[string]string `json:"CNIArgs,omitempty"`
 }
 
 // Pod is what pod ls and inspect report.

@@ -39,6 +39,9 @@ type Engine interface {
 	ListPods(ctx context.Context) []api.Pod
 	StopPod(ctx context.Context, ref string, timeout *time.Duration) error
 	RemovePod(ctx context.Context, ref string, force bool) error
+	// CNINetwork names the CNI network sandboxes join ("" for drover's own bridge); an
+	// error says a CNI configuration is there but unusable.
+	CNINetwork(ctx context.Context) (string, error)
 	InspectContainer(ctx context.Context, ref string) (api.Container, error)
 	ListContainers(ctx context.Context) ([]api.Container, error)
 	CreateContainer(ctx context.Context, cfg api.ContainerConfig) (string, error)
@@ -91,11 +94,11 @@ func (s *Server) Version(ctx context.Context, _ *runtimeapi.VersionRequest) (*ru
 }
 
 // Status reports the runtime and its networking ready: the engine answers, and it has
-// its own bridge networking.
+// its own bridge networking or a usable CNI configuration.
 func (s *Server) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
 	resp := &runtimeapi.StatusResponse{Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
 		{Type: runtimeapi.RuntimeReady, Status: true},
-		{Type: runtimeapi.NetworkReady, Status: true},
+		s.networkCondition(ctx),
 	}}}
 	if req.GetVerbose() {
 		info := s.engine.Info(ctx)

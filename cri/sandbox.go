@@ -68,6 +68,8 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 	ns := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
 	if ns.GetNetwork() == runtimeapi.NamespaceMode_NODE {
 		pc.Network = "host"
+	} else if err := s.cniNetwork(ctx, md, &pc); err != nil {
+		return nil, toStatus(err, "run pod sandbox %s/%s", md.GetNamespace(), md.GetName())
 	}
 	if ns.GetPid() == runtimeapi.NamespaceMode_NODE {
 		pc.PidMode = "host"
@@ -79,6 +81,9 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 	for _, pm := range cfg.GetPortMappings() {
 		if pm.GetContainerPort() <= 0 || pm.GetContainerPort() > 65535 || pm.GetHostPort() < 0 || pm.GetHostPort() > 65535 {
 			return nil, status.Errorf(codes.InvalidArgument, "port mapping %d:%d is outside 1-65535", pm.GetHostPort(), pm.GetContainerPort())
+		}
+		if pc.Network == api.NetworkCNI && pm.GetHostPort() == 0 {
+			continue // a container port listed without a host port: nothing to map
 		}
 		proto := strings.ToLower(pm.GetProtocol().String())
 		if proto == "sctp" {

@@ -19,6 +19,7 @@ import (
 	"github.com/drover/drover/image"
 	"github.com/drover/drover/image/remote"
 	"github.com/drover/drover/network"
+	"github.com/drover/drover/network/cni"
 	"github.com/drover/drover/registry"
 	"github.com/drover/drover/runtime"
 	"github.com/drover/drover/runtime/libcontainer"
@@ -71,6 +72,11 @@ type Config struct {
 	DockerSocketGroup string
 	// CRISocket, when set, serves the Kubernetes CRI there (cri/), root only.
 	CRISocket string
+	// CNIConfDir holds the CNI network configurations CRI sandboxes use (the first valid
+	// one by file name); without one they get drover's own bridge network. "" turns CNI off.
+	CNIConfDir string
+	// CNIBinDirs are searched for the CNI plugins (default DefaultCNIBinDirs).
+	CNIBinDirs []string
 }
 
 // DefaultContainersPerShim is how many containers share a shim process by default: a
@@ -90,6 +96,7 @@ type Daemon struct {
 	embedded runtime.Runtime
 	launcher *shim.Launcher
 	net      *network.Manager
+	cni      *cni.CNI
 	vols     *volume.Store
 	dns      *dnsServer
 	podTab   podTable
@@ -192,6 +199,10 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		d.close()
 		return nil, fmt.Errorf("networks: %w", err)
+	}
+	if d.cni, err = openCNI(cfg); err != nil {
+		d.close()
+		return nil, err
 	}
 	if d.vols, err = volume.Open(filepath.Join(cfg.Root, "volumes")); err != nil {
 		d.close()

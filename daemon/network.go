@@ -48,6 +48,8 @@ func (d *Daemon) setupNetwork(c *container) (p netPlan, retErr error) {
 		}
 		p.mounts = netFileMounts(bundle)
 		return p, nil
+	case h.NetworkMode == api.NetworkCNI:
+		return d.setupCNI(c)
 	case h.NetworkMode == "none":
 		p.mode = spec.NetworkNone
 		if err := writeNetFiles(bundle, hostsFile(cfg, ""), d.resolvConf(cfg, nil), cfg.Hostname); err != nil {
@@ -353,6 +355,8 @@ func (d *Daemon) validateNetwork(cfg *api.ContainerConfig) error {
 			cfg.Hostname = other.rec.Config.Hostname
 		}
 		return nil
+	case h.NetworkMode == api.NetworkCNI:
+		return d.validateCNI(cfg)
 	case h.NetworkMode == "none" || h.NetworkMode == "host":
 		if publishes && h.NetworkMode == "none" {
 			return bad("conflicting options: port publishing and the none network mode")

@@ -98,7 +98,7 @@ func ownNetworks(cfg api.ContainerConfig) error {
 	switch {
 	case h.Pod != "":
 		return fmt.Errorf("a container in a pod uses the pod's network: connect and disconnect do not apply: %w", errdefs.ErrConflict)
-	case h.NetworkMode == "host" || h.NetworkMode == "none" || strings.HasPrefix(h.NetworkMode, "container:"):
+	case h.NetworkMode == "host" || h.NetworkMode == "none" || h.NetworkMode == api.NetworkCNI || strings.HasPrefix(h.NetworkMode, "container:"):
 		return fmt.Errorf("container uses the %s network mode: connect and disconnect only apply to containers on bridge networks: %w", h.NetworkMode, errdefs.ErrConflict)
 	}
 	return nil

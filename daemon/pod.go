@@ -124,6 +124,7 @@ func (d *Daemon) createPod(ctx context.Context, req api.PodCreate) (_ *podRecord
 			Sysctls:      req.Sysctls,
 			PidMode:      req.PidMode,
 			IpcMode:      req.IpcMode,
+			CNIArgs:      req.CNIArgs,
 		},
 	}
 	if req.PidMode != "" && req.PidMode != "host" || req.IpcMode != "" && req.IpcMode != "host" {

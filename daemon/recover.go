@@ -44,6 +44,11 @@ func (d *Daemon) recover() error {
 		d.cleanupRun(orphan)
 	}
 	d.removeOrphanFiles(known)
+	inUse := map[string]bool{}
+	for _, c := range d.containers {
+		inUse[cniContainerID(c.rec)] = true
+	}
+	d.sweepCNI(inUse)
 	return nil
 }
 

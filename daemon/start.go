@@ -236,6 +236,9 @@ func (d *Daemon) releaseRun(c *container) {
 	if d.vols != nil {
 		d.releaseVolumes(c.rec)
 	}
+	if d.cni != nil {
+		d.releaseCNI(c.rec)
+	}
 	if d.net != nil && c.rec.ID != "" {
 		if err := d.net.Release(c.rec.ID); err != nil {
 			d.log.Warn("release network", "container", c.rec.ID, "err", err)

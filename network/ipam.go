@@ -156,7 +156,7 @@ func validateName(name string) error {
 		return fmt.Errorf("network name %q is longer than 64 characters: %w", name, errdefs.ErrInvalidArgument)
 	case !nameRe.MatchString(name):
 		return fmt.Errorf("network name %q is invalid: use letters, digits, '_', '.', '-', starting with a letter or digit: %w", name, errdefs.ErrInvalidArgument)
-	case name == "host" || name == "none":
+	case name == "host" || name == "none" || name == "cni":
 		return fmt.Errorf("network name %q is reserved: %w", name, errdefs.ErrInvalidArgument)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -20,7 +21,7 @@ const defaultPolicy = "/etc/drover/policy.json"
 
 func daemonCommand() *cobra.Command {
 	var cfg daemon.Config
-	var policyFile string
+	var policyFile, cniBinDir string
 	var reg registryServeFlags
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -64,6 +65,7 @@ running when the daemon stops; the next daemon picks them up again.`,
 				}
 				cfg.Registries.Policy = p
 			}
+			cfg.CNIBinDirs = filepath.SplitList(cniBinDir)
 			d, err := daemon.New(cfg)
 			if err != nil {
 				return err
@@ -99,6 +101,8 @@ running when the daemon stops; the next daemon picks them up again.`,
 	f.StringVar(&cfg.DockerSocket, "docker-socket", defaultExecRoot+"/docker.sock", "serve the Docker Engine API on this unix socket for the docker CLI, Compose and Docker SDKs (default EXEC-ROOT/docker.sock; \"\" disables it)")
 	f.StringVar(&cfg.DockerSocketGroup, "docker-socket-group", "", "group (name or GID) that may use the Docker API socket besides root")
 	f.StringVar(&cfg.CRISocket, "cri-socket", defaultExecRoot+"/cri.sock", "serve the Kubernetes CRI (v1, gRPC) on this unix socket for a kubelet or crictl (default EXEC-ROOT/cri.sock; \"\" disables it; so far the image service and Version/Status)")
+	f.StringVar(&cfg.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "CNI network configurations for CRI sandboxes: the first valid *.conflist, *.conf or *.json by name is used, read again for each sandbox; with none, sandboxes get drover's own bridge network (\"\" turns CNI off)")
+	f.StringVar(&cniBinDir, "cni-bin-dir", strings.Join(daemon.DefaultCNIBinDirs, ":"), "directories searched for CNI plugins, separated by ':'")
 	return cmd
 }
 

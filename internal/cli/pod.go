@@ -58,7 +58,7 @@ func podCreateCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&req.Name, "name", "", "pod name (default: a random one)")
 	f.StringVar(&req.Hostname, "hostname", "", "host name of the pod (default: its name)")
-	f.StringVar(&req.Network, "network", "", "network of the pod: bridge (default), NAME, none or host")
+	f.StringVar(&req.Network, "network", "", "network of the pod: bridge (default), NAME, none, host or cni (the daemon's CNI configuration)")
 	stringsVar(f, &publish, "publish", "p", "publish a port of the pod: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]")
 	stringsVar(f, &labels, "label", "", "set metadata (KEY=VALUE)")
 	return cmd

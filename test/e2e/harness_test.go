@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -108,6 +109,11 @@ func (e *env) startDaemon(args ...string) {
 	resolv := filepath.Join(e.dir, "resolv.conf")
 	if err := os.WriteFile(resolv, []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
 		e.t.Fatal(err)
+	}
+	// Sandboxes get drover's own network unless a test names a CNI configuration: the
+	// host's /etc/cni/net.d may hold one (podman's).
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--cni-conf-dir") }) {
+		args = append(args, "--cni-conf-dir=")
 	}
 	all := append([]string{"daemon", "--root", e.root, "--exec-root", e.exec, "--cgroup-parent", e.cgroup, "--network-prefix", e.netPrefix, "--resolv-conf", resolv}, args...)
 	cmd := exec.Command(e.bin, all...)
