@@ -4,15 +4,17 @@
 // engine's exported operations through the Engine interface, which the daemon implements.
 //
 // Built so far: the runtime's Version and Status, pod sandboxes (a sandbox is a drover
-// pod), the containers' lifecycle and the whole image service. Logs in the CRI format,
-// exec and attach streaming, stats and events come next (issue 11); until then their
-// methods answer codes.Unimplemented.
+// pod), the containers' lifecycle, the whole image service, ExecSync and the streamed
+// Exec, Attach and PortForward (streaming.go). Logs in the CRI format, stats and events
+// come next (issue 11); until then their methods answer codes.Unimplemented.
 package cri
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/cri-streaming/pkg/streaming"
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/internal/errdefs"
@@ -46,6 +49,16 @@ type Engine interface {
 	StartContainer(ctx context.Context, ref string) (bool, error)
 	StopContainer(ctx context.Context, ref string, timeout *time.Duration, signal string) error
 	RemoveContainer(ctx context.Context, ref string, force, volumes bool) error
+
+	// Exec starts a process in a running container; its stream is in drover's framed
+	// format (internal/stream) and ends with an Exit frame. The stream has a Kill()
+	// error method that ends the process (ExecSync's timeout).
+	Exec(ctx context.Context, ref string, cfg api.ExecConfig) (io.ReadWriteCloser, error)
+	// AttachContainer joins a running container's stdio, in the same format.
+	AttachContainer(ctx context.Context, ref string, stdin bool) (io.ReadWriteCloser, error)
+	ResizeContainer(ctx context.Context, ref string, width, height uint16) error
+	// DialPod connects to port on the loopback of a pod's network namespace.
+	DialPod(ctx context.Context, ref string, port int) (net.Conn, error)
 }
 
 // APIVersion is the CRI version served.
@@ -56,6 +69,7 @@ type Server struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 	runtimeapi.UnimplementedImageServiceServer
 	engine Engine
+	stream streaming.Server // nil until ServeStreaming
 }
 
 // New returns a CRI server over engine.
