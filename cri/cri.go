@@ -4,14 +4,17 @@
 // engine's exported operations through the Engine interface, which the daemon implements.
 //
 // Built so far: the runtime's Version and Status, pod sandboxes (a sandbox is a drover
-// pod), the containers' lifecycle, their logs in the CRI format, stats, metrics, events
-// and resource updates, and the whole image service.
+// pod), the containers' lifecycle, their logs in the CRI format, ExecSync and the
+// streamed Exec, Attach and PortForward (streaming.go), stats, metrics, events and
+// resource updates, and the whole image service.
 package cri
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/cri-streaming/pkg/streaming"
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/internal/errdefs"
@@ -60,6 +64,15 @@ type Engine interface {
 	Events(ctx context.Context) (past []api.Event, live <-chan api.Event, cancel func())
 	// ReopenContainerLog makes the container's log writer open its file afresh.
 	ReopenContainerLog(ctx context.Context, ref string) error
+	// Exec starts a process in a running container; its stream is in drover's framed
+	// format (internal/stream) and ends with an Exit frame. The stream has a Kill()
+	// error method that ends the process (ExecSync's timeout).
+	Exec(ctx context.Context, ref string, cfg api.ExecConfig) (io.ReadWriteCloser, error)
+	// AttachContainer joins a running container's stdio, in the same format.
+	AttachContainer(ctx context.Context, ref string, stdin bool) (io.ReadWriteCloser, error)
+	ResizeContainer(ctx context.Context, ref string, width, height uint16) error
+	// DialPod connects to port on the loopback of a pod's network namespace.
+	DialPod(ctx context.Context, ref string, port int) (net.Conn, error)
 }
 
 // APIVersion is the CRI version served.
@@ -72,6 +85,7 @@ type Server struct {
 	engine Engine
 	// cpu keeps each container's and sandbox's last CPU reading, for usage_nano_cores.
 	cpu, podCPU cpuRates
+	stream      streaming.Server // nil until ServeStreaming
 }
 
 // New returns a CRI server over engine.

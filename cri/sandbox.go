@@ -20,10 +20,10 @@ import (
 // A sandbox is a drover pod. Its CRI metadata and annotations ride in the pod's labels
 // under these keys (the kubelet's own labels stay as they are).
 const (
-	labelName       = "io.drover.cri.name"
-	labelNamespace  = "io.drover.cri.namespace"
-	labelUID        = "io.drover.cri.uid"
-	labelAttempt    = "io.drover.cri.attempt"
+	labelName      = "io.drover.cri.name"
+	labelNamespace = "io.drover.cri.namespace"
+	labelUID       = "io.drover.cri.uid"
+	labelAttempt   = "io.drover.cri.attempt"
 	// labelNamespaces keeps the sandbox's namespace modes: "network,pid,ipc" as numbers.
 	labelNamespaces = "io.drover.cri.namespaces"
 	annotationLabel = "io.drover.cri.annotation/"

@@ -34,15 +34,24 @@ func (d *Daemon) serveCRI() (func(), error) {
 		ln.Close()
 		return nil, err
 	}
+	srv := cri.New(d)
+	stopStreaming := func() {}
+	if addr := d.cfg.CRIStreamAddr; addr != "" {
+		if stopStreaming, err = srv.ServeStreaming(addr); err != nil {
+			ln.Close()
+			_ = os.Remove(p)
+			return nil, fmt.Errorf("%w: choose another --cri-stream-addr", err)
+		}
+	}
 	g := grpc.NewServer()
-	cri.New(d).Register(g)
+	srv.Register(g)
 	go func() {
 		if err := g.Serve(ln); err != nil {
 			d.log.Warn("cri socket", "err", err)
 		}
 	}()
 	d.log.Info("cri ready", "socket", p)
-	return func() { g.Stop(); _ = os.Remove(p) }, nil
+	return func() { g.Stop(); stopStreaming(); _ = os.Remove(p) }, nil
 }
 
 // ImageFilesystem reports the image store's directory, the bytes its images take there

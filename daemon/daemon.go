@@ -77,6 +77,9 @@ type Config struct {
 	CNIConfDir string
 	// CNIBinDirs are searched for the CNI plugins (default DefaultCNIBinDirs).
 	CNIBinDirs []string
+	// CRIStreamAddr is the host:port of the CRI's streaming server (exec, attach, port
+	// forward), whose URLs the CRI hands out; port 0 picks a free one; "" turns it off.
+	CRIStreamAddr string
 }
 
 // DefaultContainersPerShim is how many containers share a shim process by default: a

@@ -272,11 +272,18 @@ func (d *Daemon) Exec(ctx context.Context, ref string, cfg api.ExecConfig) (dock
 	if err != nil {
 		return nil, err
 	}
-	return execStream{sc}, nil
+	c.mu.Lock()
+	shimPid := c.rec.ShimPid
+	c.mu.Unlock()
+	return execStream{sc, shimPid}, nil
 }
 
-// execStream is an exec's stream that also tells the process's host PID (exec inspect).
-type execStream struct{ *shim.Conn }
+// execStream is an exec's stream that also tells the process's host PID (exec inspect)
+// and can kill it (execkill.go).
+type execStream struct {
+	*shim.Conn
+	shimPid int
+}
 
 // Pid is the exec'd process's PID on the host.
 func (e execStream) Pid() int { return e.Response.Pid }

@@ -8,14 +8,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	"github.com/drover/drover/internal/testutil"
 )
@@ -127,41 +125,10 @@ func newNS(t *testing.T, m *Manager, id string) string {
 	return p
 }
 
-// inNS runs fn on a thread switched into the namespace at path. Sockets made in fn stay
-// in that namespace after the thread switches back.
+// inNS runs fn inside the namespace at path (InNamespace, kept for the tests' brevity).
 func inNS(t *testing.T, path string, fn func() error) error {
 	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromPath(path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- fmt.Errorf("return to host netns: %w", err)
-			return // the thread dies locked
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	return InNamespace(path, fn)
 }
 
 // serveHTTP starts an HTTP server inside the namespace (or the host if path is "") on

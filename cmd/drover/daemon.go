@@ -100,7 +100,8 @@ running when the daemon stops; the next daemon picks them up again.`,
 	f.StringVar(&cfg.DefaultSubnet, "bip", "", "subnet of the default bridge network, e.g. 172.17.0.0/16 (default: the first free of 172.17-31.0.0/16)")
 	f.StringVar(&cfg.DockerSocket, "docker-socket", defaultExecRoot+"/docker.sock", "serve the Docker Engine API on this unix socket for the docker CLI, Compose and Docker SDKs (default EXEC-ROOT/docker.sock; \"\" disables it)")
 	f.StringVar(&cfg.DockerSocketGroup, "docker-socket-group", "", "group (name or GID) that may use the Docker API socket besides root")
-	f.StringVar(&cfg.CRISocket, "cri-socket", defaultExecRoot+"/cri.sock", "serve the Kubernetes CRI (v1, gRPC) on this unix socket for a kubelet or crictl (default EXEC-ROOT/cri.sock; \"\" disables it; so far the image service and Version/Status)")
+	f.StringVar(&cfg.CRISocket, "cri-socket", defaultExecRoot+"/cri.sock", "serve the Kubernetes CRI (v1, gRPC) on this unix socket for a kubelet or crictl (default EXEC-ROOT/cri.sock; \"\" disables it; docs/cri.md lists what it serves)")
+	f.StringVar(&cfg.CRIStreamAddr, "cri-stream-addr", "127.0.0.1:0", "host:port of the CRI streaming server that exec, attach and port-forward URLs point to (port 0: a free port; \"\" disables them)")
 	f.StringVar(&cfg.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "CNI network configurations for CRI sandboxes: the first valid *.conflist, *.conf or *.json by name is used, read again for each sandbox; with none, sandboxes get drover's own bridge network (\"\" turns CNI off)")
 	f.StringVar(&cniBinDir, "cni-bin-dir", strings.Join(daemon.DefaultCNIBinDirs, ":"), "directories searched for CNI plugins, separated by ':'")
 	return cmd
