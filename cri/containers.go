@@ -226,9 +226,7 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerS
 		}
 		st.Message = c.State.Error
 	}
-	for _, m := range c.Mounts {
-		st.Mounts = append(st.Mounts, &runtimeapi.Mount{HostPath: m.Source, ContainerPath: m.Destination, Readonly: !m.RW})
-	}
+	st.Mounts = bindMounts(c.Config.Host.Binds)
 	return &runtimeapi.ContainerStatusResponse{Status: st}, nil
 }
 
@@ -319,10 +317,13 @@ func applySecurityContext(cc *api.ContainerConfig, sc *runtimeapi.LinuxContainer
 	cc.Host.Privileged = sc.GetPrivileged()
 	cc.Host.CapAdd = sc.GetCapabilities().GetAddCapabilities()
 	cc.Host.CapDrop = sc.GetCapabilities().GetDropCapabilities()
-	// The CRI's default is no seccomp filter: the kubelet asks for RuntimeDefault.
-	switch p := sc.GetSeccomp(); p.GetProfileType() {
-	case runtimeapi.SecurityProfile_RuntimeDefault:
-	case runtimeapi.SecurityProfile_Localhost:
+	// The CRI's default is no seccomp filter (the kubelet asks for RuntimeDefault), and a
+	// privileged container has none whatever it asks for.
+	switch p := sc.GetSeccomp(); {
+	case p == nil || sc.GetPrivileged():
+		cc.Host.SecurityOpt = append(cc.Host.SecurityOpt, "seccomp=unconfined")
+	case p.GetProfileType() == runtimeapi.SecurityProfile_RuntimeDefault:
+	case p.GetProfileType() == runtimeapi.SecurityProfile_Localhost:
 		if !strings.HasPrefix(p.GetLocalhostRef(), "/") {
 			return status.Errorf(codes.InvalidArgument, "localhost seccomp profile %q must be an absolute path on the node", p.GetLocalhostRef())
 		}
@@ -349,4 +350,31 @@ func applySecurityContext(cc *api.ContainerConfig, sc *runtimeapi.LinuxContainer
 func selinuxEnabled() bool {
 	_, err := os.Stat("/sys/fs/selinux/enforce")
 	return err == nil
+}
+
+// bindMounts are the CRI mounts of a container's binds ("src:dst:mode", as CreateContainer
+// writes them), known from its creation on.
+func bindMounts(binds []string) []*runtimeapi.Mount {
+	var out []*runtimeapi.Mount
+	for _, b := range binds {
+		parts := strings.SplitN(b, ":", 3)
+		if len(parts) < 2 {
+			continue
+		}
+		m := &runtimeapi.Mount{HostPath: parts[0], ContainerPath: parts[1]}
+		if len(parts) == 3 {
+			for _, opt := range strings.Split(parts[2], ",") {
+				switch opt {
+				case "ro":
+					m.Readonly = true
+				case "rslave":
+					m.Propagation = runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER
+				case "rshared":
+					m.Propagation = runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL
+				}
+			}
+		}
+		out = append(out, m)
+	}
+	return out
 }

@@ -152,3 +152,16 @@ func imageRef(spec *runtimeapi.ImageSpec) (string, error) {
 	}
 	return ref, nil
 }
+
+// RuntimeConfig tells the kubelet drover's cgroup driver: cgroupfs (drover writes the
+// cgroup files itself; it does not ask systemd for scopes).
+func (s *Server) RuntimeConfig(ctx context.Context, _ *runtimeapi.RuntimeConfigRequest) (*runtimeapi.RuntimeConfigResponse, error) {
+	return &runtimeapi.RuntimeConfigResponse{Linux: &runtimeapi.LinuxRuntimeConfiguration{CgroupDriver: runtimeapi.CgroupDriver_CGROUPFS}}, nil
+}
+
+// UpdateRuntimeConfig takes the pod CIDR the kubelet hands out; drover's own bridge
+// picks its subnet itself and a CNI configuration brings its own, so there is nothing
+// to change.
+func (s *Server) UpdateRuntimeConfig(ctx context.Context, _ *runtimeapi.UpdateRuntimeConfigRequest) (*runtimeapi.UpdateRuntimeConfigResponse, error) {
+	return &runtimeapi.UpdateRuntimeConfigResponse{}, nil
+}

@@ -101,14 +101,28 @@ func (d *Daemon) stopLocked(ctx context.Context, c *container, timeout *time.Dur
 		sig = s
 	}
 	if wait > 0 || wait < 0 {
+		c.mu.Lock()
+		pid := c.rec.State.Pid
+		c.mu.Unlock()
+		caught := signalCaught(pid, sig)
 		if err := d.kill(ctx, c, sig); err == nil && wait < 0 {
 			<-exited
 			return nil
 		}
+		deadline := time.After(wait)
+		if !caught {
+			// A container's first process is PID 1 of its namespace, which the kernel
+			// spares every signal it has no handler for: a stop that comes while the
+			// process is still starting (before it installed its handler) is lost. Send
+			// it again once the handler is there.
+			if d.resendWhenCaught(ctx, c, pid, sig, exited, deadline) {
+				deadline = closedTimeChan
+			}
+		}
 		select {
 		case <-exited:
 			return nil
-		case <-time.After(wait):
+		case <-deadline:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -125,18 +125,8 @@ func TestCRIExecSync(t *testing.T) {
 	}
 }
 
-// crictl returns the crictl binary (DROVER_CRICTL, default the one cri-tools builds into
-// /root/.cache/cri-tools) or skips the test.
-func crictl(t *testing.T) string {
-	p := os.Getenv("DROVER_CRICTL")
-	if p == "" {
-		p = "/root/.cache/cri-tools/crictl"
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("no crictl at %s (set DROVER_CRICTL to a crictl binary, cri-tools v1.37): %v", p, err)
-	}
-	return p
-}
+// crictl returns the crictl binary of cri-tools (see criTool).
+func crictl(t *testing.T) string { return criTool(t, "crictl") }
 
 // crictlCmd is a crictl command against e's CRI socket, with a config file of its own
 // (crictl insists on one).
