@@ -33,25 +33,19 @@ func unsupported(req container.CreateRequest) string {
 	}{
 		{"HostConfig.VolumesFrom", len(h.VolumesFrom) > 0},
 		{"HostConfig.Links", len(h.Links) > 0},
-		{"HostConfig.PidMode", h.PidMode != "" && h.PidMode != "private"},
-		{"HostConfig.IpcMode", h.IpcMode != "" && h.IpcMode != "private" && h.IpcMode != "shareable"},
 		{"HostConfig.UTSMode", h.UTSMode != ""},
 		{"HostConfig.UsernsMode", h.UsernsMode != ""},
+		{"HostConfig.IpcMode", h.IpcMode != "" && h.IpcMode != "private" && h.IpcMode != "shareable" && h.IpcMode != "host"},
 		{"HostConfig.CgroupnsMode", h.CgroupnsMode != "" && h.CgroupnsMode != "private"},
 		{"HostConfig.Devices", len(h.Devices) > 0},
 		{"HostConfig.DeviceRequests", len(h.DeviceRequests) > 0},
 		{"HostConfig.DeviceCgroupRules", len(h.DeviceCgroupRules) > 0},
-		{"HostConfig.Sysctls", len(h.Sysctls) > 0},
-		{"HostConfig.GroupAdd", len(h.GroupAdd) > 0},
 		{"HostConfig.CgroupParent", h.CgroupParent != ""},
 		{"HostConfig.Cgroup", h.Cgroup != ""},
-		{"HostConfig.OomScoreAdj", h.OomScoreAdj != 0},
 		{"HostConfig.CpuPeriod", h.CPUPeriod != 0},
 		{"HostConfig.CpuQuota", h.CPUQuota != 0},
 		{"HostConfig.CpuRealtimePeriod", h.CPURealtimePeriod != 0},
 		{"HostConfig.CpuRealtimeRuntime", h.CPURealtimeRuntime != 0},
-		{"HostConfig.CpusetCpus", h.CpusetCpus != ""},
-		{"HostConfig.CpusetMems", h.CpusetMems != ""},
 		{"HostConfig.BlkioWeight", h.BlkioWeight != 0},
 		{"HostConfig.BlkioWeightDevice", len(h.BlkioWeightDevice) > 0},
 		{"HostConfig.BlkioDeviceReadBps", len(h.BlkioDeviceReadBps) > 0},
@@ -63,8 +57,6 @@ func unsupported(req container.CreateRequest) string {
 		{"HostConfig.StorageOpt", len(h.StorageOpt) > 0},
 		{"HostConfig.VolumeDriver", h.VolumeDriver != "" && h.VolumeDriver != "local"},
 		{"HostConfig.Isolation", h.Isolation != "" && h.Isolation != "default"},
-		{"HostConfig.MaskedPaths", len(h.MaskedPaths) > 0},
-		{"HostConfig.ReadonlyPaths", len(h.ReadonlyPaths) > 0},
 		{"HostConfig.Umask", h.Umask != nil},
 	}
 	for _, c := range checks {
@@ -113,6 +105,14 @@ func toCreateConfig(name string, req container.CreateRequest) (api.ContainerConf
 		PublishAllPorts: h.PublishAllPorts, DNSSearch: h.DNSSearch, DNSOptions: h.DNSOptions, ExtraHosts: h.ExtraHosts,
 		Runtime: h.Runtime, ShmSize: h.ShmSize,
 		LogConfig: api.LogConfig{Type: h.LogConfig.Type, Config: h.LogConfig.Config},
+		Sysctls:   h.Sysctls, GroupAdd: h.GroupAdd, MaskedPaths: h.MaskedPaths, ReadonlyPaths: h.ReadonlyPaths,
+		CpusetCpus: h.CpusetCpus, CpusetMems: h.CpusetMems, OomScoreAdj: h.OomScoreAdj,
+	}
+	if h.PidMode != "private" {
+		hc.PidMode = string(h.PidMode)
+	}
+	if h.IpcMode == "host" {
+		hc.IpcMode = "host"
 	}
 	if hc.Runtime == "runc" {
 		hc.Runtime = "" // what Docker calls its default runtime is drover's embedded one
@@ -369,7 +369,10 @@ func toHostConfig(h api.HostConfig) *container.HostConfig {
 		PublishAllPorts: h.PublishAllPorts, DNSSearch: h.DNSSearch, DNSOptions: h.DNSOptions, ExtraHosts: h.ExtraHosts,
 		ShmSize: h.ShmSize, Runtime: "runc",
 		LogConfig: container.LogConfig{Type: h.LogConfig.Type, Config: h.LogConfig.Config},
+		PidMode:   container.PidMode(h.PidMode), IpcMode: container.IpcMode(h.IpcMode), Sysctls: h.Sysctls,
+		GroupAdd: h.GroupAdd, MaskedPaths: h.MaskedPaths, ReadonlyPaths: h.ReadonlyPaths,
 	}
+	out.CpusetCpus, out.CpusetMems, out.OomScoreAdj = h.CpusetCpus, h.CpusetMems, h.OomScoreAdj
 	if out.LogConfig.Type == "" {
 		out.LogConfig.Type = "json-file"
 	}

@@ -65,7 +65,7 @@ func TestToCreateConfig(t *testing.T) {
 func TestToCreateConfigRefuses(t *testing.T) {
 	cases := map[string]string{
 		`{"Image":"b","HostConfig":{"Privileged":false,"Devices":[{"PathOnHost":"/dev/kvm"}]}}`: "HostConfig.Devices",
-		`{"Image":"b","HostConfig":{"PidMode":"host"}}`:                                         "HostConfig.PidMode",
+		`{"Image":"b","HostConfig":{"UTSMode":"host"}}`:                                         "HostConfig.UTSMode",
 		`{"Image":"b","HostConfig":{"VolumesFrom":["x"]}}`:                                      "HostConfig.VolumesFrom",
 		`{"Image":"b","HostConfig":{"CpuQuota":5000}}`:                                          "HostConfig.CpuQuota",
 		`{"Image":"b","Domainname":"example.org"}`:                                              "Domainname",

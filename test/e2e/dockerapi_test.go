@@ -203,6 +203,13 @@ func TestDockerAPIClients(t *testing.T) {
 				t.Fatalf("container defaults: %q", out)
 			}
 
+			// Namespaces, sysctls and groups as docker run sets them.
+			out = e.mustDocker(bin, "run", "--rm", "--pid", "host", "--sysctl", "net.ipv4.ip_forward=1", "--group-add", "4321",
+				"busybox", "sh", "-c", "cat /proc/1/comm /proc/sys/net/ipv4/ip_forward; grep ^Groups: /proc/self/status")
+			if lines := strings.Fields(out); len(lines) < 4 || lines[0] == "sh" || lines[1] != "1" || !strings.Contains(out, "4321") {
+				t.Fatalf("--pid host --sysctl --group-add: %q", out)
+			}
+
 			// Volumes and networks.
 			vol, nw := "vol-"+name, "net-"+name
 			e.mustDocker(bin, "volume", "create", vol)
