@@ -112,9 +112,10 @@ func (d *Daemon) stopLocked(ctx context.Context, c *container, timeout *time.Dur
 		deadline := time.After(wait)
 		if !caught {
 			// A container's first process is PID 1 of its namespace, which the kernel
-			// spares every signal it has no handler for: a stop that comes while the
-			// process is still starting (before it installed its handler) is lost. Send
-			// it again once the handler is there.
+			// spares every signal it has no handler for, and the runtime's init before it
+			// drops signals: a stop that comes while the container is still starting (the
+			// init, or the program before it installed its handler) is lost. Send it
+			// again once the program's handler is there.
 			if d.resendWhenCaught(ctx, c, pid, sig, exited, deadline) {
 				deadline = closedTimeChan
 			}

@@ -11,8 +11,10 @@ import (
 	"time"
 )
 
-// signalCaught reports whether process pid has a handler for sig (its SigCgt mask in
-// /proc). An unknown process counts as catching it: nothing more is to be done for it.
+// signalCaught reports whether process pid has its own handler for sig (its SigCgt
+// mask in /proc) and is past the runtime's init, which catches every signal and drops
+// it before it execs the container's program (libcontainer names that stage
+// "runc:[N:...]"). An unknown process counts as catching it: nothing more is to be done.
 func signalCaught(pid int, sig syscall.Signal) bool {
 	if pid <= 0 {
 		return true
@@ -24,7 +26,11 @@ func signalCaught(pid int, sig syscall.Signal) bool {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "SigCgt:"); ok {
+		line := sc.Text()
+		if name, ok := strings.CutPrefix(line, "Name:"); ok && strings.HasPrefix(strings.TrimSpace(name), "runc:[") {
+			return false
+		}
+		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
 			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
 			return err != nil || mask&(1<<(uint(sig)-1)) != 0
 		}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -102,6 +103,47 @@ func TestCRISecurityContext(t *testing.T) {
 	}
 	if _, err := rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.PodSandboxId}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.PodSandboxId}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCRIStopRightAfterStart stops containers the moment they started, as the kubelet
+// may: the stop signal reaches a process that is still starting, and the container must
+// still stop at once rather than at the end of the stop timeout.
+func TestCRIStopRightAfterStart(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	rt, _ := e.criClients(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sb, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: &runtimeapi.PodSandboxConfig{
+		Metadata: &runtimeapi.PodSandboxMetadata{Name: "stop", Namespace: "default", Uid: "uid-stop"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 15 {
+		c, err := rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sb.PodSandboxId, Config: &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: fmt.Sprintf("c%d", i)}, Image: &runtimeapi.ImageSpec{Image: "busybox"},
+			Command: []string{"top"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := rt.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.ContainerId, Timeout: 30}); err != nil {
+			t.Fatal(err)
+		}
+		// Not a timing assertion: a lost signal shows as the whole 30 s timeout.
+		if d := time.Since(start); d > 20*time.Second {
+			t.Fatalf("stop %d right after start waited out its timeout (%v): the stop signal was lost", i, d)
+		}
+		if _, err := rt.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: c.ContainerId}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.PodSandboxId}); err != nil {
 		t.Fatal(err)
