@@ -101,6 +101,9 @@ type HostConfig struct {
 	Sysctls map[string]string `json:"Sysctls,omitempty"`
 	// GroupAdd are more groups the process is a member of (names or numbers).
 	GroupAdd []string `json:"GroupAdd,omitempty"`
+	// GroupsPolicy is "" (Docker's), "merge" or "strict": the CRI's supplemental groups
+	// policy (runtime/spec.Options.GroupsPolicy).
+	GroupsPolicy string `json:"GroupsPolicy,omitempty"`
 	// MaskedPaths and ReadonlyPaths, when not nil, replace the default lists.
 	MaskedPaths   []string `json:"MaskedPaths,omitempty"`
 	ReadonlyPaths []string `json:"ReadonlyPaths,omitempty"`

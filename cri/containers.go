@@ -78,11 +78,30 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		if m.GetReadonly() {
 			mode[0] = "ro"
 		}
+		if m.GetRecursiveReadOnly() {
+			// As the CRI defines it: read-only all the way down, which only a read-only,
+			// private mount can be.
+			if !m.GetReadonly() {
+				return nil, status.Errorf(codes.InvalidArgument, "mount %s: recursive_read_only needs readonly", m.GetContainerPath())
+			}
+			if m.GetPropagation() != runtimeapi.MountPropagation_PROPAGATION_PRIVATE {
+				return nil, status.Errorf(codes.InvalidArgument, "mount %s: recursive_read_only needs private propagation, not %s", m.GetContainerPath(), m.GetPropagation())
+			}
+			mode[0] = "rro"
+		}
 		switch m.GetPropagation() {
 		case runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
 			mode = append(mode, "rslave")
 		case runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL:
 			mode = append(mode, "rshared")
+		}
+		for _, o := range m.GetMountOptions() {
+			switch o {
+			case "nosuid", "suid", "nodev", "dev", "noexec", "exec":
+				mode = append(mode, o)
+			default:
+				return nil, status.Errorf(codes.InvalidArgument, "mount %s: option %q is not supported: use nosuid, nodev or noexec", m.GetContainerPath(), o)
+			}
 		}
 		cc.Host.Binds = append(cc.Host.Binds, m.GetHostPath()+":"+m.GetContainerPath()+":"+strings.Join(mode, ","))
 	}
@@ -128,8 +147,8 @@ func unsupportedContainer(cfg *runtimeapi.ContainerConfig) error {
 			// Unimplemented, not InvalidArgument: the kubelet and critest tell a runtime
 			// without image volumes by this code.
 			return status.Errorf(codes.Unimplemented, "image volumes (on %s) are not supported by drover yet", m.GetContainerPath())
-		case m.GetRecursiveReadOnly():
-			return refuse("recursive read-only on " + m.GetContainerPath())
+		case len(m.GetUidMappings()) > 0 || len(m.GetGidMappings()) > 0:
+			return refuse("ID-mapped mounts on " + m.GetContainerPath())
 		case m.GetSelinuxRelabel() && selinuxEnabled():
 			return refuse("SELinux relabel on " + m.GetContainerPath())
 		}
@@ -227,6 +246,9 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerS
 		st.Message = c.State.Error
 	}
 	st.Mounts = bindMounts(c.Config.Host.Binds)
+	if c.State.Running {
+		st.User = processUser(c.State.Pid)
+	}
 	return &runtimeapi.ContainerStatusResponse{Status: st}, nil
 }
 
@@ -282,6 +304,7 @@ func containerMetadata(c api.Container) *runtimeapi.ContainerMetadata {
 // user and groups, namespaces, privileges, capabilities, seccomp, no_new_privs, masked
 // and read-only paths.
 func applySecurityContext(cc *api.ContainerConfig, sc *runtimeapi.LinuxContainerSecurityContext, pod api.Pod) error {
+	cc.Host.GroupsPolicy = "merge"
 	if sc == nil {
 		return nil
 	}
@@ -295,6 +318,9 @@ func applySecurityContext(cc *api.ContainerConfig, sc *runtimeapi.LinuxContainer
 	}
 	if gid := sc.GetRunAsGroup(); gid != nil {
 		cc.User += ":" + strconv.FormatInt(gid.GetValue(), 10)
+	}
+	if sc.GetSupplementalGroupsPolicy() == runtimeapi.SupplementalGroupsPolicy_Strict {
+		cc.Host.GroupsPolicy = "strict"
 	}
 	for _, g := range sc.GetSupplementalGroups() {
 		cc.Host.GroupAdd = append(cc.Host.GroupAdd, strconv.FormatInt(g, 10))
@@ -367,6 +393,8 @@ func bindMounts(binds []string) []*runtimeapi.Mount {
 				switch opt {
 				case "ro":
 					m.Readonly = true
+				case "rro":
+					m.Readonly, m.RecursiveReadOnly = true, true
 				case "rslave":
 					m.Propagation = runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER
 				case "rshared":

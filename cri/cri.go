@@ -114,6 +114,10 @@ func (s *Server) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*ru
 		{Type: runtimeapi.RuntimeReady, Status: true},
 		s.networkCondition(ctx),
 	}}}
+	// The runtime's features, and those of its one handler (the default, ""): recursive
+	// read-only mounts (mount_setattr, Linux 5.12) but no user namespaces yet.
+	resp.Features = &runtimeapi.RuntimeFeatures{MountOptions: true, SupplementalGroupsPolicy: true}
+	resp.RuntimeHandlers = []*runtimeapi.RuntimeHandler{{Name: "", Features: &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: true}}}
 	if req.GetVerbose() {
 		info := s.engine.Info(ctx)
 		resp.Info = map[string]string{"version": info.Version, "root": info.Root, "cgroupVersion": info.CgroupVersion}

@@ -49,6 +49,7 @@ func (d *Daemon) buildSpec(rec *record, rootfs string, plan netPlan) (*specs.Spe
 		return nil, err
 	}
 	o.PIDNamespace, o.Sysctls, o.GroupAdd, o.MaskedPaths, o.ReadonlyPaths = pidNS, h.Sysctls, h.GroupAdd, h.MaskedPaths, h.ReadonlyPaths
+	o.GroupsPolicy = h.GroupsPolicy
 	o.CompatABI = d.compatImage(rec.Image)
 	o.Mounts = append(o.Mounts, plan.mounts...)
 	if rec.Infra {

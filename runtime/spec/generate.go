@@ -63,9 +63,20 @@ func generate(o Options, h *host) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	switch o.GroupsPolicy {
+	case "":
+	case "merge":
+		usr.AdditionalGIDs = append([]uint32{usr.GID}, usr.AdditionalGIDs...)
+	case "strict":
+		usr.AdditionalGIDs = []uint32{usr.GID}
+	default:
+		return nil, fmt.Errorf("supplemental groups policy %q: want merge or strict: %w", o.GroupsPolicy, errdefs.ErrInvalidArgument)
+	}
 	if usr.AdditionalGIDs, err = addGroups(o.Rootfs, usr.AdditionalGIDs, o.GroupAdd); err != nil {
 		return nil, err
 	}
+	slices.Sort(usr.AdditionalGIDs)
+	usr.AdditionalGIDs = slices.Compact(usr.AdditionalGIDs)
 
 	hostname, err := containerHostname(o, h)
 	if err != nil {

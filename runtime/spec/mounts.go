@@ -136,6 +136,9 @@ var validPropagation = map[string]bool{
 var bindExtraOptions = map[string]bool{
 	"nosuid": true, "suid": true, "nodev": true, "dev": true, "noexec": true, "exec": true,
 	"noatime": true, "relatime": true, "nodiratime": true,
+	// rro makes a read-only bind read-only all the way down, its submounts too
+	// (mount_setattr, Linux 5.12).
+	"rro": true,
 }
 
 // mergeMounts puts user mounts after the defaults, dropping a default whose destination a

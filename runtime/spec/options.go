@@ -68,6 +68,11 @@ type Options struct {
 	// GroupAdd are more groups (names from the image's /etc/group, or numbers) the
 	// process is a member of, besides its user's own.
 	GroupAdd []string
+	// GroupsPolicy is how the process's supplementary groups are made, as the CRI's
+	// SupplementalGroupsPolicy: "" (Docker's: the user's groups in the image's
+	// /etc/group, plus GroupAdd), "merge" (the same and the primary group) or "strict"
+	// (the primary group and GroupAdd only, whatever the image's /etc/group says).
+	GroupsPolicy string
 	// MaskedPaths and ReadonlyPaths, when not nil, replace the default lists (an empty
 	// list: nothing masked or read-only), as the CRI's security context can ask.
 	MaskedPaths, ReadonlyPaths []string

@@ -9,8 +9,9 @@ import (
 )
 
 // ParseVolume parses a --volume value for a bind mount: "/src:/dst" or "/src:/dst:mode",
-// where mode is a comma list of ro or rw, a propagation (private, rprivate, shared,
-// rshared, slave, rslave), and the accepted no-ops z, Z (drover does no SELinux
+// where mode is a comma list of ro, rro (read-only with every submount) or rw, a propagation (private, rprivate, shared,
+// rshared, slave, rslave), nosuid, nodev, noexec (and their opposites), and the accepted
+// no-ops z, Z (drover does no SELinux
 // relabelling), consistent, cached and delegated. Named and anonymous volumes are not
 // supported yet. Whether the source exists is checked by Generate.
 func ParseVolume(s string) (Mount, error) {
@@ -45,12 +46,15 @@ func ParseVolume(s string) (Mount, error) {
 		var rw, prop bool
 		for _, mode := range strings.Split(parts[2], ",") {
 			switch mode {
-			case "ro", "rw":
+			case "ro", "rw", "rro":
 				if rw {
-					return bad("ro and rw given together")
+					return bad("only one of ro, rro and rw")
 				}
 				rw = true
-				m.ReadOnly = mode == "ro"
+				m.ReadOnly = mode != "rw"
+				if mode == "rro" {
+					m.Options = append(m.Options, "rro")
+				}
 			case "private", "rprivate", "shared", "rshared", "slave", "rslave":
 				if prop {
 					return bad("more than one propagation mode")
@@ -58,6 +62,8 @@ func ParseVolume(s string) (Mount, error) {
 				prop = true
 				m.Propagation = mode
 			case "z", "Z", "consistent", "cached", "delegated":
+			case "nosuid", "suid", "nodev", "dev", "noexec", "exec":
+				m.Options = append(m.Options, mode)
 			case "nocopy":
 				return bad("nocopy applies to named volumes only")
 			default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,15 @@ func TestCRISecurityContext(t *testing.T) {
 	}
 	if out := exec(plain, "sh", "-c", "grep ^Groups: /proc/self/status"); !strings.Contains(out, "4321") {
 		t.Errorf("supplemental groups: %q", out)
+	}
+	st, err := rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: plain})
+	if u := st.GetStatus().GetUser().GetLinux(); err != nil || u == nil || u.Uid != 0 || u.Gid != 0 || !slices.Equal(u.SupplementalGroups, []int64{0, 4321}) {
+		t.Errorf("ContainerStatus user (merge policy: the primary group and the supplemental one): %v %+v", err, u)
+	}
+	strict := run("strict", &runtimeapi.LinuxContainerSecurityContext{RunAsUser: &runtimeapi.Int64Value{Value: 1000},
+		SupplementalGroups: []int64{77}, SupplementalGroupsPolicy: runtimeapi.SupplementalGroupsPolicy_Strict})
+	if out := exec(strict, "id", "-G"); strings.Fields(out)[0] != "1000" || !strings.Contains(out, "77") {
+		t.Errorf("strict policy groups: %q", out)
 	}
 	if out := exec(plain, "sh", "-c", "grep ^Seccomp: /proc/self/status"); !strings.Contains(out, "0") {
 		t.Errorf("no seccomp profile asked, want none: %q", out)
