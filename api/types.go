@@ -99,6 +99,9 @@ type HostConfig struct {
 	IpcMode string `json:"IpcMode,omitempty"`
 	// Sysctls are namespaced kernel parameters (net.*, kernel IPC ones, fs.mqueue.*).
 	Sysctls map[string]string `json:"Sysctls,omitempty"`
+	// CgroupParent is the cgroup the container's cgroup is made in (absolute below the
+	// hierarchy's root, e.g. /kubepods/pod1); the daemon's --cgroup-parent when empty.
+	CgroupParent string `json:"CgroupParent,omitempty"`
 	// GroupAdd are more groups the process is a member of (names or numbers).
 	GroupAdd []string `json:"GroupAdd,omitempty"`
 	// GroupsPolicy is "" (Docker's), "merge" or "strict": the CRI's supplemental groups
@@ -532,6 +535,8 @@ type PodCreate struct {
 	DNSOptions []string `json:"DnsOptions,omitempty"`
 	// Sysctls are set in the pod's namespaces (net.*, kernel IPC ones, fs.mqueue.*).
 	Sysctls map[string]string `json:"Sysctls,omitempty"`
+	// CgroupParent is where the cgroups of the pod's infra process and members go.
+	CgroupParent string `json:"CgroupParent,omitempty"`
 	// PidMode and IpcMode "host" put the pod's infra process, and with it the members
 	// that share its namespaces, in the host's PID or IPC namespace.
 	PidMode string `json:"PidMode,omitempty"`

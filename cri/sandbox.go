@@ -53,13 +53,14 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 		return nil, err
 	}
 	pc := api.PodCreate{
-		Name:       fmt.Sprintf("k8s_%s_%s_%s_%d", md.GetName(), md.GetNamespace(), md.GetUid(), md.GetAttempt()),
-		Hostname:   cfg.GetHostname(),
-		Labels:     labels,
-		DNS:        cfg.GetDnsConfig().GetServers(),
-		DNSSearch:  cfg.GetDnsConfig().GetSearches(),
-		DNSOptions: cfg.GetDnsConfig().GetOptions(),
-		Sysctls:    cfg.GetLinux().GetSysctls(),
+		Name:         fmt.Sprintf("k8s_%s_%s_%s_%d", md.GetName(), md.GetNamespace(), md.GetUid(), md.GetAttempt()),
+		Hostname:     cfg.GetHostname(),
+		Labels:       labels,
+		DNS:          cfg.GetDnsConfig().GetServers(),
+		DNSSearch:    cfg.GetDnsConfig().GetSearches(),
+		DNSOptions:   cfg.GetDnsConfig().GetOptions(),
+		Sysctls:      cfg.GetLinux().GetSysctls(),
+		CgroupParent: cfg.GetLinux().GetCgroupParent(),
 	}
 	if pc.Hostname == "" {
 		// As the kubelet's other runtimes: a sandbox without a hostname has the node's.

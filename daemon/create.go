@@ -220,6 +220,9 @@ func validateHostConfig(h *api.HostConfig) error {
 	if _, err := jsonlog.ParseConfig(h.LogConfig.Type, h.LogConfig.Config); err != nil {
 		return fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
 	}
+	if p := h.CgroupParent; p != "" && (strings.Contains(p, "..") || strings.ContainsAny(p, ":\n") || strings.Trim(p, "/") == "") {
+		return fmt.Errorf("cgroup parent %q: want a cgroup path such as /kubepods/pod1, without '..': %w", p, errdefs.ErrInvalidArgument)
+	}
 	switch h.IpcMode {
 	case "", "private", "shareable", "host":
 	default:

@@ -23,11 +23,11 @@ func (d *Daemon) SampleContainer(ctx context.Context, ref string) (cri.Sample, e
 		return cri.Sample{}, err
 	}
 	c.mu.Lock()
-	id, st := c.rec.ID, c.rec.State
+	id, st, cgroup := c.rec.ID, c.rec.State, d.containerCgroup(c.rec)
 	c.mu.Unlock()
 	s := cri.Sample{Time: time.Now(), StartedAt: st.StartedAt}
 	if st.Status == api.StatusRunning || st.Status == api.StatusPaused {
-		sampleCgroup(d.cgroupsPath(id), &s)
+		sampleCgroup(cgroup, &s)
 	}
 	dir, used, inodes := d.images.Snapshots().WritableUsage(id)
 	s.Layer = cri.LayerSample{Mountpoint: filepath.Join(d.cfg.Root, "image"), UsedBytes: used, Inodes: inodes}

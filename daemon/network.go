@@ -340,6 +340,9 @@ func (d *Daemon) validateNetwork(cfg *api.ContainerConfig) error {
 		h.Pod = pod.ID
 		if infra, err := d.lookup(pod.InfraID); err == nil {
 			cfg.Hostname = infra.rec.Config.Hostname
+			if h.CgroupParent == "" {
+				h.CgroupParent = infra.rec.Config.Host.CgroupParent // the pod's members share its cgroup parent
+			}
 		}
 		return nil
 	case strings.HasPrefix(h.NetworkMode, "container:"):

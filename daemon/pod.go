@@ -122,6 +122,7 @@ func (d *Daemon) createPod(ctx context.Context, req api.PodCreate) (_ *podRecord
 			DNSSearch:    req.DNSSearch,
 			DNSOptions:   req.DNSOptions,
 			Sysctls:      req.Sysctls,
+			CgroupParent: req.CgroupParent,
 			PidMode:      req.PidMode,
 			IpcMode:      req.IpcMode,
 			CNIArgs:      req.CNIArgs,

@@ -33,7 +33,7 @@ func (d *Daemon) buildSpec(rec *record, rootfs string, plan netPlan) (*specs.Spe
 		CapAdd:         h.CapAdd,
 		CapDrop:        h.CapDrop,
 		Privileged:     h.Privileged,
-		CgroupsPath:    d.cgroupsPath(rec.ID),
+		CgroupsPath:    d.containerCgroup(rec),
 		Network:        spec.NetworkNone,
 		ShmSize:        h.ShmSize,
 		Labels:         cfg.Labels,

@@ -99,7 +99,7 @@ func (d *Daemon) start(ctx context.Context, c *container, run starter) (retErr e
 		LogMaxFiles: logCfg.MaxFiles,
 		Terminal:    cfg.Tty,
 		OpenStdin:   cfg.OpenStdin,
-		OOMFile:     oomFile(d.cgroupsPath(c.rec.ID)),
+		OOMFile:     oomFile(d.containerCgroup(c.rec)),
 		Ephemeral:   cfg.Host.AutoRemove && (cfg.Host.RestartPolicy.Name == "" || cfg.Host.RestartPolicy.Name == "no"),
 	}
 	trace("spec written")
@@ -205,6 +205,15 @@ func (d *Daemon) runtimeRoot(runtimePath string) string {
 
 func (d *Daemon) cgroupsPath(id string) string {
 	return "/" + strings.Trim(d.cfg.CgroupParent, "/") + "/" + id
+}
+
+// containerCgroup is a container's cgroup: below its own cgroup parent (--cgroup-parent,
+// a CRI sandbox's cgroup_parent) when it has one, else below the daemon's.
+func (d *Daemon) containerCgroup(rec *record) string {
+	if p := rec.Config.Host.CgroupParent; p != "" {
+		return "/" + strings.Trim(p, "/") + "/" + rec.ID
+	}
+	return d.cgroupsPath(rec.ID)
 }
 
 // oomFile is the cgroup file counting OOM kills for a container cgroup.

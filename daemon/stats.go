@@ -20,7 +20,7 @@ func (d *Daemon) handleStats(w http.ResponseWriter, r *http.Request, c *containe
 	if !c.running() {
 		return fmt.Errorf("container %s is not running: %w", c.rec.Name, errdefs.ErrConflict)
 	}
-	s := cgroupStats(d.cgroupsPath(c.rec.ID))
+	s := cgroupStats(d.containerCgroup(c.rec))
 	s.ID, s.Name = c.rec.ID, c.rec.Name
 	writeJSON(w, http.StatusOK, s)
 	return nil

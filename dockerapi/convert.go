@@ -40,7 +40,6 @@ func unsupported(req container.CreateRequest) string {
 		{"HostConfig.Devices", len(h.Devices) > 0},
 		{"HostConfig.DeviceRequests", len(h.DeviceRequests) > 0},
 		{"HostConfig.DeviceCgroupRules", len(h.DeviceCgroupRules) > 0},
-		{"HostConfig.CgroupParent", h.CgroupParent != ""},
 		{"HostConfig.Cgroup", h.Cgroup != ""},
 		{"HostConfig.CpuPeriod", h.CPUPeriod != 0},
 		{"HostConfig.CpuQuota", h.CPUQuota != 0},
@@ -106,7 +105,7 @@ func toCreateConfig(name string, req container.CreateRequest) (api.ContainerConf
 		Runtime: h.Runtime, ShmSize: h.ShmSize,
 		LogConfig: api.LogConfig{Type: h.LogConfig.Type, Config: h.LogConfig.Config},
 		Sysctls:   h.Sysctls, GroupAdd: h.GroupAdd, MaskedPaths: h.MaskedPaths, ReadonlyPaths: h.ReadonlyPaths,
-		CpusetCpus: h.CpusetCpus, CpusetMems: h.CpusetMems, OomScoreAdj: h.OomScoreAdj,
+		CpusetCpus: h.CpusetCpus, CpusetMems: h.CpusetMems, OomScoreAdj: h.OomScoreAdj, CgroupParent: h.CgroupParent,
 	}
 	if h.PidMode != "private" {
 		hc.PidMode = string(h.PidMode)
@@ -372,7 +371,7 @@ func toHostConfig(h api.HostConfig) *container.HostConfig {
 		PidMode:   container.PidMode(h.PidMode), IpcMode: container.IpcMode(h.IpcMode), Sysctls: h.Sysctls,
 		GroupAdd: h.GroupAdd, MaskedPaths: h.MaskedPaths, ReadonlyPaths: h.ReadonlyPaths,
 	}
-	out.CpusetCpus, out.CpusetMems, out.OomScoreAdj = h.CpusetCpus, h.CpusetMems, h.OomScoreAdj
+	out.CpusetCpus, out.CpusetMems, out.OomScoreAdj, out.CgroupParent = h.CpusetCpus, h.CpusetMems, h.OomScoreAdj, h.CgroupParent
 	if out.LogConfig.Type == "" {
 		out.LogConfig.Type = "json-file"
 	}

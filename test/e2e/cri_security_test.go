@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -26,6 +27,7 @@ func TestCRISecurityContext(t *testing.T) {
 		Metadata:  &runtimeapi.PodSandboxMetadata{Name: "sec", Namespace: "default", Uid: "uid-sec"},
 		DnsConfig: &runtimeapi.DNSConfig{Servers: []string{"10.9.8.7"}, Searches: []string{"example.test"}, Options: []string{"ndots:3"}},
 		Linux: &runtimeapi.LinuxPodSandboxConfig{Sysctls: map[string]string{"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"},
+			CgroupParent:    "/" + e.cgroup + "/pod-sec",
 			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_POD}}},
 	}})
 	if err != nil {
@@ -63,6 +65,9 @@ func TestCRISecurityContext(t *testing.T) {
 	}
 	if out := exec(plain, "sh", "-c", "grep ^Groups: /proc/self/status"); !strings.Contains(out, "4321") {
 		t.Errorf("supplemental groups: %q", out)
+	}
+	if out := exec(plain, "cat", "/proc/self/cgroup"); !strings.Contains(out, "/"+e.cgroup+"/pod-sec/"+plain) {
+		t.Errorf("the sandbox's cgroup parent: %q", out)
 	}
 	st, err := rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: plain})
 	if u := st.GetStatus().GetUser().GetLinux(); err != nil || u == nil || u.Uid != 0 || u.Gid != 0 || !slices.Equal(u.SupplementalGroups, []int64{0, 4321}) {
@@ -116,6 +121,13 @@ func TestCRISecurityContext(t *testing.T) {
 	}
 	if _, err := rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.PodSandboxId}); err != nil {
 		t.Fatal(err)
+	}
+	// The pod's cgroup is the kubelet's to remove, as here.
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + e.cgroup + "/pod-sec")
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil {
+			t.Errorf("the pod cgroup %s still has members: %v", d, err)
+		}
 	}
 }
 
