@@ -83,8 +83,8 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 		if pm.GetContainerPort() <= 0 || pm.GetContainerPort() > 65535 || pm.GetHostPort() < 0 || pm.GetHostPort() > 65535 {
 			return nil, status.Errorf(codes.InvalidArgument, "port mapping %d:%d is outside 1-65535", pm.GetHostPort(), pm.GetContainerPort())
 		}
-		if pc.Network == api.NetworkCNI && pm.GetHostPort() == 0 {
-			continue // a container port listed without a host port: nothing to map
+		if pm.GetHostPort() == 0 {
+			continue // a container port listed without a host port: nothing to map, as containerd does
 		}
 		proto := strings.ToLower(pm.GetProtocol().String())
 		if proto == "sctp" {

@@ -152,9 +152,11 @@ func TestCRISandboxes(t *testing.T) {
 	// Refused: options drover cannot give yet, and incomplete metadata. Nothing is made.
 	pods := e.must("pod", "ls", "-q")
 	for name, bad := range map[string]*runtimeapi.PodSandboxConfig{
-		"hostPID": {Metadata: &runtimeapi.PodSandboxMetadata{Name: "b", Namespace: "default", Uid: "u2"},
+		"user namespace": {Metadata: &runtimeapi.PodSandboxMetadata{Name: "b", Namespace: "default", Uid: "u2"},
 			Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
-				NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_NODE}}}},
+				NamespaceOptions: &runtimeapi.NamespaceOption{UsernsOptions: &runtimeapi.UserNamespace{Mode: runtimeapi.NamespaceMode_POD}}}}},
+		"not namespaced": {Metadata: &runtimeapi.PodSandboxMetadata{Name: "b", Namespace: "default", Uid: "u3"},
+			Linux: &runtimeapi.LinuxPodSandboxConfig{Sysctls: map[string]string{"vm.overcommit_memory": "1"}}},
 		"uid": {Metadata: &runtimeapi.PodSandboxMetadata{Name: "b", Namespace: "default"}},
 	} {
 		if _, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: bad}); err == nil || !strings.Contains(err.Error(), "InvalidArgument") || !strings.Contains(err.Error(), name) {
@@ -180,8 +182,12 @@ func TestCRISandboxes(t *testing.T) {
 	if _, err := rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id}); err == nil || !strings.Contains(err.Error(), "NotFound") {
 		t.Fatalf("status of a removed sandbox: %v", err)
 	}
-	if _, err := rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: "nope"}); err == nil || !strings.Contains(err.Error(), "NotFound") {
+	// Stopping what is gone is not an error (the kubelet retries stops), inspecting it is.
+	if _, err := rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: "nope"}); err != nil {
 		t.Fatalf("stop of an unknown sandbox: %v", err)
+	}
+	if _, err := rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: "nope"}); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Fatalf("status of an unknown sandbox: %v", err)
 	}
 }
 
