@@ -87,7 +87,8 @@ var critestImages = map[string]string{
 	"k8s-staging-cri-tools/test-image-user-uid-group:latest":      "FROM critest-busybox\nUSER 1003:1004\n",
 	"k8s-staging-cri-tools/test-image-user-username-group:latest": "FROM critest-busybox\nRUN echo 'www-data:x:33:33:www-data:/var/www:/bin/sh' >> /etc/passwd\nUSER www-data:1004\n",
 	"k8s-staging-cri-tools/test-image-predefined-group:latest": "FROM critest-busybox\n" +
-		"RUN echo 'default-user:x:1000:1000::/home/default-user:/bin/sh' >> /etc/passwd && " +
+		// The local busybox has a user 1000 of its own ("drover"); upstream's has none.
+		"RUN sed -i '/^drover:/d' /etc/passwd /etc/group && echo 'default-user:x:1000:1000::/home/default-user:/bin/sh' >> /etc/passwd && " +
 		"echo 'group-defined-in-image:x:50000:default-user' >> /etc/group\nUSER 1000\n",
 }
 
