@@ -130,7 +130,7 @@ type PortBinding struct {
 
 // Mount is one --mount (or named volume -v) of a container.
 type Mount struct {
-	Type     string `json:"Type"` // volume, bind or tmpfs
+	Type     string `json:"Type"` // volume, bind, tmpfs or image (an image's files, read-only)
 	Source   string `json:"Source,omitempty"`
 	Target   string `json:"Target"`
 	ReadOnly bool   `json:"ReadOnly,omitempty"`
@@ -141,6 +141,8 @@ type Mount struct {
 	TmpfsMode uint32 `json:"TmpfsMode,omitempty"`
 	// Propagation of a bind mount.
 	Propagation string `json:"Propagation,omitempty"`
+	// SubPath is the directory of an image volume's image to mount ("" for all of it).
+	SubPath string `json:"SubPath,omitempty"`
 }
 
 // Ulimit is one resource limit.

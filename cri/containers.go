@@ -71,6 +71,13 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		cc.Env = append(cc.Env, kv.GetKey()+"="+string(kv.GetValue()))
 	}
 	for _, m := range cfg.GetMounts() {
+		if img := m.GetImage(); img != nil {
+			if !m.GetReadonly() {
+				return nil, status.Errorf(codes.InvalidArgument, "image volume at %s must be read-only: set readonly", m.GetContainerPath())
+			}
+			cc.Host.Mounts = append(cc.Host.Mounts, api.Mount{Type: "image", Source: img.GetImage(), Target: m.GetContainerPath(), ReadOnly: true, SubPath: m.GetImageSubPath()})
+			continue
+		}
 		if m.GetHostPath() == "" || m.GetContainerPath() == "" {
 			return nil, status.Error(codes.InvalidArgument, "a mount needs host_path and container_path")
 		}
@@ -143,10 +150,6 @@ func unsupportedContainer(cfg *runtimeapi.ContainerConfig) error {
 	}
 	for _, m := range cfg.GetMounts() {
 		switch {
-		case m.GetImage() != nil:
-			// Unimplemented, not InvalidArgument: the kubelet and critest tell a runtime
-			// without image volumes by this code.
-			return status.Errorf(codes.Unimplemented, "image volumes (on %s) are not supported by drover yet", m.GetContainerPath())
 		case len(m.GetUidMappings()) > 0 || len(m.GetGidMappings()) > 0:
 			return refuse("ID-mapped mounts on " + m.GetContainerPath())
 		case m.GetSelinuxRelabel() && selinuxEnabled():
@@ -246,6 +249,12 @@ func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerS
 		st.Message = c.State.Error
 	}
 	st.Mounts = bindMounts(c.Config.Host.Binds)
+	for _, m := range c.Config.Host.Mounts {
+		if m.Type == "image" {
+			st.Mounts = append(st.Mounts, &runtimeapi.Mount{ContainerPath: m.Target, Readonly: true, ImageSubPath: m.SubPath,
+				Image: &runtimeapi.ImageSpec{Image: m.Source, ImageRef: m.Source}})
+		}
+	}
 	if c.State.Running {
 		st.User = processUser(c.State.Pid)
 	}

@@ -112,6 +112,15 @@ func (d *Daemon) register(cfg api.ContainerConfig, fill func(*record), chain dig
 			_ = d.images.Snapshots().Remove(id)
 		}
 	}()
+	undoImageVolumes, err := d.prepareImageVolumes(id, cfg.Host)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			undoImageVolumes()
+		}
+	}()
 	if durable {
 		if err := d.store.put(rec); err != nil {
 			return nil, err

@@ -24,7 +24,7 @@ func (d *Daemon) execStart(ctx context.Context, c *container, cfg api.ExecConfig
 	}
 	c.mu.Lock()
 	status := c.rec.State.Status
-	bundle := c.rec.Bundle
+	bundle, pid := c.rec.Bundle, c.rec.State.Pid
 	c.mu.Unlock()
 	switch status {
 	case api.StatusRunning:
@@ -34,7 +34,7 @@ func (d *Daemon) execStart(ctx context.Context, c *container, cfg api.ExecConfig
 		return nil, fmt.Errorf("container %s is not running: start it first: %w", c.rec.Name, errdefs.ErrConflict)
 	}
 	cgroupwarm.Warm() // the exec'd process joins the container's cgroups too
-	p, err := execProcess(bundle, cfg)
+	p, err := execProcess(bundle, pid, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -48,8 +48,10 @@ func (d *Daemon) execStart(ctx context.Context, c *container, cfg api.ExecConfig
 }
 
 // execProcess derives an exec's process from the container's own: same security settings,
-// with the command, environment, user and directory the exec asks for.
-func execProcess(bundle string, cfg api.ExecConfig) (*specs.Process, error) {
+// with the command, environment, user and directory the exec asks for. The command and
+// user are looked up in the container's mount namespace (through its first process,
+// pid), which has its volumes and mounts, not only its root filesystem.
+func execProcess(bundle string, pid int, cfg api.ExecConfig) (*specs.Process, error) {
 	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
 		return nil, fmt.Errorf("read container spec: %w", err)
@@ -70,6 +72,9 @@ func execProcess(bundle string, cfg api.ExecConfig) (*specs.Process, error) {
 		p.Cwd = cfg.WorkingDir
 	}
 	rootfs := s.Root.Path
+	if pid > 0 {
+		rootfs = fmt.Sprintf("/proc/%d/root", pid)
+	}
 	if cfg.User != "" {
 		u, err := spec.ResolveUser(rootfs, cfg.User)
 		if err != nil {

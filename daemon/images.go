@@ -118,13 +118,19 @@ func (d *Daemon) handleImageRemove(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// imageInUse reports whether any container uses the image ID.
+// imageInUse reports whether any container uses the image ID, as its root filesystem or
+// as an image volume.
 func (d *Daemon) imageInUse(id string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, c := range d.containers {
 		if strings.EqualFold(c.rec.Image, id) {
 			return true
+		}
+		for _, m := range c.rec.Config.Host.Mounts {
+			if m.Type == "image" && strings.EqualFold(m.Source, id) {
+				return true
+			}
 		}
 	}
 	return false

@@ -275,6 +275,9 @@ func (d *Daemon) removeFiles(c *container) error {
 	if err := d.images.Snapshots().Remove(c.rec.ID); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove root filesystem of %s: %w", c.rec.Name, err)
 	}
+	if err := d.removeImageVolumes(c.rec); err != nil {
+		return err
+	}
 	return d.removeLog(c.rec)
 }
 

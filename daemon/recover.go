@@ -57,6 +57,9 @@ func (d *Daemon) recover() error {
 func (d *Daemon) removeOrphanFiles(known map[string]bool) {
 	if keys, err := d.images.Snapshots().Keys(); err == nil {
 		for id := range keys {
+			if owner, ok := imageVolumeOwner(id); ok && known[owner] {
+				continue
+			}
 			if !known[id] {
 				d.log.Info("removing root filesystem of unknown container", "container", id)
 				if err := d.images.Snapshots().Remove(id); err != nil {

@@ -264,6 +264,9 @@ func (d *Daemon) cleanupBundle(c *container) {
 	if err := d.images.Snapshots().Unmount(rootfs); err != nil && !errors.Is(err, os.ErrNotExist) {
 		d.log.Warn("unmount root filesystem", "container", c.rec.ID, "err", err)
 	}
+	if err := unmountImageVolumes(c.rec.Bundle); err != nil {
+		d.log.Warn("unmount image volumes", "container", c.rec.ID, "err", err)
+	}
 	if err := os.RemoveAll(c.rec.Bundle); err != nil {
 		d.log.Warn("remove bundle", "container", c.rec.ID, "err", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 
@@ -57,8 +58,21 @@ func (d *Daemon) prepareMounts(h *api.HostConfig) (created []string, err error) 
 			}
 			m.Source = v.Name
 			created = append(created, v.Name)
+		case "image":
+			img, err := d.images.Get(m.Source)
+			if err != nil {
+				// Not NotFound: that would read as the container's own image missing.
+				return created, fmt.Errorf("image volume at %s: %v: pull the image first: %w", m.Target, err, errdefs.ErrInvalidArgument)
+			}
+			if !m.ReadOnly {
+				return created, fmt.Errorf("image volume at %s: image volumes are read-only: mount it read-only: %w", m.Target, errdefs.ErrInvalidArgument)
+			}
+			if p := path.Clean("/" + m.SubPath); m.SubPath != "" && (p == "/" || strings.Contains(m.SubPath, "..")) {
+				return created, fmt.Errorf("image volume at %s: subpath %q must name a directory inside the image, without '..': %w", m.Target, m.SubPath, errdefs.ErrInvalidArgument)
+			}
+			m.Source = img.ID.String() // the volume keeps the image it was made of
 		default:
-			return created, fmt.Errorf("mount type %q: use volume, bind or tmpfs: %w", m.Type, errdefs.ErrInvalidArgument)
+			return created, fmt.Errorf("mount type %q: use volume, bind, tmpfs or image: %w", m.Type, errdefs.ErrInvalidArgument)
 		}
 	}
 	return created, nil
@@ -104,7 +118,7 @@ func (d *Daemon) mountVolumes(rec *record, rootfs string) ([]spec.Mount, []api.M
 			points = append(points, api.MountPoint{Type: "bind", Source: m.Source, Destination: m.Destination, RW: !m.ReadOnly})
 		}
 	}
-	for _, m := range rec.Config.Host.Mounts {
+	for i, m := range rec.Config.Host.Mounts {
 		switch m.Type {
 		case "bind":
 			out = append(out, spec.Mount{Type: spec.MountBind, Source: m.Source, Destination: m.Target, ReadOnly: m.ReadOnly, Propagation: m.Propagation})
@@ -130,6 +144,14 @@ func (d *Daemon) mountVolumes(rec *record, rootfs string) ([]spec.Mount, []api.M
 			}
 			out = append(out, spec.Mount{Type: spec.MountBind, Source: dir, Destination: m.Target, ReadOnly: m.ReadOnly})
 			points = append(points, api.MountPoint{Type: "volume", Name: m.Source, Source: dir, Destination: m.Target, RW: !m.ReadOnly})
+		case "image":
+			src, err := d.mountImageVolume(rec, i, m)
+			if err != nil {
+				d.releaseVolumes(rec)
+				return nil, nil, err
+			}
+			out = append(out, spec.Mount{Type: spec.MountBind, Source: src, Destination: m.Target, ReadOnly: true})
+			points = append(points, api.MountPoint{Type: "image", Name: m.Source, Source: src, Destination: m.Target})
 		}
 	}
 	return out, points, nil

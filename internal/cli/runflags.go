@@ -389,6 +389,8 @@ func parseMountFlag(v string) (api.Mount, error) {
 			m.NoCopy, err = boolVal()
 		case "bind-propagation":
 			m.Propagation = val
+		case "subpath", "volume-subpath":
+			m.SubPath = val
 		case "tmpfs-size":
 			m.TmpfsSize, err = units.RAMInBytes(val)
 		case "tmpfs-mode":
@@ -405,8 +407,17 @@ func parseMountFlag(v string) (api.Mount, error) {
 	}
 	switch m.Type {
 	case "volume", "bind", "tmpfs":
+	case "image":
+		// An image's files, read-only, as podman's --mount type=image.
+		if m.Source == "" {
+			return m, fmt.Errorf("an image mount needs source=IMAGE")
+		}
+		m.ReadOnly = true
 	default:
-		return m, fmt.Errorf("type must be volume, bind or tmpfs")
+		return m, fmt.Errorf("type must be volume, bind, tmpfs or image")
+	}
+	if m.SubPath != "" && m.Type != "image" {
+		return m, fmt.Errorf("subpath applies to image mounts only")
 	}
 	if !filepath.IsAbs(m.Target) {
 		return m, fmt.Errorf("target must be an absolute path inside the container")
