@@ -101,7 +101,7 @@ func assertNoHostObjects(t *testing.T, prefix, netnsDir string) {
 // hostLinks lists host links named like the manager's bridges or veths.
 func hostLinks(t *testing.T, prefix string) []string {
 	t.Helper()
-	links, err := netlink.LinkList()
+	links, err := consistent(netlink.LinkList)
 	if err != nil {
 		t.Fatalf("list links: %v", err)
 	}

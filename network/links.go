@@ -78,7 +78,7 @@ func portsOf(bridge string) ([]string, error) {
 	if err != nil {
 		return nil, nil // no bridge, no ports
 	}
-	links, err := netlink.LinkList()
+	links, err := consistent(netlink.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
@@ -120,7 +120,9 @@ func hostClash(p netip.Prefix, skip map[string]bool) (string, error) {
 			skipIdx[l.Attrs().Index] = true
 		}
 	}
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	routes, err := consistent(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return "", fmt.Errorf("list host routes: %w", err)
 	}
@@ -140,7 +142,7 @@ func hostClash(p netip.Prefix, skip map[string]bool) (string, error) {
 			return "host route " + r.Dst.String() + linkSuffix(r.LinkIndex), nil
 		}
 	}
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := consistent(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return "", fmt.Errorf("list host addresses: %w", err)
 	}

@@ -296,11 +296,12 @@ func (e *env) checkNetworkLeaks() {
 	}
 	// Containers' veths go with their namespaces, in the kernel's background.
 	var left []netlink.Link
+	var listErr error
 	testutil.Poll(10*time.Second, func() bool {
 		left = left[:0]
-		links, err := netlink.LinkList()
-		if err != nil {
-			return true
+		var links []netlink.Link
+		if links, listErr = netlink.LinkList(); listErr != nil {
+			return false // interrupted by links changing meanwhile: look again
 		}
 		for _, l := range links {
 			if strings.HasPrefix(l.Attrs().Name, e.netPrefix[:3]) {
@@ -309,6 +310,9 @@ func (e *env) checkNetworkLeaks() {
 		}
 		return len(left) == 0
 	})
+	if listErr != nil {
+		e.t.Errorf("list network interfaces: %v", listErr)
+	}
 	for _, l := range left {
 		e.t.Errorf("network interface %s left behind", l.Attrs().Name)
 		_ = netlink.LinkDel(l)
