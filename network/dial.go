@@ -25,15 +25,27 @@ func DialIn(ctx context.Context, path, addr string) (net.Conn, error) {
 }
 
 // InNamespace runs fn on a locked OS thread inside the network namespace at path; sockets
-// fn creates belong to that namespace for good. It runs on its own goroutine: if the
-// thread cannot return to the original namespace it stays locked, and Go discards it when
-// the goroutine ends, so no other goroutine ever runs in the wrong namespace.
+// fn creates belong to that namespace for good.
 func InNamespace(path string, fn func() error) error {
 	target, err := netns.GetFromPath(path)
 	if err != nil {
 		return fmt.Errorf("open netns %s: %w", path, err)
 	}
 	defer target.Close()
+	return onNamespaceThread(func() error {
+		if err := netns.Set(target); err != nil {
+			return fmt.Errorf("enter netns %s: %w", path, err)
+		}
+		return nil
+	}, fn)
+}
+
+// onNamespaceThread runs enter (which moves the thread to another network namespace) and
+// then fn on a locked OS thread of a goroutine of its own, and moves the thread back. If
+// enter fails, fn does not run. If the thread cannot return to the original namespace it
+// stays locked, and Go discards it when the goroutine ends, so no other goroutine ever
+// runs in the wrong namespace.
+func onNamespaceThread(enter, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -44,9 +56,9 @@ func InNamespace(path string, fn func() error) error {
 			return
 		}
 		defer orig.Close()
-		if err := netns.Set(target); err != nil {
+		if err := enter(); err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter netns %s: %w", path, err)
+			errc <- err
 			return
 		}
 		ferr := fn()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -35,38 +34,19 @@ func NewNamespace(path string) error {
 }
 
 // mountNewNamespace unshares a fresh namespace on a locked thread and binds it at path.
-// It runs on its own goroutine: if the thread cannot be moved back to the original
-// namespace it stays locked, and Go discards it when the goroutine ends, so no other
-// goroutine ever runs in the wrong namespace.
 func mountNewNamespace(path string) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("get current netns: %w", err)
-			return
-		}
-		defer orig.Close()
+	return onNamespaceThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("unshare: %w", err)
-			return
+			return fmt.Errorf("unshare: %w", err)
 		}
+		return nil
+	}, func() error {
 		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		merr := unix.Mount(src, path, "none", unix.MS_BIND, "")
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(merr, fmt.Errorf("return to host netns: %w", err))
-			return // thread stays locked and dies with the goroutine
+		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind-mount netns: %w", err)
 		}
-		runtime.UnlockOSThread()
-		if merr != nil {
-			merr = fmt.Errorf("bind-mount netns: %w", merr)
-		}
-		errc <- merr
-	}()
-	return <-errc
+		return nil
+	})
 }
 
 // loopbackUp sets lo up inside the namespace at path.
