@@ -24,8 +24,13 @@ BIN="$PWD/bin/drover"
 TOOLS=${DROVER_CRI_TOOLS:-$HOME/.cache/drover-ci/cri-tools-v1.37.0}
 for t in crictl critest; do
 	[ -x "$TOOLS/$t" ] || {
-		echo "bench: $TOOLS/$t is missing: run .ci/run once (it installs cri-tools v1.37.0 into \$DROVER_CRI_TOOLS," >&2
-		echo "       default ~/.cache/drover-ci/cri-tools-v1.37.0), or point DROVER_CRI_TOOLS at a directory with crictl and critest v1.37.0" >&2
+		cat >&2 <<EOF
+bench: $TOOLS/$t is missing. Install cri-tools v1.37.0 there as .ci/run does (or point
+DROVER_CRI_TOOLS at a directory that has crictl and critest v1.37.0):
+  GOBIN=$TOOLS GOFLAGS= go install sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0
+  (cd / && GOFLAGS= go mod download sigs.k8s.io/cri-tools@v1.37.0)
+  (cd "\$(go env GOMODCACHE)/sigs.k8s.io/cri-tools@v1.37.0" && GOFLAGS=-mod=mod go test -c -o $TOOLS/critest ./cmd/critest)
+EOF
 		exit 1
 	}
 done
@@ -55,17 +60,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# One busybox rootfs for both. /bin/pause waits and leaves on SIGTERM, as drover's own
-# infra process does: it is podman's infra process, and the `top` critest's containers
-# run (busybox's top ignores SIGTERM as PID 1 without a terminal, and each StopContainer
-# would wait out critest's 60 s). The pod's container is a busybox sleep under a shell
-# that leaves on SIGTERM too: a bare sleep as PID 1 ignores it, and both sides' pod stop
-# then waits out its 10 s timeout.
+# One busybox rootfs for both, with top for critest's containers. /bin/pause, podman's
+# infra process, waits and leaves on SIGTERM, as drover's own pause does. The pod's
+# container is a busybox sleep under a shell that leaves on SIGTERM too: a bare sleep as
+# PID 1 ignores it, and both sides' pod stop then waits out its 10 s timeout.
 R="$W/rootfs"
 bench_rootfs "$R"
+ln -s busybox "$R/bin/top"
 printf '#!/bin/sh\ntrap "exit 0" TERM INT\nsleep 86400 &\nwait\n' >"$R/bin/pause"
 chmod 755 "$R/bin/pause"
-ln -s pause "$R/bin/top"
 tar -C "$R" -cf "$W/rootfs.tar" .
 
 bench_start_daemon cri --cni-conf-dir=
