@@ -2,13 +2,13 @@
 # scratch directory, and a busybox rootfs. Callers set BIN and W, and call bench_stop in
 # their EXIT trap.
 
-# bench_start_daemon NAME: starts a daemon under $W with cgroup parent drover-NAME and
-# network prefix drvNAME (so it never touches a real daemon's bridge or table), and waits
-# until it answers.
+# bench_start_daemon NAME [FLAG...]: starts a daemon under $W with cgroup parent drover-NAME
+# and network prefix drvNAME (so it never touches a real daemon's bridge or table), and
+# the given extra daemon flags, and waits until it answers.
 bench_start_daemon() {
 	BENCH_NAME=$1
 	"$BIN" daemon --root "$W/lib" --exec-root "$W/run" --cgroup-parent "drover-$1" \
-		--network-prefix "drv$1" >"$W/daemon.log" 2>&1 &
+		--network-prefix "drv$1" "${@:2}" >"$W/daemon.log" 2>&1 &
 	DPID=$!
 	for _ in $(seq 200); do "$BIN" info >/dev/null 2>&1 && return 0; sleep 0.05; done
 	echo "bench: the drover daemon did not start:" >&2
