@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -139,7 +140,10 @@ func (s *Server) StopPodSandbox(ctx context.Context, req *runtimeapi.StopPodSand
 	if err != nil {
 		return nil, toStatus(err, "stop pod sandbox %s", req.GetPodSandboxId())
 	}
-	if err := s.engine.StopPod(ctx, pod.ID, nil); err != nil {
+	// The CRI's stop of a sandbox kills what still runs in it: the kubelet has stopped
+	// each container with its grace period before.
+	kill := time.Duration(0)
+	if err := s.engine.StopPod(ctx, pod.ID, &kill); err != nil {
 		return nil, toStatus(err, "stop pod sandbox %s", pod.ID)
 	}
 	return &runtimeapi.StopPodSandboxResponse{}, nil
