@@ -183,12 +183,10 @@ done
 # critest -benchmark: pod lifecycle, container lifecycle, pod+container start, image pull
 # and listing. The pull image comes from a drover registry on loopback; critest's
 # containers run the imported image, which critest never removes (it removes the pull
-# image after each image spec). critest stops each container right after starting it,
-# and drover loses about a third of those stops (the SIGTERM reaches the container's
-# init before its exec, and the process that runs never gets it), which then wait out
-# critest's 60 s stop timeout: hence fewer container samples (CRITEST_CONTAINERS) and
-# result timeouts above 60 s, so that such a stop shows in the figures instead of
-# aborting critest.
+# image after each image spec). critest stops each container right after starting it;
+# should such a stop be lost (as before the daemon resent stop signals a starting
+# process missed) it waits out critest's 60 s stop timeout: the result timeouts are
+# above 60 s so that it shows in the figures instead of aborting critest.
 CRITEST_OUT=
 if [ "$CRITEST_N" -gt 0 ]; then
 	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
