@@ -237,8 +237,12 @@ func (d *Daemon) removeExited(c *container) error {
 	if c.running() {
 		return nil // restarted meanwhile
 	}
-	if err := d.forget(c); err != nil {
-		return err
+	// An exited --rm container is gone for its waiters (docker run --rm waits for the
+	// removal) before its record's deletion is on disk: should the daemon die first, the
+	// next one finds its shim gone and removes it all the same.
+	d.unlist(c)
+	if err := d.store.delete(c.rec.ID); err != nil {
+		d.log.Warn("delete the record of a removed container: the next daemon start removes it", "container", c.rec.ID, "err", err)
 	}
 	d.removeAnonymousVolumes(c.rec)
 	d.cleanups.Add(1)
@@ -286,6 +290,12 @@ func (d *Daemon) forget(c *container) error {
 	if err := d.store.delete(c.rec.ID); err != nil {
 		return err
 	}
+	d.unlist(c)
+	return nil
+}
+
+// unlist drops a container from the daemon's tables and tells its waiters it is gone.
+func (d *Daemon) unlist(c *container) {
 	d.mu.Lock()
 	delete(d.containers, c.rec.ID)
 	if d.names[c.rec.Name] == c.rec.ID {
@@ -294,7 +304,6 @@ func (d *Daemon) forget(c *container) error {
 	d.mu.Unlock()
 	d.emitContainer(c, "destroy", nil)
 	closeOnce(c.removed)
-	return nil
 }
 
 func (d *Daemon) rename(c *container, name string) error {
