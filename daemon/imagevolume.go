@@ -70,7 +70,10 @@ func (d *Daemon) prepareImageVolumes(id string, h api.HostConfig) (undo func(), 
 // checkImageSubPath makes sure an image volume's subpath is a directory of its image
 // when the container is created, not first when it starts.
 func (d *Daemon) checkImageSubPath(key string, m api.Mount) error {
-	dir, err := os.MkdirTemp(filepath.Join(d.cfg.ExecRoot, "containers"), "subpath-check-")
+	if err := os.MkdirAll(d.subpathCheckDir(), 0o700); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(d.subpathCheckDir(), "check-")
 	if err != nil {
 		return err
 	}
@@ -133,7 +136,13 @@ func (d *Daemon) mountImageVolume(rec *record, n int, m api.Mount) (string, erro
 	return src, err
 }
 
-// unmountImageVolumes unmounts what a run mounted in the bundle for image volumes.
-func unmountImageVolumes(bundle string) error {
-	return mount.RecursiveUnmount(filepath.Join(bundle, "imagevols"))
+// subpathCheckDir holds the short-lived mounts of subpath checks.
+func (d *Daemon) subpathCheckDir() string { return filepath.Join(d.cfg.ExecRoot, "imagevol-check") }
+
+// removeStaleSubpathChecks unmounts and removes the subpath checks a crash interrupted.
+func (d *Daemon) removeStaleSubpathChecks() {
+	if err := mount.RecursiveUnmount(d.subpathCheckDir()); err != nil {
+		d.log.Warn("unmount stale image volume checks", "err", err)
+	}
+	_ = os.RemoveAll(d.subpathCheckDir())
 }

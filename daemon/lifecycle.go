@@ -110,22 +110,20 @@ func (d *Daemon) stopLocked(ctx context.Context, c *container, timeout *time.Dur
 			return nil
 		}
 		deadline := time.After(wait)
-		if !caught {
-			// A container's first process is PID 1 of its namespace, which the kernel
-			// spares every signal it has no handler for, and the runtime's init before it
-			// drops signals: a stop that comes while the container is still starting (the
-			// init, or the program before it installed its handler) is lost. Send it
-			// again once the program's handler is there.
-			if d.resendWhenCaught(ctx, c, pid, sig, exited, deadline) {
-				deadline = closedTimeChan
+		// A container's first process is PID 1 of its namespace, which the kernel spares
+		// every signal it has no handler for, and the runtime's init before it drops
+		// signals: a stop that comes while the container is still starting (the init, or
+		// the program before it installed its handler) is lost. Send it again once the
+		// program's handler is there.
+		timedOut := !caught && d.resendWhenCaught(ctx, c, pid, sig, exited, deadline)
+		if !timedOut {
+			select {
+			case <-exited:
+				return nil
+			case <-deadline:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
-		}
-		select {
-		case <-exited:
-			return nil
-		case <-deadline:
-		case <-ctx.Done():
-			return ctx.Err()
 		}
 	}
 	_ = d.kill(ctx, c, syscall.SIGKILL)

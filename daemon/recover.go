@@ -16,6 +16,7 @@ import (
 // recorded with their real exit code, leftover host state is removed, restart policies and
 // --rm are applied.
 func (d *Daemon) recover() error {
+	d.removeStaleSubpathChecks()
 	recs, err := d.store.all()
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/moby/sys/mount"
 	"os"
 	"path/filepath"
 	"strings"
@@ -264,10 +265,18 @@ func (d *Daemon) cleanupBundle(c *container) {
 	if err := d.images.Snapshots().Unmount(rootfs); err != nil && !errors.Is(err, os.ErrNotExist) {
 		d.log.Warn("unmount root filesystem", "container", c.rec.ID, "err", err)
 	}
-	if err := unmountImageVolumes(c.rec.Bundle); err != nil {
-		d.log.Warn("unmount image volumes", "container", c.rec.ID, "err", err)
+	if vols := filepath.Join(c.rec.Bundle, "imagevols"); dirExists(vols) {
+		// RemoveAll must not walk into the image volumes' read-only mounts.
+		if err := mount.RecursiveUnmount(vols); err != nil {
+			d.log.Warn("unmount image volumes", "container", c.rec.ID, "err", err)
+		}
 	}
 	if err := os.RemoveAll(c.rec.Bundle); err != nil {
 		d.log.Warn("remove bundle", "container", c.rec.ID, "err", err)
 	}
+}
+
+func dirExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }

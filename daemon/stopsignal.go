@@ -1,14 +1,13 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/drover/drover/internal/procstatus"
 )
 
 // signalCaught reports whether process pid has its own handler for sig (its SigCgt
@@ -19,23 +18,15 @@ func signalCaught(pid int, sig syscall.Signal) bool {
 	if pid <= 0 {
 		return true
 	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	st, err := procstatus.Read(pid)
 	if err != nil {
 		return true
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if name, ok := strings.CutPrefix(line, "Name:"); ok && strings.HasPrefix(strings.TrimSpace(name), "runc:[") {
-			return false
-		}
-		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
-			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			return err != nil || mask&(1<<(uint(sig)-1)) != 0
-		}
+	if strings.HasPrefix(st["Name"], "runc:[") {
+		return false
 	}
-	return true
+	mask, err := strconv.ParseUint(st["SigCgt"], 16, 64)
+	return err != nil || mask&(1<<(uint(sig)-1)) != 0
 }
 
 // resendWhenCaught watches a container that got sig while it had no handler for it and
@@ -64,10 +55,3 @@ func (d *Daemon) resendWhenCaught(ctx context.Context, c *container, pid int, si
 		}
 	}
 }
-
-// closedTimeChan stands for a timer that has already fired.
-var closedTimeChan = func() <-chan time.Time {
-	ch := make(chan time.Time)
-	close(ch)
-	return ch
-}()
