@@ -80,6 +80,8 @@ type Config struct {
 	// CRIStreamAddr is the host:port of the CRI's streaming server (exec, attach, port
 	// forward), whose URLs the CRI hands out; port 0 picks a free one; "" turns it off.
 	CRIStreamAddr string
+	// Extensions run inside the daemon above the engine (see Extension).
+	Extensions []Extension
 }
 
 // DefaultContainersPerShim is how many containers share a shim process by default: a
@@ -289,17 +291,33 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	close(d.ready)
 	d.log.Info("drover daemon ready", "socket", d.cfg.Socket, "root", d.cfg.Root)
+	extCtx, stopExtensions := context.WithCancel(ctx)
+	var extensions sync.WaitGroup
+	for _, ext := range d.cfg.Extensions {
+		extensions.Add(1)
+		go func() {
+			defer extensions.Done()
+			if err := ext.Run(extCtx); err != nil && extCtx.Err() == nil {
+				d.log.Error("extension stopped", "name", ext.Name(), "err", err)
+			}
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- d.srv.Serve(ln) }()
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
+			stopExtensions()
+			extensions.Wait()
 			stopRegistry()
 			d.close()
 			return err
 		}
 	}
+	// Extensions stop before the engine does: they are its clients.
+	stopExtensions()
+	extensions.Wait()
 	stopRegistry()
 	close(d.shutdown)
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -64,6 +64,9 @@ func (d *Daemon) routes() http.Handler {
 	d.podRoutes(handle)
 	d.volumeRoutes(handle)
 	d.buildRoutes(handle)
+	for _, ext := range d.cfg.Extensions {
+		mux.Handle(v+"/"+ext.Name()+"/", ext.Handler())
+	}
 	if os.Getenv("DROVER_DEBUG") != "" {
 		// Profiles for developers, on the root-only API socket:
 		// curl --unix-socket SOCK http://d/debug/pprof/profile?seconds=10 > cpu.pprof
