@@ -57,6 +57,7 @@ func NewRoot() *cobra.Command {
 		pullCommand(), pushCommand(), loginCommand(), logoutCommand(), systemCommand(), historyCommand(),
 		networkCommand(), portCommand(), podCommand(), volumeCommand(), buildCommand(), builderCommand(),
 		infoCommand(), versionCommand(), keyCommand(), signCommand(), verifyCommand(),
+		clusterCommand(), nodeCommand(),
 	)
 	return root
 }
