@@ -35,7 +35,6 @@ func (r *Raft) followLeadership(notify <-chan bool) {
 func (r *Raft) publish(leader bool) {
 	r.subsMu.Lock()
 	defer r.subsMu.Unlock()
-	r.isLeader = leader
 	for _, ch := range r.subs {
 		select {
 		case <-ch:
@@ -58,7 +57,8 @@ func (r *Raft) LeaderChanges() <-chan bool {
 		close(ch)
 		return ch
 	}
-	ch <- r.isLeader
+	// Raft's own state, not the last relayed one, which may lag behind it.
+	ch <- r.IsLeader()
 	r.subs = append(r.subs, ch)
 	return ch
 }

@@ -82,9 +82,8 @@ type Raft struct {
 	readyTerm atomic.Uint64
 
 	subsMu   sync.Mutex
-	subs     []chan bool
-	isLeader bool
-	closed   bool
+	subs   []chan bool
+	closed bool
 
 	done      chan struct{}
 	closeOnce sync.Once
