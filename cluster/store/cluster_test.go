@@ -329,3 +329,56 @@ func TestPartitionedMinorityCannotCommit(t *testing.T) {
 		}
 	}
 }
+
+// A follower cut off while the leader compacts its log behind a snapshot
+// catches up by installing the snapshot; its open watches end, since they
+// cannot show the writes folded into it.
+func TestFollowerCatchesUpFromSnapshot(t *testing.T) {
+	servers := newCluster(t, 3, nil, func(c *Config) {
+		c.SnapshotThreshold, c.TrailingLogs, c.SnapshotInterval = 16, 4, 50*time.Millisecond
+	})
+	leader := waitLeader(t, servers...)
+	lag := followers(leader, servers)[0]
+	ctx := ctxT(t)
+	if _, err := leader.Create(ctx, "/f/first", nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "follower has the first write", func() error {
+		_, err := lag.GetLocal("/f/first")
+		return err
+	})
+	watch, err := lag.Watch(ctx, "/f/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	partition([]*Raft{lag}, followers(lag, servers))
+	for i := 0; i < 100; i++ {
+		if _, err := leader.Create(ctx, fmt.Sprintf("/f/%03d", i), []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "leader compacts its log", func() error {
+		if first, _ := leader.bolt.FirstIndex(); first <= lag.Revision() {
+			return fmt.Errorf("leader's log starts at %d, follower is at %d", first, lag.Revision())
+		}
+		return nil
+	})
+	heal(servers)
+
+	want, err := leader.List(ctx, "/f/", ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "follower installs the snapshot", func() error {
+		got, err := lag.ListLocal("/f/", ListOptions{Revision: want.Revision})
+		if err != nil {
+			return err
+		}
+		if len(got.KVs) != len(want.KVs) {
+			return fmt.Errorf("%d keys, want %d", len(got.KVs), len(want.KVs))
+		}
+		return nil
+	})
+	closed(t, watch)
+}

@@ -45,6 +45,7 @@ type fsm struct {
 
 	watchers    map[*watcher]struct{}
 	watchBuffer int
+	closed      bool // the server is closed: no new watches
 }
 
 func newFSM(window, watchBuffer int) *fsm {
@@ -202,6 +203,9 @@ func (f *fsm) list(prefix string, opts ListOptions) (ListResult, error) {
 func (f *fsm) watch(prefix string, from uint64) (*watcher, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.closed {
+		return nil, ErrClosed
+	}
 	if from == 0 {
 		from = f.rev
 	}
@@ -255,10 +259,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-// closeWatchers ends every watch, at shutdown.
+// closeWatchers ends every watch and refuses new ones, at shutdown.
 func (f *fsm) closeWatchers() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.closed = true
 	for w := range f.watchers {
 		w.end()
 		delete(f.watchers, w)

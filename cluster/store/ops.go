@@ -69,11 +69,6 @@ func (r *Raft) Watch(ctx context.Context, prefix string, fromRevision uint64) (<
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	select {
-	case <-r.done:
-		return nil, ErrClosed
-	default:
-	}
 	w, err := r.fsm.watch(prefix, fromRevision)
 	if err != nil {
 		return nil, err

@@ -81,7 +81,7 @@ type Raft struct {
 	// its own applied, so its state holds every earlier term's writes.
 	readyTerm atomic.Uint64
 
-	subsMu   sync.Mutex
+	subsMu sync.Mutex
 	subs   []chan bool
 	closed bool
 

@@ -40,7 +40,9 @@ func TestServerCRUDAndCAS(t *testing.T) {
 		{"delete missing", func() (KV, error) { return s.Delete(ctx, "/pods/none", 0) }, ErrNotFound, nil},
 		{"get missing", func() (KV, error) { return s.Get(ctx, "/pods/none") }, ErrNotFound, nil},
 		{"update at revision", func() (KV, error) { return s.Update(ctx, "/pods/a", []byte("2"), a.Revision) }, nil,
-			func(kv KV) bool { return kv.Revision > a.Revision && kv.CreateRevision == a.Revision && string(kv.Value) == "2" }},
+			func(kv KV) bool {
+				return kv.Revision > a.Revision && kv.CreateRevision == a.Revision && string(kv.Value) == "2"
+			}},
 		{"get sees update", func() (KV, error) { return s.Get(ctx, "/pods/a") }, nil,
 			func(kv KV) bool { return string(kv.Value) == "2" && kv.CreateRevision == a.Revision }},
 		{"delete with old revision", func() (KV, error) { return s.Delete(ctx, "/pods/a", a.Revision) }, ErrConflict, nil},

@@ -92,7 +92,9 @@ type Store interface {
 	// than the window. Watches are served from the local state machine, on
 	// followers too.
 	Watch(ctx context.Context, prefix string, fromRevision uint64) (<-chan Event, error)
-	// Revision is the revision of the last write applied locally.
+	// Revision is the revision of the last entry applied locally: the last
+	// write's, or the no-op a new leader commits (so a fresh cluster is past
+	// 0 once it has a leader); every later write has a greater revision.
 	Revision() uint64
 	// Leader names the current leader ("" when there is none).
 	Leader() (id, addr string)
