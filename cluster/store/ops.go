@@ -80,6 +80,9 @@ func (r *Raft) Watch(ctx context.Context, prefix string, fromRevision uint64) (<
 // apply replicates one command and returns the state machine's answer. On
 // a conflict the KV is the current one, so a caller can report it.
 func (r *Raft) apply(ctx context.Context, c command) (KV, error) {
+	if err := ctx.Err(); err != nil {
+		return KV{}, err
+	}
 	if r.raft.State() != raft.Leader {
 		return KV{}, r.notLeader()
 	}
@@ -109,6 +112,9 @@ func (r *Raft) apply(ctx context.Context, c command) (KV, error) {
 // write acknowledged before it began: it must be the leader, have applied
 // earlier terms' entries, and still hold a quorum.
 func (r *Raft) linearizable(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if r.raft.State() != raft.Leader {
 		return r.notLeader()
 	}

@@ -67,8 +67,8 @@ func TestServerCRUDAndCAS(t *testing.T) {
 	if _, err := s.Create(cancelled, "/pods/b", nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("create with an ended context: %v, want context.Canceled", err)
 	}
-	if _, err := s.Get(cancelled, "/pods/a"); !errors.Is(err, context.Canceled) && !errors.Is(err, ErrNotFound) {
-		t.Errorf("get with an ended context: %v", err)
+	if _, err := s.Get(cancelled, "/pods/a"); !errors.Is(err, context.Canceled) {
+		t.Errorf("get with an ended context: %v, want context.Canceled", err)
 	}
 }
 
