@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"bufio"
 	"encoding/binary"
 	"errors"
@@ -62,8 +63,11 @@ func (s *fsmSnapshot) Release() {}
 func readSnapshot(r io.Reader) (*iradix.Tree, uint64, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
-		return nil, 0, fmt.Errorf("not a store snapshot (header %q): %v", magic, err)
+	if _, err := io.ReadFull(br, magic); err != nil {
+		return nil, 0, fmt.Errorf("read header: %w", err)
+	}
+	if string(magic) != snapshotMagic {
+		return nil, 0, fmt.Errorf("not a store snapshot: header %q", magic)
 	}
 	rev, err := binary.ReadUvarint(br)
 	if err != nil {
@@ -81,9 +85,16 @@ func readSnapshot(r io.Reader) (*iradix.Tree, uint64, error) {
 		if n > maxSnapshotField {
 			return nil, fmt.Errorf("field of %d bytes", n)
 		}
-		b := make([]byte, n)
-		_, err = io.ReadFull(br, b)
-		return b, err
+		if n <= 64<<10 {
+			b := make([]byte, n)
+			_, err = io.ReadFull(br, b)
+			return b, err
+		}
+		// Large: grow with the data that really arrives, so a corrupt
+		// length in a short file does not allocate it all up front.
+		var buf bytes.Buffer
+		_, err = io.CopyN(&buf, br, int64(n))
+		return buf.Bytes(), err
 	}
 	txn := iradix.New().Txn()
 	for i := uint64(0); i < count; i++ {

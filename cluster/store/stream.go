@@ -79,7 +79,7 @@ func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.
 	if err != nil {
 		return nil, err
 	}
-	return s.track(target, conn), nil
+	return s.track(target, conn)
 }
 
 func (s *streamLayer) isBlocked(target string) bool {
@@ -88,12 +88,12 @@ func (s *streamLayer) isBlocked(target string) bool {
 	return s.blocked[target]
 }
 
-func (s *streamLayer) track(target string, c net.Conn) net.Conn {
+func (s *streamLayer) track(target string, c net.Conn) (net.Conn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.blocked[target] {
+	if s.blocked[target] { // blocked while dialing
 		c.Close()
-		return c
+		return nil, fmt.Errorf("dial %s: blocked (partitioned)", target)
 	}
 	if s.conns[target] == nil {
 		s.conns[target] = map[net.Conn]struct{}{}
@@ -103,7 +103,7 @@ func (s *streamLayer) track(target string, c net.Conn) net.Conn {
 		s.mu.Lock()
 		delete(s.conns[target], c)
 		s.mu.Unlock()
-	}}
+	}}, nil
 }
 
 // block refuses new connections to the targets and cuts the open ones; a
