@@ -1,8 +1,8 @@
 package store
 
 import (
-	"bytes"
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
