@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -381,4 +382,36 @@ func TestFollowerCatchesUpFromSnapshot(t *testing.T) {
 		return nil
 	})
 	closed(t, watch)
+}
+
+func TestStreamLayerAddresses(t *testing.T) {
+	tests := []struct {
+		bind, advertise string
+		want            string // "" when Open must refuse
+	}{
+		{"127.0.0.1:0", "", "127.0.0.1:"},
+		{"127.0.0.1:0", "127.0.0.1:7000", "127.0.0.1:7000"},
+		{"0.0.0.0:0", "", ""},
+		{"0.0.0.0:0", "0.0.0.0:7000", ""},
+		{"0.0.0.0:0", "127.0.0.1:7000", "127.0.0.1:7000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.bind+" "+tt.advertise, func(t *testing.T) {
+			s, err := newStreamLayer(tt.bind, tt.advertise, nil)
+			if tt.want == "" {
+				if err == nil {
+					s.Close()
+					t.Fatalf("accepted; a wildcard cannot be advertised to peers")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got := s.Addr().String(); !strings.HasPrefix(got, tt.want) {
+				t.Errorf("address %s, want %s...", got, tt.want)
+			}
+		})
+	}
 }

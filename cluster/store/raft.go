@@ -90,7 +90,10 @@ type Raft struct {
 	closeErr  error
 }
 
-var _ Store = (*Raft)(nil)
+var (
+	_ Store       = (*Raft)(nil)
+	_ LocalReader = (*Raft)(nil)
+)
 
 // Open starts a store server on cfg.Dir: it bootstraps a new cluster when
 // asked and the directory is empty, or recovers the log and snapshots it

@@ -100,3 +100,12 @@ type Store interface {
 	Leader() (id, addr string)
 	IsLeader() bool
 }
+
+// LocalReader reads one server's replica without contacting the leader, on
+// any server: it may lag the leader. Caches and watches use it.
+type LocalReader interface {
+	GetLocal(key string) (KV, error)
+	// ListLocal fails with ErrFutureRevision for a revision the replica has
+	// not applied yet.
+	ListLocal(prefix string, opts ListOptions) (ListResult, error)
+}
