@@ -1,13 +1,3 @@
-// Package store is the cluster's replicated key-value store: a Raft log
-// (hashicorp/raft, raft-boltdb) applied to an in-memory, multi-version map.
-// Every committed write gets the Raft index of its log entry as its
-// revision, which the API serves as resourceVersion; watches replay the
-// recent change feed from any revision still in the window.
-//
-// Keys are opaque byte strings to the store; the API server lays them out as
-// "/<group>/<resource>/<namespace>/<name>" so a prefix selects a resource
-// kind or a namespace. Values are the API server's encoded objects; the store
-// never looks inside them, so the state machine stays deterministic.
 package store
 
 import (
@@ -22,6 +12,13 @@ var (
 	ErrConflict  = errors.New("revision conflict")  // 409 Conflict: stale expected revision
 	ErrCompacted = errors.New("revision compacted") // 410 Gone: older than the watch/list window
 	ErrNotLeader = errors.New("not the leader")     // the caller forwards to Leader()
+
+	// ErrFutureRevision: a List at a revision this replica has not applied
+	// yet (a local read on a lagging follower, or a client's made-up
+	// revision); retry later or read from the leader.
+	ErrFutureRevision = errors.New("revision not reached yet")
+	// ErrClosed: the store server was closed.
+	ErrClosed = errors.New("store closed")
 )
 
 // KV is one stored value with the revision of the write that made it.
@@ -95,9 +92,20 @@ type Store interface {
 	// than the window. Watches are served from the local state machine, on
 	// followers too.
 	Watch(ctx context.Context, prefix string, fromRevision uint64) (<-chan Event, error)
-	// Revision is the revision of the last write applied locally.
+	// Revision is the revision of the last entry applied locally: the last
+	// write's, or the no-op a new leader commits (so a fresh cluster is past
+	// 0 once it has a leader); every later write has a greater revision.
 	Revision() uint64
 	// Leader names the current leader ("" when there is none).
 	Leader() (id, addr string)
 	IsLeader() bool
+}
+
+// LocalReader reads one server's replica without contacting the leader, on
+// any server: it may lag the leader. Caches and watches use it.
+type LocalReader interface {
+	GetLocal(key string) (KV, error)
+	// ListLocal fails with ErrFutureRevision for a revision the replica has
+	// not applied yet.
+	ListLocal(prefix string, opts ListOptions) (ListResult, error)
 }
