@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,7 +64,8 @@ type Result struct {
 func Join(ctx context.Context, addr, token string, req Request) (Result, error) {
 	tok, err := pki.ParseToken(token)
 	if err != nil {
-		return Result{}, fmt.Errorf("join %s: %w (%v)", addr, ErrTokenInvalid, err)
+		detail := strings.TrimPrefix(err.Error(), pki.ErrTokenInvalid.Error()+": ")
+		return Result{}, fmt.Errorf("join %s: %w (%s)", addr, ErrTokenInvalid, detail)
 	}
 	key, err := pki.GenerateKey()
 	if err != nil {
@@ -103,10 +105,7 @@ func Join(ctx context.Context, addr, token string, req Request) (Result, error) 
 	}
 	var resp wireResponse
 	if err := post(ctx, tlsCfg, addr, Path, req.Timeout, body, &resp); err != nil {
-		if pin.err() != nil {
-			return Result{}, fmt.Errorf("join %s: %w", addr, pin.err())
-		}
-		return Result{}, fmt.Errorf("join %s: %w", addr, err)
+		return Result{}, fmt.Errorf("join %s: %w", addr, explain(err, pin, req.Existing != nil))
 	}
 
 	// The answer must hold the pinned CA and a certificate for our key.
@@ -265,6 +264,25 @@ func post(ctx context.Context, tlsCfg *tls.Config, addr, path string, timeout ti
 		return fmt.Errorf("decode answer: %w", err)
 	}
 	return nil
+}
+
+// explain turns a transport failure into what the user should check.
+func explain(err error, pin *pinner, presentedCert bool) error {
+	if pinErr := pin.err(); pinErr != nil {
+		return pinErr
+	}
+	var op *net.OpError
+	if !errors.As(err, &op) {
+		return err
+	}
+	switch {
+	case op.Op == "dial":
+		return fmt.Errorf("cannot reach the server: check the address and that its API port is open: %w", err)
+	case op.Op == "remote error" && presentedCert:
+		// crypto/tls reports the server's TLS alert this way.
+		return fmt.Errorf("the server refused this machine's current certificate (revoked or expired): remove the node with `drover node rm` and join without it: %w", err)
+	}
+	return err
 }
 
 // wireErr turns the server's error into the client's sentinel.

@@ -117,7 +117,7 @@ func (h *handler) doJoin(r *http.Request, req *wireRequest) (*wireResponse, erro
 	if !rec.Allows(req.Role) {
 		h.cfg.Logf("join %q: token %q (%s) may not join a %s", req.NodeName, rec.ID, rec.Usage, req.Role)
 		return nil, fail(http.StatusForbidden, codeTokenRole,
-			"a %s token cannot join a %s: make a %s token with `drover cluster token create`", rec.Usage, req.Role, req.Role)
+			"this join token is for %ss and cannot join a %s: make a %s token with `drover cluster token create`", rec.Usage, req.Role, req.Role)
 	}
 	taken, err := h.cfg.LiveMember(ctx, req.NodeName)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -236,8 +237,9 @@ func TestRejoinSameMachine(t *testing.T) {
 	// the handshake.
 	leaf, _ := pki.ParseCertPEM(again.KeyPair.CertPEM)
 	e.revoked.Revoke(leaf)
-	if _, err := Join(ctx(t), e.addr, token, Request{NodeName: "n1", Role: RoleAgent, Existing: &again.KeyPair}); err == nil {
-		t.Error("re-join with a revoked certificate succeeded")
+	_, err = Join(ctx(t), e.addr, token, Request{NodeName: "n1", Role: RoleAgent, Existing: &again.KeyPair})
+	if err == nil || !strings.Contains(err.Error(), "refused this machine's current certificate") {
+		t.Errorf("re-join with a revoked certificate: %v, want the handshake refused", err)
 	}
 }
 
@@ -304,4 +306,18 @@ func startEnvServingPair(t *testing.T, e *env, kp pki.KeyPair) string {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv.Listener.Addr().String()
+}
+
+func TestJoinUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	tok := pki.Token{CAHash: strings.Repeat("0", 64), ID: "aaaaaaaa", Secret: strings.Repeat("a", 32)}.String()
+	_, err = Join(ctx(t), addr, tok, Request{NodeName: "a", Role: RoleAgent})
+	if err == nil || !strings.Contains(err.Error(), "cannot reach the server") {
+		t.Errorf("err = %v, want a hint about reaching the server", err)
+	}
 }
