@@ -104,22 +104,14 @@ func (e *env) token(t *testing.T, usage pki.TokenUsage, ttl time.Duration) strin
 // serverPair issues a certificate for serving; id decides its identity.
 func serverPair(t *testing.T, ca *pki.CA, id pki.Identity) pki.KeyPair {
 	t.Helper()
-	key, err := pki.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, err := ca.Issue(pki.Request{
+	kp, err := ca.NewKeyPair(pki.Request{
 		CommonName: id.CommonName, Organizations: id.Organizations, Usage: pki.Both,
-		DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, PublicKey: &key.PublicKey,
+		DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyPEM, err := pki.EncodeKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pki.KeyPair{CertPEM: certPEM, KeyPEM: keyPEM}
+	return kp
 }
 
 func tlsCert(t *testing.T, kp pki.KeyPair) tls.Certificate {

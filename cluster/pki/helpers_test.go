@@ -19,24 +19,19 @@ func newTestCA(t testing.TB) *CA {
 // loopback SANs.
 func issuePair(t testing.TB, ca *CA, id Identity, usage Usage) KeyPair {
 	t.Helper()
-	key, err := GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := Request{CommonName: id.CommonName, Organizations: id.Organizations, Usage: usage, PublicKey: &key.PublicKey}
+	req := Request{CommonName: id.CommonName, Organizations: id.Organizations, Usage: usage}
 	if usage&Server != 0 {
 		req.DNSNames = []string{"localhost"}
 		req.IPs = []net.IP{net.IPv4(127, 0, 0, 1)}
 	}
-	certPEM, err := ca.Issue(req)
+	kp, err := ca.NewKeyPair(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyPEM, err := EncodeKey(key)
-	if err != nil {
+	if _, err := kp.TLSCertificate(); err != nil {
 		t.Fatal(err)
 	}
-	return KeyPair{CertPEM: certPEM, KeyPEM: keyPEM}
+	return kp
 }
 
 func tlsCert(t testing.TB, kp KeyPair) tls.Certificate {

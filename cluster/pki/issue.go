@@ -181,3 +181,23 @@ func checkKey(pub crypto.PublicKey) error {
 	}
 	return fmt.Errorf("%w: key type %T not supported (use ECDSA P-256)", ErrRefused, pub)
 }
+
+// NewKeyPair generates a key here and issues r for it: for the CA's own
+// host (the first server's certificate, the admin's kubeconfig), where no
+// CSR needs to travel.
+func (ca *CA) NewKeyPair(r Request) (KeyPair, error) {
+	key, err := GenerateKey()
+	if err != nil {
+		return KeyPair{}, err
+	}
+	r.PublicKey, r.CSR = &key.PublicKey, nil
+	certPEM, err := ca.Issue(r)
+	if err != nil {
+		return KeyPair{}, err
+	}
+	keyPEM, err := EncodeKey(key)
+	if err != nil {
+		return KeyPair{}, err
+	}
+	return KeyPair{CertPEM: certPEM, KeyPEM: keyPEM}, nil
+}

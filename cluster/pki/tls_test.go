@@ -2,6 +2,8 @@ package pki
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log"
@@ -190,5 +192,30 @@ func TestOptionalClientCert(t *testing.T) {
 	revoked.Revoke(leaf)
 	if _, _, err := get(ClientTLS(ca.Cert, tlsCert(t, pair)), srv.URL); err == nil {
 		t.Error("a revoked certificate was accepted when optional")
+	}
+}
+
+func TestRequireMember(t *testing.T) {
+	ca := newTestCA(t)
+	members := map[string]bool{"n1": true, "s1": true}
+	srv := mtlsServer(t, ca, WithVerifyPeer(RequireMember(func(name string) bool { return members[name] })))
+	tests := []struct {
+		id Identity
+		ok bool
+	}{
+		{NodeIdentity("n1"), true},
+		{ServerIdentity("s1"), true},
+		{NodeIdentity("removed"), false},
+		{ServerIdentity("removed"), false},
+		{AdminIdentity(), true},
+	}
+	for _, tt := range tests {
+		_, _, err := get(ClientTLS(ca.Cert, tlsCert(t, issuePair(t, ca, tt.id, Client))), srv.URL)
+		if tt.ok != (err == nil) {
+			t.Errorf("%s: err = %v, want ok=%v", tt.id.CommonName, err, tt.ok)
+		}
+	}
+	if err := RequireMember(func(string) bool { return false })(&x509.Certificate{Subject: pkix.Name{CommonName: "system:node:x"}}); !errors.Is(err, ErrNotMember) {
+		t.Errorf("err = %v, want ErrNotMember", err)
 	}
 }

@@ -58,6 +58,24 @@ func RequireGroup(group string) VerifyPeer {
 	}
 }
 
+// ErrNotMember is wrapped by RequireMember's error.
+var ErrNotMember = errors.New("not a member of the cluster")
+
+// RequireMember is a VerifyPeer that refuses node and server certificates
+// whose node name isMember does not know (a removed machine), and passes
+// every other identity (the admin). isMember runs on every handshake: it
+// must answer from memory (the server's view of the node list), not from
+// a read that can block.
+func RequireMember(isMember func(nodeName string) bool) VerifyPeer {
+	return func(cert *x509.Certificate) error {
+		name, ok := NodeName(cert.Subject.CommonName)
+		if ok && !isMember(name) {
+			return fmt.Errorf("%w: %q", ErrNotMember, name)
+		}
+		return nil
+	}
+}
+
 // ServerTLS is the configuration of a listener: TLS 1.3 only, serving cert,
 // and client certificates required and verified against the CA. The CA
 // certificate is appended to the served chain if missing, so a joining
