@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"k8s.io/client-go/discovery"
@@ -16,25 +18,7 @@ import (
 
 func TestKubeconfigClientGoConnects(t *testing.T) {
 	ca := newTestCA(t)
-	// The API server stand-in: mutual TLS, answers /version with the user
-	// it authenticated.
-	var sawUser string
-	srvPair := issuePair(t, ca, ServerIdentity("s1"), Both)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, _, err := PeerIdentity(r.TLS)
-		if err != nil || r.URL.Path != "/version" {
-			http.Error(w, "no", http.StatusForbidden)
-			return
-		}
-		sawUser = id.CommonName
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"major": "1", "minor": "32", "gitVersion": "v1.32.0-drover"})
-	}))
-	srv.TLS = ServerTLS(ca.Cert, tlsCert(t, srvPair))
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	defer srv.Close()
-
+	srv, sawUser := fakeAPIServer(t, ca)
 	admin := issuePair(t, ca, AdminIdentity(), Client)
 	data, err := Kubeconfig("lab", srv.URL, ca.CertPEM, admin.CertPEM, admin.KeyPEM)
 	if err != nil {
@@ -63,8 +47,8 @@ func TestKubeconfigClientGoConnects(t *testing.T) {
 	if err != nil {
 		t.Fatalf("client-go through the kubeconfig: %v", err)
 	}
-	if v.GitVersion != "v1.32.0-drover" || sawUser != AdminCommonName {
-		t.Errorf("version %q, server saw user %q", v.GitVersion, sawUser)
+	if v.GitVersion != "v1.32.0-drover" || sawUser() != AdminCommonName {
+		t.Errorf("version %q, server saw user %q", v.GitVersion, sawUser())
 	}
 
 	// The same kubeconfig with another cluster's CA must not connect.
@@ -86,5 +70,69 @@ func TestKubeconfigClientGoConnects(t *testing.T) {
 	}
 	if _, err := Kubeconfig("", srv.URL, nil, nil, nil); err == nil {
 		t.Error("kubeconfig without a cluster name")
+	}
+}
+
+// fakeAPIServer is an API server stand-in on mutual TLS that answers
+// /version and remembers the user it authenticated.
+func fakeAPIServer(t *testing.T, ca *CA) (*httptest.Server, func() string) {
+	t.Helper()
+	var mu sync.Mutex
+	var user string
+	srvPair := issuePair(t, ca, ServerIdentity("s1"), Both)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _, err := PeerIdentity(r.TLS)
+		if err != nil || r.URL.Path != "/version" {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		mu.Lock()
+		user = id.CommonName
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"major": "1", "minor": "32", "gitVersion": "v1.32.0-drover"})
+	}))
+	srv.TLS = ServerTLS(ca.Cert, tlsCert(t, srvPair))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return user
+	}
+}
+
+// The real kubectl reads the kubeconfig and authenticates with it.
+func TestKubeconfigKubectl(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl not installed")
+	}
+	ca := newTestCA(t)
+	srv, sawUser := fakeAPIServer(t, ca)
+	admin := issuePair(t, ca, AdminIdentity(), Client)
+	data, err := Kubeconfig("lab", srv.URL, ca.CertPEM, admin.CertPEM, admin.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(kubectl, "--kubeconfig", path, "version", "-o", "json")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir()) // no user cache or config
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kubectl version: %v\n%s", err, out)
+	}
+	var v struct {
+		ServerVersion struct{ GitVersion string } `json:"serverVersion"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("kubectl output %s: %v", out, err)
+	}
+	if v.ServerVersion.GitVersion != "v1.32.0-drover" || sawUser() != AdminCommonName {
+		t.Errorf("server version %q, server saw user %q", v.ServerVersion.GitVersion, sawUser())
 	}
 }
