@@ -19,6 +19,11 @@
 //     then POSTs /join/v1/voter over mutual TLS; the handler calls
 //     AddServer, which returns once the new configuration has committed.
 //
+// The API port that mounts Handler must serve a chain that includes the CA
+// certificate (pki.ServerTLS appends it) from a drover:servers certificate,
+// and must accept optional client certificates (pki.WithOptionalClientCert)
+// so re-joining machines and the voter step can present theirs.
+//
 // Re-joining under a name a live member already uses is allowed only to the
 // same machine, and "same machine" means proof of key possession: the TLS
 // connection of the join presents that member's current certificate (issued
