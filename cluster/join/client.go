@@ -143,7 +143,7 @@ func Join(ctx context.Context, addr, token string, req Request) (Result, error) 
 // raftAddr, it asks the server at addr, over mutual TLS with the
 // certificate Join returned, to add it as a voter. It returns when the
 // change has committed.
-func AddVoter(ctx context.Context, addr string, res Result, raftAddr string) error {
+func AddVoter(ctx context.Context, addr string, res Result, raftAddr, apiAddr string) error {
 	ca, err := pki.ParseCertPEM(res.CAPEM)
 	if err != nil {
 		return fmt.Errorf("add voter via %s: %w", addr, err)
@@ -158,7 +158,7 @@ func AddVoter(ctx context.Context, addr string, res Result, raftAddr string) err
 	// checked here, are what make the peer a server.
 	cfg.InsecureSkipVerify = true
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error { return verifyServerChain(ca, cs.PeerCertificates) }
-	if err := post(ctx, cfg, addr, VoterPath, 0, voterRequest{RaftAddress: raftAddr}, &struct{}{}); err != nil {
+	if err := post(ctx, cfg, addr, VoterPath, 0, voterRequest{RaftAddress: raftAddr, APIAddress: apiAddr}, &struct{}{}); err != nil {
 		return fmt.Errorf("add voter via %s: %w", addr, err)
 	}
 	return nil

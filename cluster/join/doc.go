@@ -81,6 +81,9 @@ type wireResponse struct {
 // the client certificate, never from the body.
 type voterRequest struct {
 	RaftAddress string `json:"raftAddress"`
+	// APIAddress (host:port) is where the new server serves the API, which
+	// its peers forward requests to when it leads.
+	APIAddress string `json:"apiAddress,omitempty"`
 }
 
 // wireError is the body of every failure.

@@ -3,6 +3,7 @@ package join
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log"
@@ -37,9 +38,17 @@ func (s *tokens) Lookup(_ context.Context, id string) (pki.TokenRecord, error) {
 
 // cluster is the Cluster a test server answers from.
 type cluster struct {
-	mu    sync.Mutex
-	live  map[string]bool
-	added []string // "id@raftAddr"
+	mu       sync.Mutex
+	live     map[string]bool
+	added    []string // "id@raftAddr"
+	admitted []string // "name/role/serial"
+}
+
+func (c *cluster) Admit(_ context.Context, name string, role Role, cert *x509.Certificate) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.admitted = append(c.admitted, fmt.Sprintf("%s/%s/%s", name, role, cert.SerialNumber))
+	return nil
 }
 
 func (c *cluster) LiveMember(_ context.Context, name string) (bool, error) {
@@ -56,7 +65,7 @@ func (c *cluster) Leader(context.Context) (Leader, error) {
 	return Leader{ID: "s1", RaftAddress: "10.0.0.1:6444", APIAddress: "10.0.0.1:6443"}, nil
 }
 
-func (c *cluster) AddServer(_ context.Context, id, raftAddr string) error {
+func (c *cluster) AddServer(_ context.Context, id, raftAddr, _ string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.added = append(c.added, id+"@"+raftAddr)

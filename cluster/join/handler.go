@@ -26,10 +26,13 @@ type Cluster interface {
 	Servers(ctx context.Context) ([]string, error)
 	// Leader returns the current Raft leader.
 	Leader(ctx context.Context) (Leader, error)
-	// AddServer makes the server id, serving Raft at raftAddr, a voter, and
-	// returns once the configuration change has committed (forwarding to
-	// the leader if need be).
-	AddServer(ctx context.Context, id, raftAddr string) error
+	// AddServer makes the server id, serving Raft at raftAddr and the API
+	// at apiAddr, a voter, and returns once the configuration change has
+	// committed (forwarding to the leader if need be).
+	AddServer(ctx context.Context, id, raftAddr, apiAddr string) error
+	// Admit records name as a member holding cert (its serial is what a
+	// later removal revokes) before the certificate is handed out.
+	Admit(ctx context.Context, name string, role Role, cert *x509.Certificate) error
 }
 
 // Config configures Handler.
@@ -140,6 +143,14 @@ func (h *handler) doJoin(r *http.Request, req *wireRequest) (*wireResponse, erro
 			return nil, fail(http.StatusForbidden, codeRefused, "certificate request refused: %v", err)
 		}
 		return nil, fail(http.StatusBadRequest, codeBadRequest, "certificate request: %v", err)
+	}
+	leaf, err := pki.ParseCertPEM(certPEM)
+	if err != nil {
+		return nil, fail(http.StatusInternalServerError, codeUnavailable, "parse the signed certificate: %v", err)
+	}
+	if err := h.cfg.Admit(ctx, req.NodeName, req.Role, leaf); err != nil {
+		h.cfg.Logf("join %q: record the member: %v", req.NodeName, err)
+		return nil, fail(http.StatusServiceUnavailable, codeUnavailable, "the server cannot record the new member right now; retry")
 	}
 	servers, err := h.cfg.Servers(ctx)
 	if err != nil {
@@ -304,7 +315,7 @@ func (h *handler) voter(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, r, nil, fail(http.StatusBadRequest, codeBadRequest, "raft address %q: %v", req.RaftAddress, err))
 		return
 	}
-	if err := h.cfg.AddServer(r.Context(), name, req.RaftAddress); err != nil {
+	if err := h.cfg.AddServer(r.Context(), name, req.RaftAddress, req.APIAddress); err != nil {
 		h.cfg.Logf("add voter %q at %s: %v", name, req.RaftAddress, err)
 		h.reply(w, r, nil, fail(http.StatusServiceUnavailable, codeUnavailable, "add %s as a voter: %v", name, err))
 		return

@@ -3,6 +3,7 @@ package join
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -80,6 +81,12 @@ func TestJoinAgent(t *testing.T) {
 	}
 	if strings.Contains(e.log(), "BEGIN EC PRIVATE KEY") {
 		t.Error("a private key reached the server")
+	}
+	e.cluster.mu.Lock()
+	admitted := slices.Clone(e.cluster.admitted)
+	e.cluster.mu.Unlock()
+	if want := fmt.Sprintf("worker-1/agent/%s", leaf.SerialNumber); !slices.Equal(admitted, []string{want}) {
+		t.Errorf("admitted %v, want [%s]", admitted, want)
 	}
 
 	// The certificate opens the cluster's mutual-TLS servers...
@@ -268,7 +275,7 @@ func TestJoinServerAndAddVoter(t *testing.T) {
 		t.Fatal("AddServer called before the new server asked")
 	}
 
-	if err := AddVoter(ctx(t), e.addr, res, "10.0.0.2:6444"); err != nil {
+	if err := AddVoter(ctx(t), e.addr, res, "10.0.0.2:6444", "10.0.0.2:6443"); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(e.cluster.addedList(), []string{"s2@10.0.0.2:6444"}) {
@@ -280,7 +287,7 @@ func TestJoinServerAndAddVoter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := AddVoter(ctx(t), e.addr, agent, "10.0.0.9:6444"); !errors.Is(err, ErrRefused) {
+	if err := AddVoter(ctx(t), e.addr, agent, "10.0.0.9:6444", ""); !errors.Is(err, ErrRefused) {
 		t.Errorf("agent as voter: %v, want refused", err)
 	}
 	if len(e.cluster.addedList()) != 1 {
