@@ -66,6 +66,11 @@ func (s *server) patch(w http.ResponseWriter, r *http.Request, req *request) err
 	if err != nil {
 		return err
 	}
+	switch mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); types.PatchType(mt) {
+	case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
+		_, err := applyPatch(r, nil, nil, nil) // refused before the object is read
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		old, rev, err := s.load(r, req)
 		if err != nil {

@@ -168,9 +168,6 @@ func (s *server) prepareCreate(k *kinds.Kind, obj runtime.Object) error {
 	if err != nil {
 		return err
 	}
-	if hasSpec(um) {
-		m.SetGeneration(1)
-	}
 	if k.HasStatus && !(k.GVK.Group == "" && k.Resource == "nodes") {
 		if _, ok := um["status"]; ok {
 			delete(um, "status")
@@ -180,6 +177,9 @@ func (s *server) prepareCreate(k *kinds.Kind, obj runtime.Object) error {
 			}
 			reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(fresh).Elem())
 		}
+	}
+	if hasSpec(um) {
+		accessor(obj).SetGeneration(1)
 	}
 	if k.Default != nil {
 		k.Default(obj)
