@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 )
 
@@ -18,7 +20,7 @@ const (
 	GroupAuthenticated = "system:authenticated"
 	// GroupServers are drover's API servers; only they may name the caller
 	// of a request they forward.
-	GroupServers = "drover:servers"
+	GroupServers   = "drover:servers"
 	nodeUserPrefix = "system:node:"
 )
 
@@ -97,6 +99,11 @@ func forbidden(req *request, a Attributes, reason string) error {
 
 // bodyName is metadata.name of a JSON or YAML body ("" when unreadable).
 func bodyName(body []byte) string {
+	if obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, nil); err == nil {
+		if m, err := meta.Accessor(obj); err == nil {
+			return m.GetName()
+		}
+	}
 	var m struct {
 		Metadata struct {
 			Name string `json:"name"`

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/scheme"
 )
 
 // Finalizers the propagation policies add; the garbage collector, not the
@@ -26,8 +27,12 @@ const (
 func deleteOptions(r *http.Request, body []byte) (*metav1.DeleteOptions, error) {
 	opts := &metav1.DeleteOptions{}
 	if len(body) > 0 {
-		if err := json.Unmarshal(body, opts); err != nil {
-			return nil, badRequest("decode DeleteOptions: %v", err)
+		// client-go sends protobuf, kubectl JSON.
+		gvk := metav1.SchemeGroupVersion.WithKind("DeleteOptions")
+		if _, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, &gvk, opts); err != nil {
+			if jerr := json.Unmarshal(body, opts); jerr != nil {
+				return nil, badRequest("decode DeleteOptions: %v", err)
+			}
 		}
 	}
 	q := r.URL.Query()

@@ -31,11 +31,11 @@ const kubectlPath = "/usr/bin/kubectl"
 
 // testPKI is a CA and the certificates the tests present.
 type testPKI struct {
-	caPEM              []byte
-	serverCert         tls.Certificate
+	caPEM               []byte
+	serverCert          tls.Certificate
 	adminCert, adminKey []byte
 	nodeCert, nodeKey   []byte
-	pool               *x509.CertPool
+	pool                *x509.CertPool
 }
 
 func newPKI(t *testing.T) *testPKI {

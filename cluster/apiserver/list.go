@@ -101,9 +101,9 @@ func decodeContinue(s string) (continueToken, error) {
 
 // listResult is a page of selected objects.
 type listResult struct {
-	objs     []runtime.Object
-	rev      uint64
-	cont     string
+	objs []runtime.Object
+	rev  uint64
+	cont string
 }
 
 // collect reads the selected objects of a prefix, a page at a time when

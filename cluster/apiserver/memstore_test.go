@@ -228,4 +228,4 @@ func (m *memStore) Revision() uint64 {
 }
 
 func (m *memStore) Leader() (string, string) { return "mem", "" }
-func (m *memStore) IsLeader() bool            { return !m.notLeader }
+func (m *memStore) IsLeader() bool           { return !m.notLeader }
