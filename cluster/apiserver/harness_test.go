@@ -36,6 +36,8 @@ type testPKI struct {
 	adminCert, adminKey []byte
 	nodeCert, nodeKey   []byte
 	pool                *x509.CertPool
+	// issue makes a client certificate (server: a serving one for 127.0.0.1).
+	issue func(cn string, orgs []string, server bool) (certPEM, keyPEM []byte)
 }
 
 func newPKI(t *testing.T) *testPKI {
@@ -54,7 +56,9 @@ func newPKI(t *testing.T) *testPKI {
 		t.Fatal(err)
 	}
 	ca, _ := x509.ParseCertificate(caDER)
-	issue := func(serial int64, subj pkix.Name, server bool) ([]byte, []byte) {
+	serial := int64(1)
+	issue := func(subj pkix.Name, server bool) ([]byte, []byte) {
+		serial++
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			t.Fatal(err)
@@ -82,12 +86,15 @@ func newPKI(t *testing.T) *testPKI {
 	}
 	p := &testPKI{caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), pool: x509.NewCertPool()}
 	p.pool.AddCert(ca)
-	sc, sk := issue(2, pkix.Name{CommonName: "drover-apiserver"}, true)
+	p.issue = func(cn string, orgs []string, server bool) ([]byte, []byte) {
+		return issue(pkix.Name{CommonName: cn, Organization: orgs}, server)
+	}
+	sc, sk := issue(pkix.Name{CommonName: "drover-apiserver"}, true)
 	if p.serverCert, err = tls.X509KeyPair(sc, sk); err != nil {
 		t.Fatal(err)
 	}
-	p.adminCert, p.adminKey = issue(3, pkix.Name{CommonName: "admin", Organization: []string{"system:masters"}}, false)
-	p.nodeCert, p.nodeKey = issue(4, pkix.Name{CommonName: "system:node:n1", Organization: []string{"system:nodes"}}, false)
+	p.adminCert, p.adminKey = issue(pkix.Name{CommonName: "admin", Organization: []string{"system:masters"}}, false)
+	p.nodeCert, p.nodeKey = issue(pkix.Name{CommonName: "system:node:n1", Organization: []string{"system:nodes"}}, false)
 	return p
 }
 
@@ -104,7 +111,14 @@ type testServer struct {
 
 func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
 	t.Helper()
-	ts := &testServer{t: t, store: newMemStore(), pki: newPKI(t), dir: t.TempDir()}
+	return startServerWith(t, newPKI(t), newMemStore(), mutate...)
+}
+
+// startServerWith serves a given store with a given PKI; namespaces are
+// seeded only into a store that takes writes.
+func startServerWith(t *testing.T, pki *testPKI, st *memStore, mutate ...func(*Config)) *testServer {
+	t.Helper()
+	ts := &testServer{t: t, store: st, pki: pki, dir: t.TempDir()}
 	cfg := Config{Store: ts.store, Kinds: testKinds()}
 	for _, m := range mutate {
 		m(&cfg)
@@ -124,8 +138,10 @@ func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
 	ts.srv.StartTLS()
 	t.Cleanup(ts.srv.Close)
 	ts.url = ts.srv.URL
-	ts.seedNamespace("default")
-	ts.seedNamespace("kube-node-lease")
+	if !st.notLeader {
+		ts.seedNamespace("default")
+		ts.seedNamespace("kube-node-lease")
+	}
 	ts.kubeconfig = ts.writeKubeconfig("admin", ts.pki.adminCert, ts.pki.adminKey)
 	return ts
 }
