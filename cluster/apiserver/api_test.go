@@ -15,6 +15,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/drover/drover/cluster/apiserver/kinds"
 )
 
 // readEvents reads a watch stream's events until it ends.
@@ -280,5 +282,63 @@ func TestUnauthenticated(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != 401 {
 		t.Fatalf("no client certificate: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestMiscVerbs(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.BookmarkInterval = 20 * time.Millisecond })
+	c := ts.client()
+	ctx := context.Background()
+	for _, n := range []string{"a", "b", "c"} {
+		p := newPod(n, "")
+		p.Labels["grp"] = map[bool]string{true: "x", false: "y"}[n != "c"]
+		if _, err := c.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "grp=x"}); err != nil {
+		t.Fatal(err)
+	}
+	left, err := c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if err != nil || len(left.Items) != 1 || left.Items[0].Name != "c" {
+		t.Fatalf("after deletecollection grp=x: %v %+v", err, left)
+	}
+	// YAML when asked.
+	resp, body := ts.do("GET", "/api/v1/namespaces/default/pods/c", "", "application/yaml", nil)
+	if resp.Header.Get("Content-Type") != "application/yaml" || !bytes.Contains(body, []byte("kind: Pod\n")) {
+		t.Errorf("yaml: %q %s", resp.Header.Get("Content-Type"), body)
+	}
+	// The legacy /watch/ prefix, with bookmarks on a short interval.
+	resp, body = ts.do("GET", "/api/v1/watch/namespaces/default/pods?allowWatchBookmarks=true&timeoutSeconds=1", "", "", nil)
+	evs := readEvents(t, body)
+	if resp.StatusCode != 200 || len(evs) < 2 || evs[0].Type != "ADDED" || evs[len(evs)-1].Type != "BOOKMARK" {
+		t.Errorf("legacy watch: %d %+v", resp.StatusCode, evs)
+	}
+	// A follower with no leader to forward to answers 503.
+	st := newMemStore()
+	st.notLeader = true
+	lone := startServerWith(t, ts.pki, st)
+	_, err = lone.client().CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if !apierrors.IsServiceUnavailable(err) {
+		t.Errorf("list with no leader: %v, want 503", err)
+	}
+}
+
+func TestOpenAPIV2Protobuf(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.OpenAPIV2 = func([]*kinds.Kind) []byte {
+			return []byte(`{"swagger":"2.0","info":{"title":"drover","version":"v1"},"paths":{}}`)
+		}
+	})
+	doc, err := ts.client().Discovery().OpenAPISchema()
+	if err != nil {
+		t.Fatalf("client-go reads /openapi/v2: %v", err)
+	}
+	if doc.Swagger != "2.0" || doc.Info.Title != "drover" {
+		t.Errorf("document %v", doc)
+	}
+	resp, body := ts.do("GET", "/openapi/v2", "", "application/json", nil)
+	if resp.StatusCode != 200 || !bytes.HasPrefix(body, []byte(`{"swagger"`)) {
+		t.Errorf("json form: %d %s", resp.StatusCode, body)
 	}
 }

@@ -95,6 +95,8 @@ type server struct {
 	groups    []groupVersions // non-core groups in first-seen order
 	openapiV3 map[string][]byte
 	openapiV2 []byte
+	// openapiV2Proto is openapiV2 in the protobuf form client-go reads.
+	openapiV2Proto []byte
 }
 
 type groupVersions struct {
@@ -147,6 +149,13 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if cfg.OpenAPIV2 != nil {
 		s.openapiV2 = cfg.OpenAPIV2(cfg.Kinds)
+		if len(s.openapiV2) > 0 {
+			pb, err := v2Proto(s.openapiV2)
+			if err != nil {
+				return nil, fmt.Errorf("apiserver: %w", err)
+			}
+			s.openapiV2Proto = pb
+		}
 	}
 	return s, nil
 }

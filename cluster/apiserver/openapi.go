@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	openapi_v2 "github.com/google/gnostic-models/openapiv2"
+	"google.golang.org/protobuf/proto"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -21,6 +23,12 @@ func (s *server) serveOpenAPI(w http.ResponseWriter, r *http.Request) error {
 	case path == "/openapi/v2":
 		if len(s.openapiV2) == 0 {
 			return apierrors.NewNotFound(schema.GroupResource{}, "")
+		}
+		// client-go asks for the protobuf form (and parses nothing else).
+		if strings.Contains(r.Header.Get("Accept"), "protobuf") && len(s.openapiV2Proto) > 0 {
+			w.Header().Set("Content-Type", "application/octet-stream") // the proto media type does not parse as one
+			_, _ = w.Write(s.openapiV2Proto)
+			return nil
 		}
 		w.Header().Set("Content-Type", mediaJSON)
 		_, _ = w.Write(s.openapiV2)
@@ -56,6 +64,15 @@ func (s *server) serveOpenAPI(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return apierrors.NewNotFound(schema.GroupResource{}, "")
+}
+
+// v2Proto converts a swagger 2.0 JSON document to its protobuf form.
+func v2Proto(doc []byte) ([]byte, error) {
+	d, err := openapi_v2.ParseDocument(doc)
+	if err != nil {
+		return nil, fmt.Errorf("parse openapi v2 document: %w", err)
+	}
+	return proto.Marshal(d)
 }
 
 func docHash(doc []byte) string {
