@@ -134,6 +134,21 @@ func (s *server) deleteOne(ctx context.Context, req *request, old runtime.Object
 		}
 		return s.markDeleted(ctx, req, obj, rev, changed, dry)
 	}
+	if ns, ok := obj.(*corev1.Namespace); ok && (len(ns.Spec.Finalizers) > 0 || len(finalizers) > 0) {
+		// The namespace controller empties it, then clears spec.finalizers
+		// through /finalize.
+		if ns.DeletionTimestamp == nil {
+			t := metav1.NewTime(s.now())
+			zero := int64(0)
+			ns.DeletionTimestamp, ns.DeletionGracePeriodSeconds = &t, &zero
+			changed = true
+		}
+		if ns.Status.Phase != corev1.NamespaceTerminating {
+			ns.Status.Phase = corev1.NamespaceTerminating
+			changed = true
+		}
+		return s.markDeleted(ctx, req, obj, rev, changed, dry)
+	}
 	if len(finalizers) > 0 {
 		if om.GetDeletionTimestamp() == nil {
 			t := metav1.NewTime(s.now())

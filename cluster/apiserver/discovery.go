@@ -39,6 +39,9 @@ func subresourcesOf(k *kinds.Kind) []subresource {
 	if k.Scale != nil {
 		out = append(out, subresource{"scale", scaleGVK, metav1.Verbs{"get", "patch", "update"}})
 	}
+	if isNamespaces(k) {
+		out = append(out, subresource{"finalize", k.GVK, metav1.Verbs{"update"}})
+	}
 	if k.GVK.Group == "" && k.Resource == "pods" {
 		out = append(out,
 			subresource{"attach", schema.GroupVersionKind{Version: "v1", Kind: "PodAttachOptions"}, metav1.Verbs{"create", "get"}},

@@ -225,6 +225,13 @@ func (s *server) serveResource(w http.ResponseWriter, r *http.Request, req *requ
 		if !req.kind.HasStatus {
 			return apierrors.NewNotFound(req.gr, req.name)
 		}
+	case "finalize":
+		if !isNamespaces(req.kind) {
+			return apierrors.NewNotFound(req.gr, req.name)
+		}
+		if req.verb != "update" {
+			return methodNotAllowed(schema.GroupResource{Resource: "namespaces/finalize"}, req.verb)
+		}
 	default:
 		return s.serveSubresource(w, r, req)
 	}

@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -30,8 +31,12 @@ func testKinds() []*kinds.Kind {
 			ShortNames: []string{"ns"}, HasStatus: true,
 			New: func() runtime.Object { return &corev1.Namespace{} }, NewList: func() runtime.Object { return &corev1.NamespaceList{} },
 			Default: func(o runtime.Object) {
-				if ns := o.(*corev1.Namespace); ns.Status.Phase == "" {
+				ns := o.(*corev1.Namespace)
+				if ns.Status.Phase == "" {
 					ns.Status.Phase = corev1.NamespaceActive
+				}
+				if len(ns.Spec.Finalizers) == 0 {
+					ns.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
 				}
 			},
 			Validate: func(o, old runtime.Object) field.ErrorList { return nil },
@@ -130,6 +135,11 @@ func testKinds() []*kinds.Kind {
 				d := o.(*appsv1.Deployment)
 				return []any{d.Name, fmt.Sprintf("%d/%d", d.Status.ReadyReplicas, *d.Spec.Replicas), ageOf(o, now)}
 			},
+		},
+		{
+			GVK: schedulingv1.SchemeGroupVersion.WithKind("PriorityClass"), Resource: "priorityclasses", Singular: "priorityclass",
+			ShortNames: []string{"pc"},
+			New:        func() runtime.Object { return &schedulingv1.PriorityClass{} }, NewList: func() runtime.Object { return &schedulingv1.PriorityClassList{} },
 		},
 		{
 			GVK: coordinationv1.SchemeGroupVersion.WithKind("Lease"), Resource: "leases", Singular: "lease", Namespaced: true,

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -126,6 +127,9 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, req *request) er
 	if err := s.prepareCreate(k, obj); err != nil {
 		return err
 	}
+	if err := s.admit(r.Context(), req, obj); err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		if generated {
 			m.SetName(m.GetGenerateName() + rand.String(5))
@@ -210,6 +214,21 @@ func (s *server) commit(ctx context.Context, req *request, old, obj runtime.Obje
 	if err != nil {
 		return nil, err
 	}
+	if isNamespaces(k) {
+		// spec.finalizers move only through /finalize, as on Kubernetes.
+		oldFin, _, _ := unstructured.NestedFieldCopy(oldMap, "spec", "finalizers")
+		if req.subresource == "finalize" {
+			newFin, _, _ := unstructured.NestedFieldCopy(newMap, "spec", "finalizers")
+			newMap = cloneMap(oldMap)
+			oldFin = newFin
+		}
+		unstructured.RemoveNestedField(newMap, "spec", "finalizers")
+		if oldFin != nil {
+			if err := unstructured.SetNestedField(newMap, oldFin, "spec", "finalizers"); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if k.HasStatus {
 		switch req.subresource {
 		case "status":
@@ -246,7 +265,16 @@ func (s *server) commit(ctx context.Context, req *request, old, obj runtime.Obje
 		return nil, err
 	}
 	if k.Default != nil {
+		// Defaults never bring back a namespace finalizer /finalize removed.
+		ns, _ := obj.(*corev1.Namespace)
+		var fin []corev1.FinalizerName
+		if ns != nil {
+			fin = ns.Spec.Finalizers
+		}
 		k.Default(obj)
+		if ns != nil {
+			ns.Spec.Finalizers = fin
+		}
 	}
 	if err := validate(k, obj, old); err != nil {
 		return nil, err
@@ -257,7 +285,7 @@ func (s *server) commit(ctx context.Context, req *request, old, obj runtime.Obje
 		return obj, nil
 	}
 	key := objectKey(k, nm.GetNamespace(), nm.GetName())
-	if deletionDue(nm) {
+	if deletionDue(obj) {
 		kv, err := s.cfg.Store.Delete(ctx, key, rev)
 		if err != nil {
 			return nil, storeErr(err, req.gr, nm.GetName())
@@ -279,8 +307,12 @@ func (s *server) commit(ctx context.Context, req *request, old, obj runtime.Obje
 
 // deletionDue: the object is being deleted, no finalizer holds it and no
 // grace period is running.
-func deletionDue(m metav1.Object) bool {
+func deletionDue(obj runtime.Object) bool {
+	m := accessor(obj)
 	if m.GetDeletionTimestamp() == nil || len(m.GetFinalizers()) > 0 {
+		return false
+	}
+	if ns, ok := obj.(*corev1.Namespace); ok && len(ns.Spec.Finalizers) > 0 {
 		return false
 	}
 	g := m.GetDeletionGracePeriodSeconds()
@@ -308,6 +340,8 @@ func setOrDelete(m map[string]any, key string, v any) {
 	}
 	m[key] = v
 }
+
+func isNamespaces(k *kinds.Kind) bool { return k.GVK.Group == "" && k.Resource == "namespaces" }
 
 // allowCreateOnUpdate lists the kinds a PUT may create, as Kubernetes.
 func allowCreateOnUpdate(k *kinds.Kind) bool {
