@@ -15,6 +15,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/metadata"
 
 	"github.com/drover/drover/cluster/apiserver/kinds"
 )
@@ -340,5 +342,41 @@ func TestOpenAPIV2Protobuf(t *testing.T) {
 	resp, body := ts.do("GET", "/openapi/v2", "", "application/json", nil)
 	if resp.StatusCode != 200 || !bytes.HasPrefix(body, []byte(`{"swagger"`)) {
 		t.Errorf("json form: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestMetadataClient(t *testing.T) {
+	ts := startServer(t)
+	if _, err := ts.client().CoreV1().Pods("default").Create(context.Background(), newPod("m", ""), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mc, err := metadata.NewForConfig(ts.restConfig(ts.pki.adminCert, ts.pki.adminKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := mc.Resource(corev1.SchemeGroupVersion.WithResource("pods")).Namespace("default")
+	list, err := pods.List(context.Background(), metav1.ListOptions{})
+	if err != nil || len(list.Items) != 1 || list.Items[0].Name != "m" || list.Items[0].UID == "" {
+		t.Fatalf("metadata list: %v %+v", err, list)
+	}
+	one, err := pods.Get(context.Background(), "m", metav1.GetOptions{})
+	if err != nil || one.Labels["app"] != "m" {
+		t.Fatalf("metadata get: %v %+v", err, one)
+	}
+	w, err := pods.Watch(context.Background(), metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if err := ts.client().CoreV1().Pods("default").Delete(context.Background(), "m", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-w.ResultChan():
+		if pom, ok := ev.Object.(*metav1.PartialObjectMetadata); ev.Type != watch.Deleted || !ok || pom.Name != "m" {
+			t.Fatalf("metadata watch event %s %T", ev.Type, ev.Object)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no metadata watch event")
 	}
 }

@@ -43,6 +43,10 @@ func (s *server) respond(w http.ResponseWriter, r *http.Request, req *request, c
 		writeObject(w, r, code, t)
 		return nil
 	}
+	if outputAs(r) == asMetadata {
+		writeObject(w, r, code, partialMetadata(obj))
+		return nil
+	}
 	writeObject(w, r, code, obj)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -199,6 +200,18 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, req *request) erro
 		}
 		t.ResourceVersion, t.Continue = rv, res.cont
 		writeObject(w, r, http.StatusOK, t)
+		return nil
+	}
+	if outputAs(r) == asMetadata {
+		pl := &metav1.PartialObjectMetadataList{
+			TypeMeta: metav1.TypeMeta{Kind: "PartialObjectMetadataList", APIVersion: "meta.k8s.io/v1"},
+			ListMeta: metav1.ListMeta{ResourceVersion: rv, Continue: res.cont},
+			Items:    []metav1.PartialObjectMetadata{},
+		}
+		for _, obj := range res.objs {
+			pl.Items = append(pl.Items, *partialMetadata(obj))
+		}
+		writeObject(w, r, http.StatusOK, pl)
 		return nil
 	}
 	list, err := s.newList(req.kind, res.objs, rv, res.cont)

@@ -14,22 +14,45 @@ import (
 	"github.com/drover/drover/cluster/apiserver/kinds"
 )
 
-// wantsTable says whether the Accept header asks for a meta.k8s.io Table
-// ahead of a plain object, as kubectl get does.
-func wantsTable(r *http.Request) (bool, error) {
+// Output forms a client may ask for besides the object itself.
+const (
+	asObject   = ""
+	asTable    = "Table"
+	asMetadata = "PartialObjectMetadata" // or its List, for lists
+)
+
+// outputAs reads the Accept header's first form the server can produce:
+// a meta.k8s.io Table (kubectl get), PartialObjectMetadata (metadata
+// informers) or the object. Protobuf forms are skipped: replies are JSON.
+func outputAs(r *http.Request) string {
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
+		if err != nil || mt == mediaProtobuf {
 			continue
 		}
-		if params["as"] == "Table" && params["g"] == "meta.k8s.io" && (params["v"] == "v1" || params["v"] == "v1beta1") {
-			return mt == mediaJSON || mt == "*/*", nil
-		}
-		if params["as"] == "" {
-			return false, nil // a plain type comes first
+		switch {
+		case params["as"] == "":
+			return asObject
+		case params["g"] != "meta.k8s.io" || (params["v"] != "v1" && params["v"] != "v1beta1"):
+			continue
+		case params["as"] == "Table":
+			return asTable
+		case params["as"] == "PartialObjectMetadata" || params["as"] == "PartialObjectMetadataList":
+			return asMetadata
 		}
 	}
-	return false, nil
+	return asObject
+}
+
+// wantsTable says whether the caller asked for a Table.
+func wantsTable(r *http.Request) (bool, error) { return outputAs(r) == asTable, nil }
+
+// partialMetadata is an object's metadata alone.
+func partialMetadata(obj runtime.Object) *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{
+		TypeMeta:   metav1.TypeMeta{Kind: "PartialObjectMetadata", APIVersion: "meta.k8s.io/v1"},
+		ObjectMeta: objectMetaOf(accessor(obj)),
+	}
 }
 
 // defaultColumns serve kinds that define none, as Kubernetes' default
@@ -70,12 +93,7 @@ func (s *server) table(r *http.Request, k *kinds.Kind, objs []runtime.Object, wi
 		}
 		switch include {
 		case metav1.IncludeMetadata:
-			m := accessor(obj)
-			pom := &metav1.PartialObjectMetadata{
-				TypeMeta:   metav1.TypeMeta{Kind: "PartialObjectMetadata", APIVersion: "meta.k8s.io/v1"},
-				ObjectMeta: objectMetaOf(m),
-			}
-			b, err := json.Marshal(pom)
+			b, err := json.Marshal(partialMetadata(obj))
 			if err != nil {
 				return nil, err
 			}

@@ -28,7 +28,7 @@ type watchStream struct {
 	r     *http.Request
 	k     *kinds.Kind
 	table bool
-	first bool
+	meta  bool
 }
 
 func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
@@ -41,6 +41,8 @@ func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
 		}
 		t.ResourceVersion = accessor(obj).GetResourceVersion()
 		raw, err = json.Marshal(t)
+	} else if ws.meta && typ != watch.Error {
+		raw, err = json.Marshal(partialMetadata(obj))
 	} else {
 		raw, err = json.Marshal(obj)
 	}
@@ -124,7 +126,7 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request, req *request) err
 		// starts from the state read now.
 		from = res.rev
 	}
-	ws := &watchStream{s: s, w: w, r: r, k: req.kind, table: table}
+	ws := &watchStream{s: s, w: w, r: r, k: req.kind, table: table, meta: outputAs(r) == asMetadata}
 	ch, err := s.cfg.Store.Watch(ctx, prefix, from)
 	if errors.Is(err, store.ErrCompacted) {
 		startStream(w, table)
