@@ -20,7 +20,7 @@ var info = &spec.Info{InfoProps: spec.InfoProps{Title: "drover", Version: "v1"}}
 
 // swagger builds the v2 document of all the kinds: every path and every
 // definition they reach.
-func swagger(ks []*kinds.Kind) *spec.Swagger {
+func swagger(ks []*kinds.Kind) (*spec.Swagger, map[string][]string) {
 	b := newBuilder()
 	paths := map[string]spec.PathItem{}
 	for _, k := range ks {
@@ -47,7 +47,7 @@ func swagger(ks []*kinds.Kind) *spec.Swagger {
 		Info:        info,
 		Paths:       &spec.Paths{Paths: paths},
 		Definitions: b.defs,
-	}}
+	}}, b.v3OneOf
 }
 
 func gvkMap(gvk schema.GroupVersionKind) map[string]string {
@@ -72,7 +72,8 @@ func groupVersions(ks []*kinds.Kind) []schema.GroupVersion {
 // V2 returns the OpenAPI v2 (swagger) document of the kinds in JSON, what
 // /openapi/v2 serves for Accept: application/json.
 func V2(ks []*kinds.Kind) []byte {
-	b, err := json.Marshal(swagger(ks))
+	doc, _ := swagger(ks)
+	b, err := json.Marshal(doc)
 	if err != nil {
 		// Marshalling the document's own types cannot fail on data
 		// built here; a failure is a bug worth a loud stop.
@@ -99,7 +100,7 @@ func V2Proto(ks []*kinds.Kind) ([]byte, error) {
 // /openapi/v3/<key> serves it under ("api/v1", "apis/apps/v1"). Each holds
 // its group version's paths and the schemas they reach.
 func V3(ks []*kinds.Kind) map[string][]byte {
-	all := swagger(ks)
+	all, oneOf := swagger(ks)
 	out := map[string][]byte{}
 	for _, gv := range groupVersions(ks) {
 		prefix := "/" + groupVersionPath(gv) + "/"
@@ -117,6 +118,11 @@ func V3(ks []*kinds.Kind) map[string][]byte {
 		}}
 		doc := openapiconv.ConvertV2ToV3(part)
 		doc.Version = "3.0.0"
+		for name, types := range oneOf {
+			if s, ok := doc.Components.Schemas[name]; ok {
+				toV3OneOf(s, types)
+			}
+		}
 		b, err := json.Marshal(doc)
 		if err != nil {
 			panic(fmt.Sprintf("marshal openapi v3 %s: %v", gv, err))

@@ -30,6 +30,7 @@ func definitionName(t reflect.Type) string {
 type (
 	schemaTyper     interface{ OpenAPISchemaType() []string }
 	schemaFormatter interface{ OpenAPISchemaFormat() string }
+	v3OneOfTyper    interface{ OpenAPIV3OneOfTypes() []string }
 	swaggerDoc      interface{ SwaggerDoc() map[string]string }
 )
 
@@ -43,9 +44,12 @@ var opaqueTypes = map[reflect.Type]bool{
 // of every type they reach.
 type builder struct {
 	defs spec.Definitions
+	// v3OneOf holds the types that v3 describes as one of several
+	// (Quantity: string or number; IntOrString: integer or string).
+	v3OneOf map[string][]string
 }
 
-func newBuilder() *builder { return &builder{defs: spec.Definitions{}} }
+func newBuilder() *builder { return &builder{defs: spec.Definitions{}, v3OneOf: map[string][]string{}} }
 
 func refTo(name string) spec.Schema {
 	return spec.Schema{SchemaProps: spec.SchemaProps{Ref: spec.MustCreateRef("#/definitions/" + name)}}
@@ -120,6 +124,9 @@ func (b *builder) define(t reflect.Type) spec.Schema {
 		s.Type = typer.OpenAPISchemaType()
 		if f, ok := zero.(schemaFormatter); ok {
 			s.Format = f.OpenAPISchemaFormat()
+		}
+		if v3, ok := zero.(v3OneOfTyper); ok {
+			b.v3OneOf[definitionName(t)] = v3.OpenAPIV3OneOfTypes()
 		}
 		return s
 	}
@@ -214,4 +221,27 @@ func refsOf(s *spec.Schema, out map[string]bool) {
 	for i := range s.AllOf {
 		refsOf(&s.AllOf[i], out)
 	}
+}
+
+// toV3OneOf rewrites a leaf definition for v3 as Kubernetes publishes it:
+// without a single type, one of its types instead; an int-or-string also
+// says so, which kubectl explain shows as <IntOrString>.
+func toV3OneOf(s *spec.Schema, types []string) {
+	alternatives := make([]spec.Schema, 0, len(types))
+	for _, typ := range types {
+		alternatives = append(alternatives, typed(typ, ""))
+	}
+	s.Type, s.Format = nil, ""
+	// The extensions map may be shared with the v2 definition: copy it.
+	ext := spec.Extensions{}
+	for k, v := range s.Extensions {
+		ext[k] = v
+	}
+	s.Extensions = ext
+	if len(types) == 2 && types[0] == "integer" && types[1] == "string" {
+		s.AnyOf = alternatives
+		s.AddExtension("x-kubernetes-int-or-string", true)
+		return
+	}
+	s.OneOf = alternatives
 }
