@@ -1,10 +1,13 @@
 package openapi
 
 import (
+	"crypto/sha512"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 
 	openapi_v2 "github.com/google/gnostic-models/openapiv2"
 	"google.golang.org/protobuf/proto"
@@ -163,4 +166,23 @@ func reachable(defs spec.Definitions, paths map[string]spec.PathItem) spec.Defin
 		want = next
 	}
 	return out
+}
+
+// V3Index returns the /openapi/v3 discovery document for docs (as V3
+// returns them): each group version's URL with a hash of its content, so
+// clients cache a document until it changes.
+func V3Index(docs map[string][]byte) []byte {
+	type entry struct {
+		URL string `json:"serverRelativeURL"`
+	}
+	paths := map[string]entry{}
+	for key, doc := range docs {
+		sum := sha512.Sum512(doc)
+		paths[key] = entry{URL: "/openapi/v3/" + key + "?hash=" + strings.ToUpper(hex.EncodeToString(sum[:]))}
+	}
+	b, err := json.Marshal(map[string]interface{}{"paths": paths})
+	if err != nil {
+		panic(fmt.Sprintf("marshal openapi v3 index: %v", err))
+	}
+	return b
 }

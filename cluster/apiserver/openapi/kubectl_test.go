@@ -42,10 +42,7 @@ func discoveryServer(t *testing.T, ks []*kinds.Kind) *httptest.Server {
 		})
 	}
 	docs := V3(ks)
-	index := map[string]map[string]map[string]string{"paths": {}}
-	for key := range docs {
-		index["paths"][key] = map[string]string{"serverRelativeURL": "/openapi/v3/" + key + "?hash=1"}
-	}
+	index := V3Index(docs)
 	mux := http.NewServeMux()
 	writeJSON := func(w http.ResponseWriter, v interface{}) {
 		w.Header().Set("Content-Type", "application/json")
@@ -55,7 +52,10 @@ func discoveryServer(t *testing.T, ks []*kinds.Kind) *httptest.Server {
 		writeJSON(w, &metav1.APIVersions{TypeMeta: metav1.TypeMeta{Kind: "APIVersions"}, Versions: []string{"v1"}})
 	})
 	mux.HandleFunc("/apis", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, groups) })
-	mux.HandleFunc("/openapi/v3", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, index) })
+	mux.HandleFunc("/openapi/v3", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(index)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if key, ok := strings.CutPrefix(r.URL.Path, "/openapi/v3/"); ok && docs[key] != nil {
 			w.Header().Set("Content-Type", "application/json")

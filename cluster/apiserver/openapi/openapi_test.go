@@ -309,3 +309,20 @@ func TestTypeNames(t *testing.T) {
 		}
 	}
 }
+
+// Documents are the same bytes each time, so the index's hashes hold
+// across restarts and servers.
+func TestDocumentsDeterministic(t *testing.T) {
+	a, b := V3(kinds.All()), V3(kinds.All())
+	for key := range a {
+		if string(a[key]) != string(b[key]) {
+			t.Errorf("v3 %s differs between two builds", key)
+		}
+	}
+	if string(V2(kinds.All())) != string(V2(kinds.All())) {
+		t.Error("v2 differs between two builds")
+	}
+	if string(V3Index(a)) != string(V3Index(b)) {
+		t.Error("v3 index differs between two builds")
+	}
+}
