@@ -1,0 +1,382 @@
+package apiserver
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/metadata"
+
+	"github.com/drover/drover/cluster/apiserver/kinds"
+)
+
+// readEvents reads a watch stream's events until it ends.
+func readEvents(t *testing.T, body []byte) []metav1.WatchEvent {
+	t.Helper()
+	var evs []metav1.WatchEvent
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev metav1.WatchEvent
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("watch line %q: %v", sc.Text(), err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+func TestWatchListInitialEvents(t *testing.T) {
+	ts := startServer(t)
+	c := ts.client()
+	ctx := context.Background()
+	for _, n := range []string{"a", "b"} {
+		if _, err := c.CoreV1().Pods("default").Create(ctx, newPod(n, ""), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, body := ts.do("GET", "/api/v1/namespaces/default/pods?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1", "", "", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("watch: %d %s", resp.StatusCode, body)
+	}
+	evs := readEvents(t, body)
+	if len(evs) != 3 || evs[0].Type != "ADDED" || evs[1].Type != "ADDED" || evs[2].Type != "BOOKMARK" {
+		t.Fatalf("events %+v, want ADDED ADDED BOOKMARK", evs)
+	}
+	var bm metav1.PartialObjectMetadata
+	if err := json.Unmarshal(evs[2].Object.Raw, &bm); err != nil {
+		t.Fatal(err)
+	}
+	if bm.Annotations[initialEventsEnd] != "true" || bm.ResourceVersion == "" {
+		t.Errorf("bookmark %s lacks the initial-events-end annotation or a resourceVersion", evs[2].Object.Raw)
+	}
+	resp, body = ts.do("GET", "/api/v1/pods?watch=true&sendInitialEvents=true", "", "", nil)
+	if resp.StatusCode != 400 {
+		t.Errorf("sendInitialEvents without NotOlderThan: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestWatchSelectorLeaves(t *testing.T) {
+	ts := startServer(t)
+	c := ts.client()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := c.CoreV1().Pods("default").Create(ctx, newPod("a", ""), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.CoreV1().Pods("").Watch(ctx, metav1.ListOptions{LabelSelector: "app=a", ResourceVersion: p.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if _, err := c.CoreV1().Pods("default").Patch(ctx, "a", types.MergePatchType, []byte(`{"metadata":{"labels":{"app":"other"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CoreV1().Pods("default").Patch(ctx, "a", types.MergePatchType, []byte(`{"metadata":{"labels":{"app":"a"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 2 {
+		select {
+		case ev := <-w.ResultChan():
+			got = append(got, string(ev.Type))
+		case <-ctx.Done():
+			t.Fatalf("events so far %v", got)
+		}
+	}
+	if got[0] != "DELETED" || got[1] != "ADDED" {
+		t.Errorf("leaving and re-entering the selector: %v, want [DELETED ADDED]", got)
+	}
+}
+
+func TestStatusSubresource(t *testing.T) {
+	ts := startServer(t)
+	c := ts.client()
+	ctx := context.Background()
+	p, err := c.CoreV1().Pods("default").Create(ctx, newPod("s", ""), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A write to the object keeps the stored status.
+	p.Status.Phase = corev1.PodRunning
+	p.Labels["x"] = "1"
+	p, err = c.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status.Phase != corev1.PodPending || p.Labels["x"] != "1" {
+		t.Fatalf("update of the object: phase %s labels %v", p.Status.Phase, p.Labels)
+	}
+	// A write to /status keeps everything else.
+	p.Status.Phase = corev1.PodRunning
+	p.Spec.Containers[0].Image = "changed"
+	p, err = c.CoreV1().Pods("default").UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status.Phase != corev1.PodRunning || p.Spec.Containers[0].Image != "busybox" {
+		t.Fatalf("update of status: phase %s image %s", p.Status.Phase, p.Spec.Containers[0].Image)
+	}
+}
+
+func TestPodBindingEvictionGrace(t *testing.T) {
+	ts := startServer(t)
+	c := ts.client()
+	ctx := context.Background()
+	if _, err := c.CoreV1().Pods("default").Create(ctx, newPod("p", ""), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bind := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Target: corev1.ObjectReference{Kind: "Node", Name: "n1"}}
+	if err := c.CoreV1().Pods("default").Bind(ctx, bind, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := c.CoreV1().Pods("default").Bind(ctx, bind, metav1.CreateOptions{})
+	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), `pod p is already assigned to node "n1"`) {
+		t.Fatalf("second binding: %v", err)
+	}
+	// A bound pod's deletion waits for its node agent.
+	if err := c.CoreV1().Pods("default").Delete(ctx, "p", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.CoreV1().Pods("default").Get(ctx, "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("bound pod went at once: %v", err)
+	}
+	if p.DeletionTimestamp == nil || p.DeletionGracePeriodSeconds == nil || *p.DeletionGracePeriodSeconds != 30 {
+		t.Fatalf("bound pod's deletion: %v %v", p.DeletionTimestamp, p.DeletionGracePeriodSeconds)
+	}
+	zero := int64(0)
+	if err := c.CoreV1().Pods("default").Delete(ctx, "p", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CoreV1().Pods("default").Get(ctx, "p", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("grace 0 left the pod: %v", err)
+	}
+	// Eviction deletes with the eviction's options.
+	if _, err := c.CoreV1().Pods("default").Create(ctx, newPod("e", "n1"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "e", Namespace: "default"}, DeleteOptions: &metav1.DeleteOptions{GracePeriodSeconds: &zero}}
+	if err := c.CoreV1().Pods("default").EvictV1(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CoreV1().Pods("default").Get(ctx, "e", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("evicted pod remains: %v", err)
+	}
+}
+
+func TestCreateSemantics(t *testing.T) {
+	ts := startServer(t)
+	c := ts.client()
+	ctx := context.Background()
+	p := newPod("", "")
+	p.GenerateName = "gen-"
+	got, err := c.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got.Name, "gen-") || len(got.Name) != len("gen-")+5 || got.UID == "" {
+		t.Errorf("generated name %q uid %q", got.Name, got.UID)
+	}
+	dry, err := c.CoreV1().Pods("default").Create(ctx, newPod("dry", ""), metav1.CreateOptions{DryRun: []string{"All"}})
+	if err != nil || dry.Name != "dry" {
+		t.Fatalf("dry run: %v", err)
+	}
+	if _, err := c.CoreV1().Pods("default").Get(ctx, "dry", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("dry-run create stored the pod: %v", err)
+	}
+	if _, err := c.CoreV1().Pods("default").Create(ctx, newPod("Bad_Name", ""), metav1.CreateOptions{}); !apierrors.IsInvalid(err) {
+		t.Errorf("bad name: %v", err)
+	}
+	// A terminating namespace takes no new content.
+	fin := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "going", Finalizers: []string{"example.com/hold"}}}
+	if _, err := c.CoreV1().Namespaces().Create(ctx, fin, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CoreV1().Namespaces().Delete(ctx, "going", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CoreV1().Pods("going").Create(ctx, newPod("late", ""), metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "because it is being terminated") {
+		t.Errorf("create in a terminating namespace: %v", err)
+	}
+	// Warn mode names unknown fields in a Warning header and stores the rest.
+	resp, body := ts.do("POST", "/api/v1/namespaces/default/pods?fieldValidation=Warn", "application/json", "",
+		[]byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"warned"},"spec":{"bogus":1,"containers":[{"name":"c","image":"x"}]}}`))
+	if resp.StatusCode != 201 || !strings.Contains(resp.Header.Get("Warning"), `unknown field \"spec.bogus\"`) {
+		t.Errorf("warn: %d %q %s", resp.StatusCode, resp.Header.Get("Warning"), body)
+	}
+	resp, body = ts.do("POST", "/api/v1/namespaces/default/pods", "application/json", "",
+		[]byte(`{"apiVersion":"apps/v1","kind":"Pod","metadata":{"name":"x"}}`))
+	if resp.StatusCode != 400 {
+		t.Errorf("apiVersion mismatch: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestTablesAndDiscovery(t *testing.T) {
+	ts := startServer(t)
+	c := ts.client()
+	if _, err := c.CoreV1().Pods("default").Create(context.Background(), newPod("t", ""), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const tableAccept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+	resp, body := ts.do("GET", "/api/v1/namespaces/default/pods", "", tableAccept, nil)
+	var tbl metav1.Table
+	if err := json.Unmarshal(body, &tbl); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("table: %d %v %s", resp.StatusCode, err, body)
+	}
+	if tbl.Kind != "Table" || len(tbl.Rows) != 1 || tbl.Rows[0].Cells[0] != "t" || len(tbl.ColumnDefinitions) != 4 {
+		t.Fatalf("table %s", body)
+	}
+	var pom metav1.PartialObjectMetadata
+	if err := json.Unmarshal(tbl.Rows[0].Object.Raw, &pom); err != nil || pom.Kind != "PartialObjectMetadata" || pom.Name != "t" {
+		t.Errorf("row object %s", tbl.Rows[0].Object.Raw)
+	}
+	_, body = ts.do("GET", "/api/v1/namespaces/default/pods?includeObject=Object", "", tableAccept, nil)
+	if !bytes.Contains(body, []byte(`"kind":"Pod"`)) {
+		t.Errorf("includeObject=Object rows lack the pod: %s", body)
+	}
+
+	resp, body = ts.do("GET", "/apis", "", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json", nil)
+	if ct := resp.Header.Get("Content-Type"); ct != aggregatedMedia || !bytes.Contains(body, []byte(`"deployments"`)) {
+		t.Errorf("aggregated discovery: %q %s", ct, body)
+	}
+	resp, body = ts.do("GET", "/api/v1", "", "", nil)
+	var rl metav1.APIResourceList
+	if err := json.Unmarshal(body, &rl); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, r := range rl.APIResources {
+		names[r.Name] = true
+	}
+	for _, n := range []string{"pods", "pods/status", "pods/binding", "pods/eviction", "pods/log", "pods/exec", "namespaces", "nodes/status"} {
+		if !names[n] {
+			t.Errorf("/api/v1 lacks %s", n)
+		}
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/livez", "/version", "/openapi/v3", "/openapi/v3/apis/apps/v1"} {
+		if resp, body := ts.do("GET", p, "", "", nil); resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d %s", p, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestUnauthenticated(t *testing.T) {
+	ts := startServer(t)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: ts.srv.Client().Transport.(*http.Transport).TLSClientConfig}}
+	resp, err := client.Get(ts.url + "/api/v1/pods")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("no client certificate: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestMiscVerbs(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.BookmarkInterval = 20 * time.Millisecond })
+	c := ts.client()
+	ctx := context.Background()
+	for _, n := range []string{"a", "b", "c"} {
+		p := newPod(n, "")
+		p.Labels["grp"] = map[bool]string{true: "x", false: "y"}[n != "c"]
+		if _, err := c.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "grp=x"}); err != nil {
+		t.Fatal(err)
+	}
+	left, err := c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if err != nil || len(left.Items) != 1 || left.Items[0].Name != "c" {
+		t.Fatalf("after deletecollection grp=x: %v %+v", err, left)
+	}
+	// YAML when asked.
+	resp, body := ts.do("GET", "/api/v1/namespaces/default/pods/c", "", "application/yaml", nil)
+	if resp.Header.Get("Content-Type") != "application/yaml" || !bytes.Contains(body, []byte("kind: Pod\n")) {
+		t.Errorf("yaml: %q %s", resp.Header.Get("Content-Type"), body)
+	}
+	// The legacy /watch/ prefix, with bookmarks on a short interval.
+	resp, body = ts.do("GET", "/api/v1/watch/namespaces/default/pods?allowWatchBookmarks=true&timeoutSeconds=1", "", "", nil)
+	evs := readEvents(t, body)
+	if resp.StatusCode != 200 || len(evs) < 2 || evs[0].Type != "ADDED" || evs[len(evs)-1].Type != "BOOKMARK" {
+		t.Errorf("legacy watch: %d %+v", resp.StatusCode, evs)
+	}
+	// A follower with no leader to forward to answers 503.
+	st := newMemStore()
+	st.notLeader = true
+	lone := startServerWith(t, ts.pki, st)
+	_, err = lone.client().CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if !apierrors.IsServiceUnavailable(err) {
+		t.Errorf("list with no leader: %v, want 503", err)
+	}
+}
+
+func TestOpenAPIV2Protobuf(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.OpenAPIV2 = func([]*kinds.Kind) []byte {
+			return []byte(`{"swagger":"2.0","info":{"title":"drover","version":"v1"},"paths":{}}`)
+		}
+	})
+	doc, err := ts.client().Discovery().OpenAPISchema()
+	if err != nil {
+		t.Fatalf("client-go reads /openapi/v2: %v", err)
+	}
+	if doc.Swagger != "2.0" || doc.Info.Title != "drover" {
+		t.Errorf("document %v", doc)
+	}
+	resp, body := ts.do("GET", "/openapi/v2", "", "application/json", nil)
+	if resp.StatusCode != 200 || !bytes.HasPrefix(body, []byte(`{"swagger"`)) {
+		t.Errorf("json form: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestMetadataClient(t *testing.T) {
+	ts := startServer(t)
+	if _, err := ts.client().CoreV1().Pods("default").Create(context.Background(), newPod("m", ""), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mc, err := metadata.NewForConfig(ts.restConfig(ts.pki.adminCert, ts.pki.adminKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := mc.Resource(corev1.SchemeGroupVersion.WithResource("pods")).Namespace("default")
+	list, err := pods.List(context.Background(), metav1.ListOptions{})
+	if err != nil || len(list.Items) != 1 || list.Items[0].Name != "m" || list.Items[0].UID == "" {
+		t.Fatalf("metadata list: %v %+v", err, list)
+	}
+	one, err := pods.Get(context.Background(), "m", metav1.GetOptions{})
+	if err != nil || one.Labels["app"] != "m" {
+		t.Fatalf("metadata get: %v %+v", err, one)
+	}
+	w, err := pods.Watch(context.Background(), metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if err := ts.client().CoreV1().Pods("default").Delete(context.Background(), "m", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-w.ResultChan():
+		if pom, ok := ev.Object.(*metav1.PartialObjectMetadata); ev.Type != watch.Deleted || !ok || pom.Name != "m" {
+			t.Fatalf("metadata watch event %s %T", ev.Type, ev.Object)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no metadata watch event")
+	}
+}
