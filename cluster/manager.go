@@ -57,10 +57,13 @@ type Manager struct {
 	cfg Config
 	log *slog.Logger
 
+	// base outlives requests: roles started by init or join run until the daemon stops.
+	base   context.Context
+	cancel context.CancelFunc
+
 	mu     sync.Mutex
 	member *membership
 	roles  *roles // running roles; nil when none
-	runCtx context.Context
 }
 
 // New returns a Manager; Run starts the roles a previous daemon left configured.
@@ -69,7 +72,8 @@ func New(cfg Config) *Manager {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Manager{cfg: cfg, log: log.With("component", "cluster")}
+	base, cancel := context.WithCancel(context.Background())
+	return &Manager{cfg: cfg, log: log.With("component", "cluster"), base: base, cancel: cancel}
 }
 
 // Name implements daemon.Extension.
@@ -79,7 +83,6 @@ func (m *Manager) Name() string { return "cluster" }
 // stops them when ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Lock()
-	m.runCtx = ctx
 	mb, err := m.load()
 	if err != nil {
 		m.mu.Unlock()
@@ -87,12 +90,13 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	if mb != nil {
 		m.member = mb
-		if m.roles, err = m.startRoles(ctx, mb, nil); err != nil {
+		if m.roles, err = m.startRoles(m.base, mb); err != nil {
 			m.log.Error("cluster roles did not start; the daemon serves the engine without them", "err", err)
 		}
 	}
 	m.mu.Unlock()
 	<-ctx.Done()
+	m.cancel()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.roles != nil {

@@ -38,7 +38,7 @@ func (m *Manager) pkiDir() string { return filepath.Join(m.cfg.StateDir, "pki") 
 
 // startServer opens the state (bootstrapping a new cluster when boot), serves the API and
 // follows the leadership. A joined server's CA key arrives through the replicated state.
-func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool) (_ *serverRole, err error) {
+func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool, afterOpen func() error) (_ *serverRole, err error) {
 	kp, err := pki.ReadKeyPair(m.pkiDir(), "server")
 	if err != nil {
 		return nil, err
@@ -82,7 +82,15 @@ func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool) (_
 	if err := s.rec.follow(ctx); err != nil {
 		return nil, err
 	}
+	if afterOpen != nil {
+		if err := afterOpen(); err != nil {
+			return nil, err
+		}
+	}
 	if s.ca, err = s.loadCA(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.ensureNodeCert(mb); err != nil {
 		return nil, err
 	}
 	apiTLS := pki.ServerTLS(caCert, cert, pki.WithOptionalClientCert(),

@@ -147,7 +147,8 @@ func authorizeNode(node string, a Attributes) (bool, string) {
 			return true, ""
 		}
 	case core && a.Resource == "nodes":
-		if a.Verb == "create" || a.Verb == "update" || a.Verb == "patch" {
+		// delete: a node leaving the cluster removes itself.
+		if a.Verb == "create" || a.Verb == "update" || a.Verb == "patch" || a.Verb == "delete" && a.Subresource == "" {
 			if a.Subresource != "" && a.Subresource != "status" {
 				break
 			}

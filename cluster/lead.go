@@ -1,0 +1,81 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/drover/drover/cluster/scheduler"
+)
+
+// lead is the leader's work: the scheduler, the controllers and the reaper of removed
+// members, all clients of the API like any other.
+func (s *serverRole) lead(ctx context.Context) {
+	log := s.m.log.With("role", "leader")
+	log.Info("leading the cluster")
+	cs, err := s.serverClient()
+	if err != nil {
+		log.Error("leader's API client", "err", err)
+		return
+	}
+	done := make(chan struct{}, 3)
+	go func() {
+		defer func() { done <- struct{}{} }()
+		if err := scheduler.Run(ctx, cs, scheduler.RunOptions{}); err != nil && ctx.Err() == nil {
+			log.Error("scheduler stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		s.runControllers(ctx, cs)
+	}()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		s.reapMembers(ctx, cs)
+	}()
+	for i := 0; i < 3; i++ {
+		<-done
+	}
+}
+
+// reapMembers revokes the certificate of a node whose Node object is deleted (kubectl
+// delete node, drover node rm, drover cluster leave), and takes a server out of the Raft
+// configuration.
+func (s *serverRole) reapMembers(ctx context.Context, cs kubernetes.Interface) {
+	for ctx.Err() == nil {
+		w, err := cs.CoreV1().Nodes().Watch(ctx, metav1.ListOptions{})
+		if err != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+				continue
+			}
+		}
+		for ev := range w.ResultChan() {
+			if ev.Type != watch.Deleted {
+				continue
+			}
+			meta, ok := ev.Object.(metav1.Object)
+			if !ok {
+				continue
+			}
+			name := meta.GetName()
+			if name == s.name || !s.rec.isMember(name) {
+				continue
+			}
+			if err := s.rec.remove(ctx, name); err != nil {
+				s.m.log.Warn("revoke a removed node", "node", name, "err", err)
+			} else {
+				s.m.log.Info("node removed: its certificate is revoked", "node", name)
+			}
+		}
+		w.Stop()
+	}
+}
+
+// runControllers is filled in when cluster/controllers lands.
+func (s *serverRole) runControllers(ctx context.Context, cs kubernetes.Interface) { <-ctx.Done() }
