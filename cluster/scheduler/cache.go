@@ -34,7 +34,8 @@ type Cache struct {
 	antiGroups  map[*termGroup]struct{} // required anti-affinity
 	scoreGroups map[*termGroup]struct{} // preferred terms and required affinity
 
-	elig map[string]*eligibility
+	elig  map[string]*eligibility
+	memos map[string]*nodeMemo
 }
 
 // NewCache returns an empty cache.
@@ -50,6 +51,7 @@ func NewCache() *Cache {
 		antiGroups:     map[*termGroup]struct{}{},
 		scoreGroups:    map[*termGroup]struct{}{},
 		elig:           map[string]*eligibility{},
+		memos:          map[string]*nodeMemo{},
 	}
 }
 
@@ -65,9 +67,30 @@ func (c *Cache) AddNode(node *corev1.Node) {
 	if n.idx < 0 {
 		n.idx = len(c.nodes)
 		c.nodes = append(c.nodes, n)
+		c.nodeGen++
+	} else if labelsOrTaintsChanged(n.node, node) {
+		c.nodeGen++
 	}
 	n.setNode(node)
-	c.nodeGen++
+}
+
+// labelsOrTaintsChanged tells whether derived per-node caches go stale; the
+// frequent status-only updates leave them be.
+func labelsOrTaintsChanged(old, cur *corev1.Node) bool {
+	if old == nil || old.Spec.Unschedulable != cur.Spec.Unschedulable || len(old.Labels) != len(cur.Labels) || len(old.Spec.Taints) != len(cur.Spec.Taints) {
+		return true
+	}
+	for k, v := range cur.Labels {
+		if ov, ok := old.Labels[k]; !ok || ov != v {
+			return true
+		}
+	}
+	for i := range cur.Spec.Taints {
+		if !old.Spec.Taints[i].MatchTaint(&cur.Spec.Taints[i]) || old.Spec.Taints[i].Value != cur.Spec.Taints[i].Value {
+			return true
+		}
+	}
+	return false
 }
 
 // UpdateNode is AddNode: the newest object wins.

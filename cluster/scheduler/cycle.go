@@ -22,6 +22,8 @@ type cycle struct {
 	nodeAff          nodeaffinity.RequiredNodeAffinity
 	hasNodeAff       bool
 	affKey           string
+	affMemo          []int64 // 1 where the required node affinity matches
+	prefMemo         []int64 // preferred node affinity score per node
 
 	// InterPodAffinity: counts by topology key then value.
 	affCounter   *matchCounter
@@ -37,6 +39,18 @@ type cycle struct {
 	prefNodeAff *nodeaffinity.PreferredSchedulingTerms
 	softTols    []corev1.Toleration
 	ipaScore    map[string]map[string]int64
+}
+
+// matchesNodeAffinity is the NodeAffinity filter's test, memoized.
+func (cy *cycle) matchesNodeAffinity(n *nodeInfo) bool {
+	if !cy.hasNodeAff {
+		return true
+	}
+	if cy.affMemo != nil && n.idx >= 0 && n.idx < len(cy.affMemo) {
+		return cy.affMemo[n.idx] == 1
+	}
+	ok, err := cy.nodeAff.Match(n.node)
+	return err == nil && ok
 }
 
 func (cy *cycle) affinityKey() string {
@@ -73,9 +87,20 @@ func newCycle(c *Cache, pod *corev1.Pod) *cycle {
 	cy.nodeAff = nodeaffinity.GetRequiredNodeAffinity(pod)
 	a := pod.Spec.Affinity
 	cy.hasNodeAff = len(pod.Spec.NodeSelector) > 0 || a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil
+	if cy.hasNodeAff {
+		cy.affMemo = c.memo("req:"+cy.affinityKey(), func(n *nodeInfo) int64 {
+			if ok, err := cy.nodeAff.Match(n.node); err == nil && ok {
+				return 1
+			}
+			return 0
+		})
+	}
 	if a != nil && a.NodeAffinity != nil && len(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution) > 0 {
 		if p, err := nodeaffinity.NewPreferredSchedulingTerms(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution); err == nil {
 			cy.prefNodeAff = p
+			cy.prefMemo = c.memo(jsonKey("pref:", a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution), func(n *nodeInfo) int64 {
+				return p.Score(n.node)
+			})
 		}
 	}
 	for _, t := range pod.Spec.Tolerations {

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 )
 
 // eligibility is which nodes count for a pod's topology spread: those its
@@ -38,9 +37,8 @@ func (c *Cache) spreadEligibility(cy *cycle, honorAffinity, honorTaints bool) *e
 	e = &eligibility{gen: c.nodeGen, ok: make([]bool, len(c.nodes)), domains: map[string]int{}}
 	for i, n := range c.nodes {
 		ok := true
-		if honorAffinity && cy.hasNodeAff {
-			m, err := cy.nodeAff.Match(n.node)
-			ok = err == nil && m
+		if honorAffinity {
+			ok = cy.matchesNodeAffinity(n)
 		}
 		if ok && honorTaints {
 			ok = !untolerated(n.hardTaints, cy.pod.Spec.Tolerations)
@@ -94,5 +92,3 @@ func requiredAffinityKey(pod *corev1.Pod) string {
 	}{pod.Spec.NodeSelector, req})
 	return string(b)
 }
-
-var _ = nodeaffinity.GetRequiredNodeAffinity

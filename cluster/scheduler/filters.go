@@ -119,10 +119,7 @@ func untolerated(taints []corev1.Taint, tols []corev1.Toleration) bool {
 
 // NodeAffinity: nodeSelector and required node affinity terms.
 func (cy *cycle) filterNodeAffinity(n *nodeInfo) status {
-	if !cy.hasNodeAff {
-		return status{}
-	}
-	if ok, err := cy.nodeAff.Match(n.node); err != nil || !ok {
+	if !cy.matchesNodeAffinity(n) {
 		return fail(codeUnresolvable, ReasonNodeAffinity)
 	}
 	return status{}

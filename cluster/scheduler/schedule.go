@@ -134,6 +134,8 @@ func (s *Scheduler) findFeasible(cy *cycle) []*nodeInfo {
 	var nextChunk int64
 	const chunk = 16
 	work := func() {
+		done := int32(0)
+		defer func() { atomic.AddInt32(&processed, done) }()
 		for {
 			lo := int(atomic.AddInt64(&nextChunk, chunk) - chunk)
 			if lo >= all || int(atomic.LoadInt32(&found)) >= want {
@@ -147,7 +149,7 @@ func (s *Scheduler) findFeasible(cy *cycle) []*nodeInfo {
 				idx := (start + i) % all
 				n := nodes[idx]
 				st := cy.filter(n)
-				atomic.AddInt32(&processed, 1)
+				done++
 				if st.code != codeSuccess {
 					s.statuses[idx] = st
 					continue

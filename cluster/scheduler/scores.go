@@ -42,7 +42,11 @@ var scoreWeights = [numScores]int64{weightResources, weightNodeAffinity, weightI
 func (cy *cycle) rawScores(strategy ScoringStrategy, n *nodeInfo, i int, rows *[numScores][]int64) {
 	rows[scoreResources][i] = resourceScore(strategy, n, cy.pi)
 	if cy.prefNodeAff != nil {
-		rows[scoreNodeAffinity][i] = cy.prefNodeAff.Score(n.node)
+		if cy.prefMemo != nil && n.idx >= 0 && n.idx < len(cy.prefMemo) {
+			rows[scoreNodeAffinity][i] = cy.prefMemo[n.idx]
+		} else {
+			rows[scoreNodeAffinity][i] = cy.prefNodeAff.Score(n.node)
+		}
 	}
 	if cy.ipaScore != nil {
 		var s int64
