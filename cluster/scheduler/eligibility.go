@@ -87,7 +87,7 @@ func requiredAffinityKey(pod *corev1.Pod) string {
 		req = a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
 	}
 	b, _ := json.Marshal(struct {
-		S map[string]string   `json:"s,omitempty"`
+		S map[string]string    `json:"s,omitempty"`
 		R *corev1.NodeSelector `json:"r,omitempty"`
 	}{pod.Spec.NodeSelector, req})
 	return string(b)

@@ -7,19 +7,19 @@ import (
 // Reasons, worded as kube-scheduler words them; they end up in FitError
 // messages that users and tools match on.
 const (
-	ReasonUnschedulable          = "node(s) were unschedulable"
-	ReasonNodeName               = "node(s) didn't match the requested node name"
-	ReasonTaint                  = "node(s) had untolerated taint(s)"
-	ReasonNodeAffinity           = "node(s) didn't match Pod's node affinity/selector"
-	ReasonTooManyPods            = "Too many pods"
-	ReasonSpread                 = "node(s) didn't match pod topology spread constraints"
-	ReasonSpreadLabel            = ReasonSpread + " (missing required label)"
-	ReasonPodAffinity            = "node(s) didn't match pod affinity rules"
-	ReasonPodAntiAffinity        = "node(s) didn't match pod anti-affinity rules"
-	ReasonExistingAntiAffinity   = "node(s) didn't satisfy existing pods anti-affinity rules"
-	ReasonPreemptionNotHelpful   = "Preemption is not helpful for scheduling"
-	ReasonNoPreemptionVictims    = "No preemption victims found for incoming pod"
-	insufficientPrefix           = "Insufficient "
+	ReasonUnschedulable        = "node(s) were unschedulable"
+	ReasonNodeName             = "node(s) didn't match the requested node name"
+	ReasonTaint                = "node(s) had untolerated taint(s)"
+	ReasonNodeAffinity         = "node(s) didn't match Pod's node affinity/selector"
+	ReasonTooManyPods          = "Too many pods"
+	ReasonSpread               = "node(s) didn't match pod topology spread constraints"
+	ReasonSpreadLabel          = ReasonSpread + " (missing required label)"
+	ReasonPodAffinity          = "node(s) didn't match pod affinity rules"
+	ReasonPodAntiAffinity      = "node(s) didn't match pod anti-affinity rules"
+	ReasonExistingAntiAffinity = "node(s) didn't satisfy existing pods anti-affinity rules"
+	ReasonPreemptionNotHelpful = "Preemption is not helpful for scheduling"
+	ReasonNoPreemptionVictims  = "No preemption victims found for incoming pod"
+	insufficientPrefix         = "Insufficient "
 )
 
 // code is a filter verdict. Unresolvable failures are those preemption
@@ -46,7 +46,7 @@ var reasonSlices = func() map[string][]string {
 	m := map[string][]string{}
 	for _, r := range []string{ReasonUnschedulable, ReasonNodeName, ReasonTaint, ReasonNodeAffinity,
 		ReasonSpread, ReasonSpreadLabel, ReasonPodAffinity, ReasonPodAntiAffinity, ReasonExistingAntiAffinity,
-		ReasonNoPreemptionVictims} {
+		ReasonNoPreemptionVictims, ReasonPreemptionNotHelpful} {
 		m[r] = []string{r}
 	}
 	return m
