@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 )
 
@@ -60,11 +61,13 @@ func (q *schedulingQueue) Add(pod *corev1.Pod) {
 	defer q.mu.Unlock()
 	key := PodKey(pod)
 	if qp := q.pods[key]; qp != nil {
+		old := qp.pod
 		qp.pod = pod
 		if qp.where == inActive {
 			heap.Fix(&q.active, qp.index)
-		} else if qp.where == inUnschedulable {
-			// Its spec may have changed in a way that lets it fit.
+		} else if qp.where == inUnschedulable && specChanged(old, pod) {
+			// A new spec or labels may fit; a status update (our own
+			// condition, say) changes nothing.
 			q.toBackoffOrActive(qp)
 		}
 		return
@@ -72,6 +75,10 @@ func (q *schedulingQueue) Add(pod *corev1.Pod) {
 	qp := &queuedPod{pod: pod, key: key, index: -1}
 	q.pods[key] = qp
 	q.pushActive(qp)
+}
+
+func specChanged(old, cur *corev1.Pod) bool {
+	return !equality.Semantic.DeepEqual(old.Spec, cur.Spec) || !equalLabels(old.Labels, cur.Labels)
 }
 
 // Delete drops a pod that was bound or deleted.
