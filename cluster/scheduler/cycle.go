@@ -31,6 +31,9 @@ type cycle struct {
 	antiCounters []*matchCounter
 	antiCounts   []map[string]int32 // per required anti-affinity term
 	existingAnti map[string]map[string]int32
+	// existingAntiList is existingAnti as a slice, cheaper to walk per node.
+	existingAntiList []keyedCounts
+	noRequests       bool
 	antiMatching map[*termGroup]bool // existing anti-affinity groups matching the pod
 
 	hardSpread []*spread
@@ -58,6 +61,11 @@ func (cy *cycle) affinityKey() string {
 		cy.affKey = requiredAffinityKey(cy.pod)
 	}
 	return cy.affKey
+}
+
+type keyedCounts struct {
+	key  string
+	vals map[string]int32
 }
 
 // spread is one topology spread constraint with its counts.
@@ -108,7 +116,11 @@ func newCycle(c *Cache, pod *corev1.Pod) *cycle {
 			cy.softTols = append(cy.softTols, t)
 		}
 	}
+	cy.noRequests = cy.pi.req.isZero()
 	cy.interPodState()
+	for k, v := range cy.existingAnti {
+		cy.existingAntiList = append(cy.existingAntiList, keyedCounts{k, v})
+	}
 	cy.spreadState()
 	return cy
 }

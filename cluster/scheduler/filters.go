@@ -127,36 +127,72 @@ func (cy *cycle) filterNodeAffinity(n *nodeInfo) status {
 
 // NodeResourcesFit: room for one more pod and for the pod's requests.
 func (cy *cycle) filterResources(n *nodeInfo) status {
-	var reasons []string
+	var short uint8
 	if int64(len(n.pods))+1 > n.allowedPods {
-		reasons = append(reasons, ReasonTooManyPods)
+		short |= shortPods
 	}
 	r := &cy.pi.req
-	if r.isZero() {
-		if reasons != nil {
-			return status{code: codeUnschedulable, reasons: reasons}
+	if !cy.noRequests {
+		if r.milliCPU > 0 && n.alloc.milliCPU < r.milliCPU+n.requested.milliCPU {
+			short |= shortCPU
 		}
-		return status{}
+		if r.memory > 0 && n.alloc.memory < r.memory+n.requested.memory {
+			short |= shortMemory
+		}
+		if r.ephemeral > 0 && n.alloc.ephemeral < r.ephemeral+n.requested.ephemeral {
+			short |= shortEphemeral
+		}
 	}
-	if r.milliCPU > 0 && n.alloc.milliCPU < r.milliCPU+n.requested.milliCPU {
-		reasons = append(reasons, insufficientPrefix+string(corev1.ResourceCPU))
-	}
-	if r.memory > 0 && n.alloc.memory < r.memory+n.requested.memory {
-		reasons = append(reasons, insufficientPrefix+string(corev1.ResourceMemory))
-	}
-	if r.ephemeral > 0 && n.alloc.ephemeral < r.ephemeral+n.requested.ephemeral {
-		reasons = append(reasons, insufficientPrefix+string(corev1.ResourceEphemeralStorage))
-	}
-	for name, q := range r.scalar {
-		if q > 0 && n.alloc.scalar[name] < q+n.requested.scalar[name] {
-			reasons = append(reasons, insufficientPrefix+string(name))
+	var reasons []string
+	if !cy.noRequests {
+		for name, q := range r.scalar {
+			if q > 0 && n.alloc.scalar[name] < q+n.requested.scalar[name] {
+				if reasons == nil {
+					reasons = append([]string(nil), shortReasons[short]...)
+				}
+				reasons = append(reasons, insufficientPrefix+string(name))
+			}
 		}
 	}
 	if reasons != nil {
 		return status{code: codeUnschedulable, reasons: reasons}
 	}
+	if short != 0 {
+		return status{code: codeUnschedulable, reasons: shortReasons[short]}
+	}
 	return status{}
 }
+
+const (
+	shortPods uint8 = 1 << iota
+	shortCPU
+	shortMemory
+	shortEphemeral
+)
+
+// shortReasons holds the reasons for every combination of missing pods
+// room, cpu, memory and ephemeral storage, built once so that the many
+// nodes failing on resources allocate nothing.
+var shortReasons = func() [16][]string {
+	var out [16][]string
+	for m := 1; m < 16; m++ {
+		var rs []string
+		if m&int(shortPods) != 0 {
+			rs = append(rs, ReasonTooManyPods)
+		}
+		if m&int(shortCPU) != 0 {
+			rs = append(rs, insufficientPrefix+string(corev1.ResourceCPU))
+		}
+		if m&int(shortMemory) != 0 {
+			rs = append(rs, insufficientPrefix+string(corev1.ResourceMemory))
+		}
+		if m&int(shortEphemeral) != 0 {
+			rs = append(rs, insufficientPrefix+string(corev1.ResourceEphemeralStorage))
+		}
+		out[m] = rs
+	}
+	return out
+}()
 
 // PodTopologySpread (DoNotSchedule): placing the pod must not make its
 // domain exceed the least populated eligible domain by more than maxSkew.
@@ -164,11 +200,14 @@ func (cy *cycle) filterSpread(n *nodeInfo) status {
 	if len(cy.hardSpread) == 0 {
 		return status{}
 	}
-	if !hasAllKeys(n.labels, cy.hardSpread[0].keys) {
+	if len(cy.hardSpread) > 1 && !hasAllKeys(n.labels, cy.hardSpread[0].keys) {
 		return fail(codeUnresolvable, ReasonSpreadLabel)
 	}
 	for _, s := range cy.hardSpread {
-		v := n.labels[s.key]
+		v, ok := n.labels[s.key]
+		if !ok {
+			return fail(codeUnresolvable, ReasonSpreadLabel)
+		}
 		if s.counts[v]+s.selfMatch-s.min > s.maxSkew {
 			return fail(codeUnschedulable, ReasonSpread)
 		}
@@ -187,8 +226,9 @@ func (cy *cycle) filterInterPod(n *nodeInfo) status {
 			return fail(codeUnschedulable, ReasonPodAntiAffinity)
 		}
 	}
-	for key, vals := range cy.existingAnti {
-		if v, ok := n.labels[key]; ok && vals[v] > 0 {
+	for i := range cy.existingAntiList {
+		e := &cy.existingAntiList[i]
+		if v, ok := n.labels[e.key]; ok && e.vals[v] > 0 {
 			return fail(codeUnschedulable, ReasonExistingAntiAffinity)
 		}
 	}

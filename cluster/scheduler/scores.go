@@ -66,32 +66,36 @@ func (cy *cycle) rawScores(strategy ScoringStrategy, n *nodeInfo, i int, rows *[
 // NodeResourcesFit score over cpu and memory, weighted equally, using
 // requests with defaults for containers that set none.
 func resourceScore(strategy ScoringStrategy, n *nodeInfo, p *podInfo) int64 {
+	most := strategy == MostAllocated
 	var sum, weights int64
-	for _, r := range [2][2]int64{
-		{n.nonZeroCPU + p.nonZeroCPU, n.alloc.milliCPU},
-		{n.nonZeroMem + p.nonZeroMem, n.alloc.memory},
-	} {
-		req, alloc := r[0], r[1]
-		if alloc == 0 {
-			continue
-		}
+	if alloc := n.alloc.milliCPU; alloc > 0 {
+		sum += resourceFraction(most, n.nonZeroCPU+p.nonZeroCPU, alloc)
 		weights++
-		switch strategy {
-		case MostAllocated:
-			if req > alloc {
-				req = alloc
-			}
-			sum += req * MaxNodeScore / alloc
-		default:
-			if req <= alloc {
-				sum += (alloc - req) * MaxNodeScore / alloc
-			}
-		}
 	}
-	if weights == 0 {
+	if alloc := n.alloc.memory; alloc > 0 {
+		sum += resourceFraction(most, n.nonZeroMem+p.nonZeroMem, alloc)
+		weights++
+	}
+	switch weights {
+	case 0:
+		return 0
+	case 1:
+		return sum
+	}
+	return sum / 2
+}
+
+func resourceFraction(most bool, req, alloc int64) int64 {
+	if most {
+		if req > alloc {
+			req = alloc
+		}
+		return req * MaxNodeScore / alloc
+	}
+	if req > alloc {
 		return 0
 	}
-	return sum / weights
+	return (alloc - req) * MaxNodeScore / alloc
 }
 
 func countIntolerable(n *nodeInfo, cy *cycle) int {
