@@ -34,7 +34,7 @@ type cycle struct {
 	// existingAntiList is existingAnti as a slice, cheaper to walk per node.
 	existingAntiList []keyedCounts
 	noRequests       bool
-	antiMatching map[*termGroup]bool // existing anti-affinity groups matching the pod
+	antiMatching     map[*termGroup]bool // existing anti-affinity groups matching the pod
 
 	hardSpread []*spread
 	softSpread []*spread

@@ -47,7 +47,9 @@ func startLoop(t *testing.T, cs *fake.Clientset) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cs, RunOptions{InitialBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Options: Options{Seed: 1}}) }()
+	go func() {
+		done <- Run(ctx, cs, RunOptions{InitialBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Options: Options{Seed: 1}})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
