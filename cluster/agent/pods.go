@@ -13,8 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/drover/drover/client"
@@ -35,7 +35,7 @@ func (a *Agent) runPodInformer(ctx context.Context) {
 			return pods.Watch(ctx, o)
 		},
 	}
-	inf := cache.NewSharedIndexInformer(lw, &corev1.Pod{}, 0, cache.Indexers{})
+	inf := cache.NewSharedIndexInformer(plainListWatch{lw}, &corev1.Pod{}, 0, cache.Indexers{})
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { a.podSeen(obj) },
 		UpdateFunc: func(_, obj any) { a.podSeen(obj) },
@@ -58,6 +58,12 @@ func (a *Agent) runPodInformer(ctx context.Context) {
 	}()
 	inf.Run(ctx.Done())
 }
+
+// plainListWatch asks the reflector for a LIST then a WATCH, never a streaming list:
+// every API server serves those, and the fake clientset sends no bookmarks.
+type plainListWatch struct{ *cache.ListWatch }
+
+func (plainListWatch) IsWatchListSemanticsUnSupported() bool { return true }
 
 // podSeen starts or updates the worker of a pod the API reports.
 func (a *Agent) podSeen(obj any) {

@@ -3,10 +3,12 @@ package agent
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // syncPeriod is how often a pod worker looks at its pod without being woken: it is
@@ -25,8 +27,9 @@ type podWorker struct {
 	gone    bool        // the API object is gone: remove everything
 	savedRV string      // resourceVersion of the saved spec
 
-	wakeC chan struct{}
-	done  chan struct{}
+	wakeC  chan struct{}
+	done   chan struct{}
+	synced atomic.Bool // a sync has compared the status with the API's
 
 	// Owned by the run goroutine.
 	backoff    map[string]*backoff    // by container name
@@ -117,6 +120,17 @@ func (w *podWorker) sync(ctx context.Context) bool {
 	status := w.podStatus(pod, view)
 	if fromAPI {
 		w.report(ctx, pod, status)
+		w.synced.Store(w.lastStatus != nil)
 	}
 	return false
+}
+
+// reported says whether the worker has brought the API's status up to date once.
+func (w *podWorker) reported() bool { return w.synced.Load() }
+
+// workerOf is the worker of the pod with uid, if any.
+func (a *Agent) workerOf(uid types.UID) *podWorker {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.workers[string(uid)]
 }

@@ -182,7 +182,10 @@ func (d *Daemon) teardown() {
 			}
 		}
 		for i := len(mounts) - 1; i >= 0; i-- {
-			left = append(left, "mount "+mounts[i])
+			// The namespace directory's own mount stays by design, as the bridges do.
+			if mounts[i] != filepath.Join(d.ExecRoot, "netns") {
+				left = append(left, "mount "+mounts[i])
+			}
 			_ = syscall.Unmount(mounts[i], syscall.MNT_DETACH)
 		}
 	}
