@@ -151,6 +151,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	a.adoptNetwork(ctx)
 	// Pods known from before (an agent restart, the API down) run from their saved specs.
 	a.loadSavedPods(ctx, &wg)
 	wg.Add(3)

@@ -84,3 +84,20 @@ func (a *Agent) podNetwork() *netState {
 	defer a.mu.Unlock()
 	return a.network
 }
+
+// adoptNetwork takes up the pod network an earlier run made, so that pods run before
+// the API answers with the node's podCIDR (which is checked against it then).
+func (a *Agent) adoptNetwork(ctx context.Context) {
+	nets, err := a.cfg.Engine.NetworkList(ctx)
+	if err != nil {
+		a.log.Warn("list engine networks", "err", err)
+		return
+	}
+	for _, n := range nets {
+		if n.Name == a.cfg.NetworkName && n.Labels[labelNode] == a.cfg.NodeName {
+			a.mu.Lock()
+			a.network = &netState{name: n.Name, subnet: n.Subnet}
+			a.mu.Unlock()
+		}
+	}
+}

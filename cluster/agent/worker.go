@@ -25,7 +25,8 @@ type podWorker struct {
 	pod     *corev1.Pod // the latest spec
 	fromAPI bool        // pod came from the API (not only from disk)
 	gone    bool        // the API object is gone: remove everything
-	savedRV string      // resourceVersion of the saved spec
+	saved   bool        // the spec is on disk...
+	savedRV string      // ...at this resourceVersion
 
 	wakeC  chan struct{}
 	done   chan struct{}
@@ -103,11 +104,11 @@ func (w *podWorker) sync(ctx context.Context) bool {
 	if gone || pod.DeletionTimestamp != nil {
 		return w.terminate(ctx, pod, gone)
 	}
-	if fromAPI && pod.ResourceVersion != w.savedRV {
+	if fromAPI && (!w.saved || pod.ResourceVersion != w.savedRV) {
 		if err := w.a.savePod(pod); err != nil {
 			w.a.log.Warn("save pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 		} else {
-			w.savedRV = pod.ResourceVersion
+			w.saved, w.savedRV = true, pod.ResourceVersion
 		}
 	}
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
