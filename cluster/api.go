@@ -65,7 +65,7 @@ func (s *serverRole) apiHandler(ctx context.Context) (http.Handler, error) {
 // InternalIP and the port it reported, reached with a certificate check that the peer is
 // that node (agents pick their own addresses, so the name is what counts).
 func (s *serverRole) agentEndpoint(ctx context.Context, caCert *x509.Certificate, nodeName string) (string, http.RoundTripper, error) {
-	kv, err := s.st.GetLocal(ctx, nodeKey(nodeName))
+	kv, err := s.st.GetLocal(nodeKey(nodeName))
 	if err != nil {
 		return "", nil, fmt.Errorf("node %q: %w", nodeName, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -21,6 +23,7 @@ func (s *serverRole) lead(ctx context.Context) {
 		log.Error("leader's API client", "err", err)
 		return
 	}
+	s.ensureNamespaces(ctx, cs)
 	done := make(chan struct{}, 3)
 	go func() {
 		defer func() { done <- struct{}{} }()
@@ -79,3 +82,23 @@ func (s *serverRole) reapMembers(ctx context.Context, cs kubernetes.Interface) {
 
 // runControllers is filled in when cluster/controllers lands.
 func (s *serverRole) runControllers(ctx context.Context, cs kubernetes.Interface) { <-ctx.Done() }
+
+// systemNamespaces exist in every cluster, as kube-apiserver makes them.
+var systemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
+
+// ensureNamespaces makes the system namespaces that are missing.
+func (s *serverRole) ensureNamespaces(ctx context.Context, cs kubernetes.Interface) {
+	for _, name := range systemNamespaces {
+		for ctx.Err() == nil {
+			_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+			if err == nil || apierrors.IsAlreadyExists(err) {
+				break
+			}
+			s.m.log.Warn("create a system namespace", "namespace", name, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}

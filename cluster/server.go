@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"log/slog"
 	"errors"
 	"fmt"
 	"net"
@@ -110,7 +111,7 @@ func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool, af
 		return nil, fmt.Errorf("serve the cluster API: %w", err)
 	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: newStdLog(m.log, "api")}
+		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); _ = s.srv.Serve(ln) }()
 	go func() { defer s.wg.Done(); s.followLeadership(ctx) }()
@@ -144,7 +145,7 @@ func (s *serverRole) loadCA(ctx context.Context) (*pki.CA, error) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		kv, err := s.st.GetLocal(ctx, keyCAKey)
+		kv, err := s.st.GetLocal(keyCAKey)
 		if err == nil {
 			if err := pki.WriteFileAtomic(filepath.Join(dir, "ca.key"), kv.Value, 0o600); err != nil {
 				return nil, err
@@ -168,14 +169,18 @@ func (s *serverRole) loadCA(ctx context.Context) (*pki.CA, error) {
 // followLeadership runs the leader's work (scheduler, controllers) while this server
 // leads.
 func (s *serverRole) followLeadership(ctx context.Context) {
-	var stopLeading context.CancelFunc
-	var leading sync.WaitGroup
-	defer func() {
-		if stopLeading != nil {
-			stopLeading()
+	var term struct {
+		stop context.CancelFunc // nil while following
+		done sync.WaitGroup
+	}
+	endTerm := func() {
+		if term.stop != nil {
+			term.stop()
+			term.done.Wait()
+			term.stop = nil
 		}
-		leading.Wait()
-	}()
+	}
+	defer endTerm()
 	for {
 		select {
 		case <-ctx.Done():
@@ -184,18 +189,18 @@ func (s *serverRole) followLeadership(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if lead && stopLeading == nil {
-				var lctx context.Context
-				lctx, stopLeading = context.WithCancel(ctx)
-				leading.Add(1)
+			if !lead {
+				endTerm()
+				continue
+			}
+			if term.stop == nil {
+				lctx, stop := context.WithCancel(ctx)
+				term.stop = stop
+				term.done.Add(1)
 				go func() {
-					defer leading.Done()
+					defer term.done.Done()
 					s.lead(lctx)
 				}()
-			} else if !lead && stopLeading != nil {
-				stopLeading()
-				leading.Wait()
-				stopLeading = nil
 			}
 		}
 	}

@@ -65,7 +65,7 @@ func newRecords(st *store.Raft) *records {
 // ends; it returns once the current state is loaded.
 func (r *records) follow(ctx context.Context) error {
 	load := func() (uint64, error) {
-		res, err := r.st.ListLocal(ctx, "/drover/", store.ListOptions{})
+		res, err := r.st.ListLocal("/drover/", store.ListOptions{})
 		if err != nil {
 			return 0, err
 		}
@@ -159,7 +159,7 @@ func putRaw(ctx context.Context, st store.Store, key string, data []byte) error 
 // Lookup implements pki.TokenStore from the local replica: tokens are written long
 // before they are used.
 func (r *records) Lookup(ctx context.Context, id string) (pki.TokenRecord, error) {
-	kv, err := r.st.GetLocal(ctx, prefixTokens+id)
+	kv, err := r.st.GetLocal(prefixTokens+id)
 	if errors.Is(err, store.ErrNotFound) {
 		return pki.TokenRecord{}, fmt.Errorf("token %s: %w", id, pki.ErrTokenNotFound)
 	}
@@ -192,7 +192,7 @@ func (r *records) Servers(ctx context.Context) ([]string, error) {
 }
 
 func (r *records) servers(ctx context.Context) ([]serverRecord, error) {
-	res, err := r.st.ListLocal(ctx, prefixServers, store.ListOptions{})
+	res, err := r.st.ListLocal(prefixServers, store.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func (r *records) servers(ctx context.Context) ([]serverRecord, error) {
 }
 
 func (r *records) server(ctx context.Context, id string) (serverRecord, error) {
-	kv, err := r.st.GetLocal(ctx, prefixServers+id)
+	kv, err := r.st.GetLocal(prefixServers+id)
 	if err != nil {
 		return serverRecord{}, err
 	}

@@ -49,6 +49,17 @@ func (s *server) proxyNode(w http.ResponseWriter, r *http.Request, req *request)
 		path += "/" + url.PathEscape(c)
 		q.Del("container")
 	}
+	if req.subresource == "exec" || req.subresource == "attach" {
+		// kubectl says "true", the kubelet's stream options read "1" (kube-apiserver
+		// translates them the same way).
+		for _, k := range []string{"stdin", "stdout", "stderr", "tty"} {
+			if v := q.Get(k); v == "true" || v == "1" {
+				q.Set(k, "1")
+			} else {
+				q.Del(k)
+			}
+		}
+	}
 	base, rt, err := s.cfg.NodeProxy(r.Context(), pod.Spec.NodeName)
 	if err != nil {
 		return unavailable(fmt.Sprintf("reach node %s: %v", pod.Spec.NodeName, err))

@@ -88,7 +88,11 @@ func (s *server) bind(w http.ResponseWriter, r *http.Request, req *request) erro
 			}
 			pod.Annotations[k] = v
 		}
-		_, err = s.commit(r.Context(), req, cur, pod, rev, false)
+		// Binding is the one way spec.nodeName changes: validate the pod against
+		// itself as bound, so the update rules for pods do not refuse it.
+		bound := cur.DeepCopyObject().(*corev1.Pod)
+		bound.Spec.NodeName = pod.Spec.NodeName
+		_, err = s.commit(r.Context(), req, bound, pod, rev, false)
 		if apierrors.IsConflict(err) && attempt < maxRetries {
 			continue
 		}

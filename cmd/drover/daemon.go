@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drover/drover/cluster"
 	"github.com/drover/drover/daemon"
 	"github.com/drover/drover/image/policy"
 )
@@ -66,6 +67,13 @@ running when the daemon stops; the next daemon picks them up again.`,
 				cfg.Registries.Policy = p
 			}
 			cfg.CNIBinDirs = filepath.SplitList(cniBinDir)
+			socket := cfg.Socket
+			if socket == "" {
+				socket = filepath.Join(cfg.ExecRoot, "drover.sock")
+			}
+			// The cluster's roles (cluster/) live in the daemon, driving it through its socket.
+			cfg.Extensions = append(cfg.Extensions, cluster.New(cluster.Config{
+				StateDir: filepath.Join(cfg.Root, "cluster"), EngineSocket: socket, Logger: cfg.Logger}))
 			d, err := daemon.New(cfg)
 			if err != nil {
 				return err
