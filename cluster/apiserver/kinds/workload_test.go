@@ -59,6 +59,7 @@ func TestValidateOtherKinds(t *testing.T) {
 				x.Spec.Strategy.RollingUpdate.MaxSurge, x.Spec.Strategy.RollingUpdate.MaxUnavailable = &zero, &zero
 			}), "spec.strategy.rollingUpdate.maxUnavailable", field.ErrorTypeInvalid, "may not be 0"},
 			{"bad percent", d(func(x *appsv1.Deployment) { x.Spec.Strategy.RollingUpdate.MaxSurge = intOrPercent("lots") }), "spec.strategy.rollingUpdate.maxSurge", field.ErrorTypeInvalid, ""},
+			{"template deadline", d(func(x *appsv1.Deployment) { x.Spec.Template.Spec.ActiveDeadlineSeconds = ptr(int64(5)) }), "spec.template.spec.activeDeadlineSeconds", field.ErrorTypeInvalid, "not Supported"},
 			{"template restart never", d(func(x *appsv1.Deployment) { x.Spec.Template.Spec.RestartPolicy = "Never" }), "spec.template.spec.restartPolicy", field.ErrorTypeNotSupported, ""},
 			{"template unserved field", d(func(x *appsv1.Deployment) {
 				x.Spec.Template.Spec.Volumes[0].EmptyDir = nil
