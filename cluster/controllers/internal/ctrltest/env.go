@@ -1,0 +1,129 @@
+// Package ctrltest runs controllers against client-go's fake clientset (its
+// real object tracker and watches) for tests.
+package ctrltest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
+)
+
+// Env is a fake API with a shared informer factory over it.
+type Env struct {
+	T        *testing.T
+	Ctx      context.Context
+	Client   *fake.Clientset
+	Factory  informers.SharedInformerFactory
+	Recorder *record.FakeRecorder
+}
+
+// New makes an Env whose creates get a uid, a creation time and generation
+// 1 as the API server would give them (the fake tracker gives none).
+func New(t *testing.T, objs ...runtime.Object) *Env {
+	t.Helper()
+	c := fake.NewClientset(objs...)
+	c.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		ca, ok := a.(k8stesting.CreateAction)
+		if !ok || ca.GetSubresource() != "" {
+			return false, nil, nil
+		}
+		m, err := meta.Accessor(ca.GetObject())
+		if err != nil {
+			return false, nil, nil
+		}
+		if m.GetUID() == "" {
+			m.SetUID(uuid.NewUUID())
+		}
+		if ts := m.GetCreationTimestamp(); ts.IsZero() {
+			m.SetCreationTimestamp(metav1.Now())
+		}
+		if m.GetGeneration() == 0 {
+			m.SetGeneration(1)
+		}
+		return false, nil, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return &Env{T: t, Ctx: ctx, Client: c, Factory: informers.NewSharedInformerFactory(c, 0), Recorder: record.NewFakeRecorder(1000)}
+}
+
+// Start starts the informers and runs each function in its own goroutine
+// (controllers' Run), all stopped at the end of the test.
+func (e *Env) Start(runs ...func(ctx context.Context)) {
+	e.Factory.Start(e.Ctx.Done())
+	for _, r := range runs {
+		go r(e.Ctx)
+	}
+}
+
+// Wait polls cond until it holds; the deadline only bounds a broken test,
+// it is not what the test checks.
+func (e *Env) Wait(what string, cond func() (bool, string)) {
+	e.T.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, msg := cond()
+		if ok {
+			return
+		}
+		last = msg
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.T.Fatalf("gave up waiting for %s: %s", what, last)
+}
+
+// Pods lists the pods of a namespace straight from the tracker.
+func (e *Env) Pods(ns string, sel string) []corev1.Pod {
+	l, err := e.Client.CoreV1().Pods(ns).List(e.Ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		e.T.Fatalf("list pods: %v", err)
+	}
+	return l.Items
+}
+
+// SetPodReady marks a pod Running with Ready True (what a node agent would
+// report once its containers are up).
+func (e *Env) SetPodReady(p corev1.Pod, node string) {
+	e.T.Helper()
+	p.Status.Phase = corev1.PodRunning
+	if node != "" && p.Spec.NodeName == "" {
+		p.Spec.NodeName = node
+	}
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(time.Now().Add(-time.Hour))}}
+	if _, err := e.Client.CoreV1().Pods(p.Namespace).Update(e.Ctx, &p, metav1.UpdateOptions{}); err != nil {
+		e.T.Fatalf("mark pod %s ready: %v", p.Name, err)
+	}
+}
+
+// Describe summarises pods for failure messages.
+func Describe(pods []corev1.Pod) string {
+	s := ""
+	for _, p := range pods {
+		s += fmt.Sprintf("%s(%s,ready=%v,node=%s) ", p.Name, p.Status.Phase, isReady(p), p.Spec.NodeName)
+	}
+	return s
+}
+
+func isReady(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// Int32 returns a pointer to v.
+func Int32(v int32) *int32 { return &v }
