@@ -86,6 +86,9 @@ func (e *Env) Wait(what string, cond func() (bool, string)) {
 
 // Pods lists the pods of a namespace straight from the tracker.
 func (e *Env) Pods(ns string, sel string) []corev1.Pod {
+	if e.Ctx.Err() != nil {
+		return nil
+	}
 	l, err := e.Client.CoreV1().Pods(ns).List(e.Ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		e.T.Fatalf("list pods: %v", err)
@@ -127,3 +130,28 @@ func isReady(p corev1.Pod) bool {
 
 // Int32 returns a pointer to v.
 func Int32(v int32) *int32 { return &v }
+
+// Kubelet marks every pod Running and Ready on node as it appears, as a node
+// agent would once its containers start, until stop is called or the test
+// ends; stop returns once it no longer writes.
+func (e *Env) Kubelet(ns, node string) (stop func()) {
+	ctx, cancel := context.WithCancel(e.Ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			for _, p := range e.Pods(ns, "") {
+				if p.DeletionTimestamp == nil && !isReady(p) && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+					p.Status.Phase = corev1.PodRunning
+					if p.Spec.NodeName == "" {
+						p.Spec.NodeName = node
+					}
+					p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(time.Now().Add(-time.Hour))}}
+					_, _ = e.Client.CoreV1().Pods(p.Namespace).Update(e.Ctx, &p, metav1.UpdateOptions{})
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
