@@ -53,6 +53,39 @@ func New(t *testing.T, objs ...runtime.Object) *Env {
 		}
 		return false, nil, nil
 	})
+	// A status update changes only status, as on the API server (the
+	// tracker would store the whole object, reverting a newer spec).
+	c.PrependReactor("update", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		ua, ok := a.(k8stesting.UpdateAction)
+		if !ok || ua.GetSubresource() != "status" {
+			return false, nil, nil
+		}
+		m, err := meta.Accessor(ua.GetObject())
+		if err != nil {
+			return false, nil, nil
+		}
+		cur, err := c.Tracker().Get(ua.GetResource(), ua.GetNamespace(), m.GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		curU, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cur)
+		if err != nil {
+			return true, nil, err
+		}
+		newU, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ua.GetObject())
+		if err != nil {
+			return true, nil, err
+		}
+		curU["status"] = newU["status"]
+		out := cur.DeepCopyObject()
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(curU, out); err != nil {
+			return true, nil, err
+		}
+		if err := c.Tracker().Update(ua.GetResource(), out, ua.GetNamespace()); err != nil {
+			return true, nil, err
+		}
+		return true, out, nil
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	return &Env{T: t, Ctx: ctx, Client: c, Factory: informers.NewSharedInformerFactory(c, 0), Recorder: record.NewFakeRecorder(1000)}
