@@ -218,14 +218,14 @@ func equalLabels(a, b map[string]string) bool {
 
 // scheduleOne places one pod: decide, assume, bind in the background.
 func (l *loop) scheduleOne(ctx context.Context, qp *queuedPod) {
-	pod := qp.pod
+	pod := l.queue.Pod(qp)
 	if pod.DeletionTimestamp != nil || l.cache.IsAssumed(pod) {
 		l.queue.Done(qp)
 		return
 	}
 	node, err := l.alg.Schedule(pod)
 	if err != nil {
-		l.failed(ctx, qp, err)
+		l.failed(ctx, qp, pod, err)
 		return
 	}
 	assumed := pod.DeepCopy()
@@ -265,14 +265,14 @@ func (l *loop) bind(ctx context.Context, pod *corev1.Pod, node string) error {
 
 // failed reports why a pod could not be placed, preempts if that helps, and
 // parks the pod until something changes.
-func (l *loop) failed(ctx context.Context, qp *queuedPod, err error) {
-	pod := qp.pod
+func (l *loop) failed(ctx context.Context, qp *queuedPod, pod *corev1.Pod, err error) {
+	latest := pod
 	reason := corev1.PodReasonUnschedulable
 	var fe *FitError
 	if errors.As(err, &fe) {
 		if fe.Preemption != nil {
 			if updated := l.preempt(ctx, pod, fe.Preemption); updated != nil {
-				qp.pod = updated
+				latest = updated
 			}
 		}
 	} else if !errors.Is(err, ErrNoNodes) {
@@ -280,8 +280,11 @@ func (l *loop) failed(ctx context.Context, qp *queuedPod, err error) {
 	}
 	msg := err.Error()
 	l.events.record(ctx, pod, corev1.EventTypeWarning, "FailedScheduling", "Scheduling", msg)
-	if updated, uerr := l.setCondition(ctx, qp.pod, reason, msg); uerr == nil && updated != nil {
-		qp.pod = updated
+	if updated, uerr := l.setCondition(ctx, latest, reason, msg); uerr == nil && updated != nil {
+		latest = updated
+	}
+	if latest != pod {
+		l.queue.SetPod(qp, latest)
 	}
 	if reason == corev1.PodReasonUnschedulable {
 		l.queue.Unschedulable(qp)

@@ -96,6 +96,20 @@ func (q *schedulingQueue) Delete(pod *corev1.Pod) {
 	delete(q.pods, key)
 }
 
+// SetPod records a newer object of a popped pod (one we just updated).
+func (q *schedulingQueue) SetPod(qp *queuedPod, pod *corev1.Pod) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	qp.pod = pod
+}
+
+// Pod returns the newest object of a queued pod.
+func (q *schedulingQueue) Pod(qp *queuedPod) *corev1.Pod {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return qp.pod
+}
+
 // Pop waits for the most important active pod.
 func (q *schedulingQueue) Pop(ctx context.Context) (*queuedPod, bool) {
 	q.mu.Lock()

@@ -93,9 +93,7 @@ func validateDaemonSet(obj, old runtime.Object) field.ErrorList {
 	errs := validateMeta(&ds.ObjectMeta, oldMeta, true, apivalidation.NameIsDNSSubdomain)
 	errs = append(errs, validateWorkloadSelector("daemonset", ds.Spec.Selector, ds.Spec.Template.Labels, spec)...)
 	errs = append(errs, validateTemplate(&ds.Spec.Template, spec.Child("template"))...)
-	if p := ds.Spec.Template.Spec.RestartPolicy; p != "" && p != "Always" {
-		errs = append(errs, field.NotSupported(spec.Child("template", "spec", "restartPolicy"), p, []string{"Always"}))
-	}
+	errs = append(errs, validateLongRunningTemplate(&ds.Spec.Template, spec.Child("template"))...)
 	errs = append(errs, validateNonNegative(int64(ds.Spec.MinReadySeconds), spec.Child("minReadySeconds"))...)
 	if ds.Spec.RevisionHistoryLimit != nil {
 		errs = append(errs, validateNonNegative(int64(*ds.Spec.RevisionHistoryLimit), spec.Child("revisionHistoryLimit"))...)

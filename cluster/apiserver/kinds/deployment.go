@@ -105,9 +105,7 @@ func validateDeployment(obj, old runtime.Object) field.ErrorList {
 	errs = append(errs, validateReplicas(d.Spec.Replicas, spec.Child("replicas"))...)
 	errs = append(errs, validateWorkloadSelector("deployment", d.Spec.Selector, d.Spec.Template.Labels, spec)...)
 	errs = append(errs, validateTemplate(&d.Spec.Template, spec.Child("template"))...)
-	if d.Spec.Template.Spec.RestartPolicy != "" && d.Spec.Template.Spec.RestartPolicy != "Always" {
-		errs = append(errs, field.NotSupported(spec.Child("template", "spec", "restartPolicy"), d.Spec.Template.Spec.RestartPolicy, []string{"Always"}))
-	}
+	errs = append(errs, validateLongRunningTemplate(&d.Spec.Template, spec.Child("template"))...)
 	st := d.Spec.Strategy
 	sp := spec.Child("strategy")
 	switch st.Type {
@@ -153,6 +151,19 @@ func validateTemplate(t *corev1.PodTemplateSpec, p *field.Path) field.ErrorList 
 	errs := apivalidation.ValidateAnnotations(t.Annotations, p.Child("metadata", "annotations"))
 	errs = append(errs, validateLabelsAt(t.Labels, p.Child("metadata", "labels"))...)
 	errs = append(errs, ValidatePodSpec(&t.Spec, p.Child("spec"))...)
+	return errs
+}
+
+// validateLongRunningTemplate checks what a template of pods meant to run
+// until replaced must say: restart Always, no deadline.
+func validateLongRunningTemplate(t *corev1.PodTemplateSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if rp := t.Spec.RestartPolicy; rp != "" && rp != corev1.RestartPolicyAlways {
+		errs = append(errs, field.NotSupported(p.Child("spec", "restartPolicy"), rp, []string{string(corev1.RestartPolicyAlways)}))
+	}
+	if t.Spec.ActiveDeadlineSeconds != nil {
+		errs = append(errs, field.Invalid(p.Child("spec", "activeDeadlineSeconds"), *t.Spec.ActiveDeadlineSeconds, "activeDeadlineSeconds in ReplicaSet is not Supported"))
+	}
 	return errs
 }
 

@@ -49,8 +49,9 @@ func jobKind() *Kind {
 	}
 }
 
-// DefaultJob applies batch/v1's job defaults. A job's pod template keeps
-// no restart policy default of its own: Always is then refused.
+// DefaultJob applies batch/v1's job defaults. The pod template gets the
+// usual pod defaults, restartPolicy Always included, which validation
+// then refuses: as in Kubernetes, a job must say Never or OnFailure.
 func DefaultJob(job *batchv1.Job) {
 	s := &job.Spec
 	if s.Completions == nil && s.Parallelism == nil {

@@ -188,6 +188,26 @@ func TestValidatePod(t *testing.T) {
 		{"init container probe", func(p *corev1.Pod) {
 			p.Spec.InitContainers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"x"}}}}
 		}, "spec.initContainers[0].readinessProbe", field.ErrorTypeForbidden, ""},
+		{"affinity weight", func(p *corev1.Pod) {
+			p.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].Weight = 0
+		}, "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight", field.ErrorTypeInvalid, "1-100"},
+		{"affinity topology key", func(p *corev1.Pod) {
+			p.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm.TopologyKey = ""
+		}, "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey", field.ErrorTypeRequired, ""},
+		{"node affinity operator", func(p *corev1.Pod) {
+			p.Spec.Affinity.NodeAffinity = &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "disk", Operator: "Near"}}}}}}
+		}, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator", field.ErrorTypeNotSupported, ""},
+		{"node affinity In without values", func(p *corev1.Pod) {
+			p.Spec.Affinity.NodeAffinity = &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "disk", Operator: "In"}}}}}}
+		}, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values", field.ErrorTypeRequired, ""},
+		{"spread max skew", func(p *corev1.Pod) {
+			p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 0, TopologyKey: "zone", WhenUnsatisfiable: corev1.DoNotSchedule}}
+		}, "spec.topologySpreadConstraints[0].maxSkew", field.ErrorTypeInvalid, ""},
+		{"spread action", func(p *corev1.Pod) {
+			p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: "Maybe"}}
+		}, "spec.topologySpreadConstraints[0].whenUnsatisfiable", field.ErrorTypeNotSupported, ""},
 		{"negative run as user", func(p *corev1.Pod) { p.Spec.Containers[0].SecurityContext.RunAsUser = ptr(int64(-5)) }, "spec.containers[0].securityContext.runAsUser", field.ErrorTypeInvalid, ""},
 	}
 	for _, tt := range tests {

@@ -86,6 +86,8 @@ func ValidatePodSpec(spec *corev1.PodSpec, p *field.Path) field.ErrorList {
 		}
 	}
 	errs = append(errs, validateTolerations(spec.Tolerations, p.Child("tolerations"))...)
+	errs = append(errs, validateAffinity(spec.Affinity, p.Child("affinity"))...)
+	errs = append(errs, validateTopologySpread(spec.TopologySpreadConstraints, p.Child("topologySpreadConstraints"))...)
 	errs = append(errs, validatePodSecurityContext(spec.SecurityContext, p.Child("securityContext"))...)
 	return errs
 }

@@ -1,6 +1,7 @@
 package kinds
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -98,4 +99,47 @@ func validatePriorityClass(obj, old runtime.Object) field.ErrorList {
 		errs = append(errs, validateImmutable(c.PreemptionPolicy, oldC.PreemptionPolicy, field.NewPath("preemptionPolicy"))...)
 	}
 	return errs
+}
+
+// ResolvePodPriority does what Kubernetes' priority admission does when a
+// pod is created: it sets the pod's priority and preemption policy from
+// its priority class, or from the cluster's global default class when it
+// names none (call it before Default, which would set priority 0). lookup
+// returns the class of a name; classes lists them all, for the default.
+// The error is a field error for the pod's spec.
+func ResolvePodPriority(pod *corev1.Pod, lookup func(name string) (*schedulingv1.PriorityClass, bool), classes []*schedulingv1.PriorityClass) field.ErrorList {
+	p := field.NewPath("spec")
+	var class *schedulingv1.PriorityClass
+	if name := pod.Spec.PriorityClassName; name != "" {
+		c, ok := lookup(name)
+		if !ok {
+			return field.ErrorList{field.NotFound(p.Child("priorityClassName"), name)}
+		}
+		class = c
+	} else {
+		for _, c := range classes {
+			if c.GlobalDefault && (class == nil || c.Value < class.Value) {
+				class = c // with several, Kubernetes takes the lowest
+			}
+		}
+	}
+	value, policy := int32(0), corev1.PreemptLowerPriority
+	if class != nil {
+		value = class.Value
+		if class.PreemptionPolicy != nil {
+			policy = *class.PreemptionPolicy
+		}
+		pod.Spec.PriorityClassName = class.Name
+	}
+	if pod.Spec.Priority != nil && *pod.Spec.Priority != value {
+		return field.ErrorList{field.Forbidden(p.Child("priority"), fmt.Sprintf(
+			"the integer value of priority (%d) must not be provided in pod spec; priority admission controller computed %d from the given PriorityClass name", *pod.Spec.Priority, value))}
+	}
+	if pod.Spec.PreemptionPolicy != nil && *pod.Spec.PreemptionPolicy != policy {
+		return field.ErrorList{field.Forbidden(p.Child("preemptionPolicy"), fmt.Sprintf(
+			"the string value of PreemptionPolicy (%s) must not be provided in pod spec; priority admission controller computed %s from the given PriorityClass name", *pod.Spec.PreemptionPolicy, policy))}
+	}
+	pod.Spec.Priority = &value
+	pod.Spec.PreemptionPolicy = &policy
+	return nil
 }

@@ -85,9 +85,7 @@ func validateReplicaSet(obj, old runtime.Object) field.ErrorList {
 	errs = append(errs, validateNonNegative(int64(rs.Spec.MinReadySeconds), spec.Child("minReadySeconds"))...)
 	errs = append(errs, validateWorkloadSelector("deployment", rs.Spec.Selector, rs.Spec.Template.Labels, spec)...)
 	errs = append(errs, validateTemplate(&rs.Spec.Template, spec.Child("template"))...)
-	if p := rs.Spec.Template.Spec.RestartPolicy; p != "" && p != "Always" {
-		errs = append(errs, field.NotSupported(spec.Child("template", "spec", "restartPolicy"), p, []string{"Always"}))
-	}
+	errs = append(errs, validateLongRunningTemplate(&rs.Spec.Template, spec.Child("template"))...)
 	if oldRS != nil {
 		errs = append(errs, validateImmutable(rs.Spec.Selector, oldRS.Spec.Selector, spec.Child("selector"))...)
 	}

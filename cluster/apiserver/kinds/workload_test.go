@@ -59,6 +59,7 @@ func TestValidateOtherKinds(t *testing.T) {
 				x.Spec.Strategy.RollingUpdate.MaxSurge, x.Spec.Strategy.RollingUpdate.MaxUnavailable = &zero, &zero
 			}), "spec.strategy.rollingUpdate.maxUnavailable", field.ErrorTypeInvalid, "may not be 0"},
 			{"bad percent", d(func(x *appsv1.Deployment) { x.Spec.Strategy.RollingUpdate.MaxSurge = intOrPercent("lots") }), "spec.strategy.rollingUpdate.maxSurge", field.ErrorTypeInvalid, ""},
+			{"template deadline", d(func(x *appsv1.Deployment) { x.Spec.Template.Spec.ActiveDeadlineSeconds = ptr(int64(5)) }), "spec.template.spec.activeDeadlineSeconds", field.ErrorTypeInvalid, "not Supported"},
 			{"template restart never", d(func(x *appsv1.Deployment) { x.Spec.Template.Spec.RestartPolicy = "Never" }), "spec.template.spec.restartPolicy", field.ErrorTypeNotSupported, ""},
 			{"template unserved field", d(func(x *appsv1.Deployment) {
 				x.Spec.Template.Spec.Volumes[0].EmptyDir = nil
@@ -190,6 +191,54 @@ func TestServedFieldsDocumented(t *testing.T) {
 		row := fmt.Sprintf("| %s | %s | %s |", name, strings.Join(f[0], ", "), strings.Join(f[1], ", "))
 		if !strings.Contains(string(doc), row+"\n") {
 			t.Errorf("docs/cluster-api.md lacks the row\n%s", row)
+		}
+	}
+}
+
+func TestResolvePodPriority(t *testing.T) {
+	never := corev1.PreemptNever
+	high := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "high"}, Value: 1000, PreemptionPolicy: &never}
+	def := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "normal"}, Value: 10, GlobalDefault: true}
+	classes := []*schedulingv1.PriorityClass{high, def}
+	lookup := func(name string) (*schedulingv1.PriorityClass, bool) {
+		for _, c := range classes {
+			if c.Name == name {
+				return c, true
+			}
+		}
+		return nil, false
+	}
+	tests := []struct {
+		name      string
+		class     string
+		priority  *int32
+		classes   []*schedulingv1.PriorityClass
+		want      int32
+		wantClass string
+		wantErr   string // path of the error, "" for none
+	}{
+		{"named class", "high", nil, classes, 1000, "high", ""},
+		{"global default", "", nil, classes, 10, "normal", ""},
+		{"no default", "", nil, classes[:1], 0, "", ""},
+		{"unknown class", "nope", nil, classes, 0, "", "spec.priorityClassName"},
+		{"conflicting priority", "high", ptr(int32(5)), classes, 0, "", "spec.priority"},
+		{"matching priority", "high", ptr(int32(1000)), classes, 1000, "high", ""},
+	}
+	for _, tt := range tests {
+		pod := goodPod()
+		pod.Spec.Priority, pod.Spec.PriorityClassName = tt.priority, tt.class
+		errs := ResolvePodPriority(pod, lookup, tt.classes)
+		if tt.wantErr != "" {
+			if len(errs) != 1 || errs[0].Field != tt.wantErr {
+				t.Errorf("%s: errors %v, want one at %s", tt.name, errs, tt.wantErr)
+			}
+			continue
+		}
+		if len(errs) != 0 || *pod.Spec.Priority != tt.want || pod.Spec.PriorityClassName != tt.wantClass {
+			t.Errorf("%s: priority %v class %q errors %v", tt.name, *pod.Spec.Priority, pod.Spec.PriorityClassName, errs)
+		}
+		if tt.class == "high" && *pod.Spec.PreemptionPolicy != corev1.PreemptNever {
+			t.Errorf("%s: preemption policy %s", tt.name, *pod.Spec.PreemptionPolicy)
 		}
 	}
 }
