@@ -79,6 +79,11 @@ func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool, af
 		if err := s.waitLeader(ctx, 30*time.Second); err != nil {
 			return nil, err
 		}
+	} else {
+		// A restarted server's replica is replayed once a leader commits again: wait a
+		// little for one, so the API does not start out refusing members it lost track
+		// of. Without a leader it serves anyway (reads that can be local still work).
+		s.waitAnyLeader(ctx, 5*time.Second)
 	}
 	if err := s.rec.follow(ctx); err != nil {
 		return nil, err
@@ -133,6 +138,18 @@ func (s *serverRole) waitLeader(ctx context.Context, limit time.Duration) error 
 			return errors.New("the new cluster's server did not become leader")
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// waitAnyLeader waits until the cluster has a leader and this replica has applied the
+// leader's first entry of its term, or limit passes.
+func (s *serverRole) waitAnyLeader(ctx context.Context, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if id, _ := s.st.Leader(); id != "" && s.st.Revision() > 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

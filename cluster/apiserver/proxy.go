@@ -50,13 +50,13 @@ func (s *server) proxyNode(w http.ResponseWriter, r *http.Request, req *request)
 		q.Del("container")
 	}
 	if req.subresource == "exec" || req.subresource == "attach" {
-		// kubectl says "true", the kubelet's stream options read "1" (kube-apiserver
-		// translates them the same way).
-		for _, k := range []string{"stdin", "stdout", "stderr", "tty"} {
-			if v := q.Get(k); v == "true" || v == "1" {
-				q.Set(k, "1")
-			} else {
-				q.Del(k)
+		// The kubelet's stream options are named input, output, error and tty, and
+		// read "1"; kubectl says stdin=true (kube-apiserver translates them too).
+		for from, to := range map[string]string{"stdin": "input", "stdout": "output", "stderr": "error", "tty": "tty"} {
+			v := q.Get(from)
+			q.Del(from)
+			if v == "true" || v == "1" {
+				q.Set(to, "1")
 			}
 		}
 	}
