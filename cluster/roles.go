@@ -215,4 +215,3 @@ func ipsOf(addr string) []net.IP {
 func apiAddr(mb *membership) string {
 	return net.JoinHostPort(mb.Advertise, strconv.Itoa(mb.APIPort))
 }
-

@@ -159,7 +159,7 @@ func putRaw(ctx context.Context, st store.Store, key string, data []byte) error 
 // Lookup implements pki.TokenStore from the local replica: tokens are written long
 // before they are used.
 func (r *records) Lookup(ctx context.Context, id string) (pki.TokenRecord, error) {
-	kv, err := r.st.GetLocal(prefixTokens+id)
+	kv, err := r.st.GetLocal(prefixTokens + id)
 	if errors.Is(err, store.ErrNotFound) {
 		return pki.TokenRecord{}, fmt.Errorf("token %s: %w", id, pki.ErrTokenNotFound)
 	}
@@ -207,7 +207,7 @@ func (r *records) servers(ctx context.Context) ([]serverRecord, error) {
 }
 
 func (r *records) server(ctx context.Context, id string) (serverRecord, error) {
-	kv, err := r.st.GetLocal(prefixServers+id)
+	kv, err := r.st.GetLocal(prefixServers + id)
 	if err != nil {
 		return serverRecord{}, err
 	}
