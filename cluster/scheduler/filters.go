@@ -127,26 +127,35 @@ func (cy *cycle) filterNodeAffinity(n *nodeInfo) status {
 
 // NodeResourcesFit: room for one more pod and for the pod's requests.
 func (cy *cycle) filterResources(n *nodeInfo) status {
+	used, pods := &n.requested, int64(len(n.pods))
+	if len(n.nominated) > 0 {
+		// Room reserved for more important pods a preemption made room for.
+		extra, count := cy.nominatedRoom(n)
+		if count > 0 {
+			extra.add(&n.requested)
+			used, pods = &extra, pods+count
+		}
+	}
 	var short uint8
-	if int64(len(n.pods))+1 > n.allowedPods {
+	if pods+1 > n.allowedPods {
 		short |= shortPods
 	}
 	r := &cy.pi.req
 	if !cy.noRequests {
-		if r.milliCPU > 0 && n.alloc.milliCPU < r.milliCPU+n.requested.milliCPU {
+		if r.milliCPU > 0 && n.alloc.milliCPU < r.milliCPU+used.milliCPU {
 			short |= shortCPU
 		}
-		if r.memory > 0 && n.alloc.memory < r.memory+n.requested.memory {
+		if r.memory > 0 && n.alloc.memory < r.memory+used.memory {
 			short |= shortMemory
 		}
-		if r.ephemeral > 0 && n.alloc.ephemeral < r.ephemeral+n.requested.ephemeral {
+		if r.ephemeral > 0 && n.alloc.ephemeral < r.ephemeral+used.ephemeral {
 			short |= shortEphemeral
 		}
 	}
 	var reasons []string
 	if !cy.noRequests {
 		for name, q := range r.scalar {
-			if q > 0 && n.alloc.scalar[name] < q+n.requested.scalar[name] {
+			if q > 0 && n.alloc.scalar[name] < q+used.scalar[name] {
 				if reasons == nil {
 					reasons = append([]string(nil), shortReasons[short]...)
 				}

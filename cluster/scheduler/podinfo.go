@@ -24,6 +24,8 @@ type podInfo struct {
 	slot    int
 	assumed bool
 	groups  []*termGroup // existing-pod term groups this pod counts in
+
+	nominatedTo string // for nominated (pending) pods
 }
 
 // PodKey is how the scheduler names a pod: namespace/name.
