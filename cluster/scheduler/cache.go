@@ -34,6 +34,9 @@ type Cache struct {
 	antiGroups  map[*termGroup]struct{} // required anti-affinity
 	scoreGroups map[*termGroup]struct{} // preferred terms and required affinity
 
+	// nominated are pending pods a preemption made room for.
+	nominated map[string]*podInfo
+
 	elig  map[string]*eligibility
 	memos map[string]*nodeMemo
 }
@@ -52,6 +55,7 @@ func NewCache() *Cache {
 		scoreGroups:    map[*termGroup]struct{}{},
 		elig:           map[string]*eligibility{},
 		memos:          map[string]*nodeMemo{},
+		nominated:      map[string]*podInfo{},
 	}
 }
 
@@ -105,6 +109,10 @@ func (c *Cache) RemoveNode(name string) {
 	if n == nil || n.idx < 0 {
 		return
 	}
+	for _, p := range n.nominated {
+		delete(c.nominated, p.key)
+	}
+	n.nominated = nil
 	last := c.nodes[len(c.nodes)-1]
 	c.nodes[n.idx] = last
 	last.idx = n.idx

@@ -6,6 +6,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 )
 
@@ -221,11 +222,12 @@ func (cy *cycle) spreadState() {
 		tc := &pod.Spec.TopologySpreadConstraints[i]
 		sel := spreadSelector(pod, tc)
 		cl := newClause(nsScope{names: []string{pod.Namespace}}, sel)
+		cl.liveOnly = true
 		s := &spread{key: tc.TopologyKey, maxSkew: tc.MaxSkew, minDomains: 1, counter: cy.c.counter([]clause{cl})}
 		if tc.MinDomains != nil {
 			s.minDomains = *tc.MinDomains
 		}
-		if cl.sel.Matches(labelsOf(pod)) {
+		if cl.sel.Matches(labels.Set(pod.Labels)) {
 			s.selfMatch = 1
 		}
 		honorAff := tc.NodeAffinityPolicy == nil || *tc.NodeAffinityPolicy == corev1.NodeInclusionPolicyHonor

@@ -37,20 +37,24 @@ type status struct {
 	reasons []string
 }
 
-func fail(c code, reason string) status {
-	return status{code: c, reasons: reasonSlices[reason]}
+func fail(c code, reasons []string) status {
+	return status{code: c, reasons: reasons}
 }
 
-// reasonSlices keeps the one-reason slices allocated once.
-var reasonSlices = func() map[string][]string {
-	m := map[string][]string{}
-	for _, r := range []string{ReasonUnschedulable, ReasonNodeName, ReasonTaint, ReasonNodeAffinity,
-		ReasonSpread, ReasonSpreadLabel, ReasonPodAffinity, ReasonPodAntiAffinity, ReasonExistingAntiAffinity,
-		ReasonNoPreemptionVictims, ReasonPreemptionNotHelpful} {
-		m[r] = []string{r}
-	}
-	return m
-}()
+// One-reason slices, allocated once: many nodes fail per pod.
+var (
+	reasonsUnschedulable        = []string{ReasonUnschedulable}
+	reasonsNodeName             = []string{ReasonNodeName}
+	reasonsTaint                = []string{ReasonTaint}
+	reasonsNodeAffinity         = []string{ReasonNodeAffinity}
+	reasonsSpread               = []string{ReasonSpread}
+	reasonsSpreadLabel          = []string{ReasonSpreadLabel}
+	reasonsPodAffinity          = []string{ReasonPodAffinity}
+	reasonsPodAntiAffinity      = []string{ReasonPodAntiAffinity}
+	reasonsExistingAntiAffinity = []string{ReasonExistingAntiAffinity}
+	reasonsNoPreemptionVictims  = []string{ReasonNoPreemptionVictims}
+	reasonsPreemptionNotHelpful = []string{ReasonPreemptionNotHelpful}
+)
 
 // filter runs the filters in kube-scheduler's order and returns the first
 // failure. It reads the cache without locking: the caller holds c.mu.
@@ -80,7 +84,7 @@ func (cy *cycle) filter(n *nodeInfo) status {
 // node.kubernetes.io/unschedulable taint.
 func (cy *cycle) filterUnschedulable(n *nodeInfo) status {
 	if n.unschedulable && !cy.tolUnschedulable {
-		return fail(codeUnresolvable, ReasonUnschedulable)
+		return fail(codeUnresolvable, reasonsUnschedulable)
 	}
 	return status{}
 }
@@ -88,7 +92,7 @@ func (cy *cycle) filterUnschedulable(n *nodeInfo) status {
 // NodeName: a pod naming a node fits only there.
 func (cy *cycle) filterNodeName(n *nodeInfo) status {
 	if nn := cy.pod.Spec.NodeName; nn != "" && nn != n.name {
-		return fail(codeUnresolvable, ReasonNodeName)
+		return fail(codeUnresolvable, reasonsNodeName)
 	}
 	return status{}
 }
@@ -96,7 +100,7 @@ func (cy *cycle) filterNodeName(n *nodeInfo) status {
 // TaintToleration: every NoSchedule and NoExecute taint must be tolerated.
 func (cy *cycle) filterTaints(n *nodeInfo) status {
 	if untolerated(n.hardTaints, cy.pod.Spec.Tolerations) {
-		return fail(codeUnresolvable, ReasonTaint)
+		return fail(codeUnresolvable, reasonsTaint)
 	}
 	return status{}
 }
@@ -120,33 +124,42 @@ func untolerated(taints []corev1.Taint, tols []corev1.Toleration) bool {
 // NodeAffinity: nodeSelector and required node affinity terms.
 func (cy *cycle) filterNodeAffinity(n *nodeInfo) status {
 	if !cy.matchesNodeAffinity(n) {
-		return fail(codeUnresolvable, ReasonNodeAffinity)
+		return fail(codeUnresolvable, reasonsNodeAffinity)
 	}
 	return status{}
 }
 
 // NodeResourcesFit: room for one more pod and for the pod's requests.
 func (cy *cycle) filterResources(n *nodeInfo) status {
+	used, pods := &n.requested, int64(len(n.pods))
+	if len(n.nominated) > 0 {
+		// Room reserved for more important pods a preemption made room for.
+		extra, count := cy.nominatedRoom(n)
+		if count > 0 {
+			extra.add(&n.requested)
+			used, pods = &extra, pods+count
+		}
+	}
 	var short uint8
-	if int64(len(n.pods))+1 > n.allowedPods {
+	if pods+1 > n.allowedPods {
 		short |= shortPods
 	}
 	r := &cy.pi.req
 	if !cy.noRequests {
-		if r.milliCPU > 0 && n.alloc.milliCPU < r.milliCPU+n.requested.milliCPU {
+		if r.milliCPU > 0 && n.alloc.milliCPU < r.milliCPU+used.milliCPU {
 			short |= shortCPU
 		}
-		if r.memory > 0 && n.alloc.memory < r.memory+n.requested.memory {
+		if r.memory > 0 && n.alloc.memory < r.memory+used.memory {
 			short |= shortMemory
 		}
-		if r.ephemeral > 0 && n.alloc.ephemeral < r.ephemeral+n.requested.ephemeral {
+		if r.ephemeral > 0 && n.alloc.ephemeral < r.ephemeral+used.ephemeral {
 			short |= shortEphemeral
 		}
 	}
 	var reasons []string
 	if !cy.noRequests {
 		for name, q := range r.scalar {
-			if q > 0 && n.alloc.scalar[name] < q+n.requested.scalar[name] {
+			if q > 0 && n.alloc.scalar[name] < q+used.scalar[name] {
 				if reasons == nil {
 					reasons = append([]string(nil), shortReasons[short]...)
 				}
@@ -201,15 +214,15 @@ func (cy *cycle) filterSpread(n *nodeInfo) status {
 		return status{}
 	}
 	if len(cy.hardSpread) > 1 && !hasAllKeys(n.labels, cy.hardSpread[0].keys) {
-		return fail(codeUnresolvable, ReasonSpreadLabel)
+		return fail(codeUnresolvable, reasonsSpreadLabel)
 	}
 	for _, s := range cy.hardSpread {
 		v, ok := n.labels[s.key]
 		if !ok {
-			return fail(codeUnresolvable, ReasonSpreadLabel)
+			return fail(codeUnresolvable, reasonsSpreadLabel)
 		}
 		if s.counts[v]+s.selfMatch-s.min > s.maxSkew {
-			return fail(codeUnschedulable, ReasonSpread)
+			return fail(codeUnschedulable, reasonsSpread)
 		}
 	}
 	return status{}
@@ -219,17 +232,17 @@ func (cy *cycle) filterSpread(n *nodeInfo) status {
 // required anti-affinity of pods already placed.
 func (cy *cycle) filterInterPod(n *nodeInfo) status {
 	if !cy.satisfiesAffinity(n) {
-		return fail(codeUnresolvable, ReasonPodAffinity)
+		return fail(codeUnresolvable, reasonsPodAffinity)
 	}
 	for i := range cy.antiCounts {
 		if v, ok := n.labels[cy.pi.terms.reqAnti[i].topologyKey]; ok && cy.antiCounts[i][v] > 0 {
-			return fail(codeUnschedulable, ReasonPodAntiAffinity)
+			return fail(codeUnschedulable, reasonsPodAntiAffinity)
 		}
 	}
 	for i := range cy.existingAntiList {
 		e := &cy.existingAntiList[i]
 		if v, ok := n.labels[e.key]; ok && e.vals[v] > 0 {
-			return fail(codeUnschedulable, ReasonExistingAntiAffinity)
+			return fail(codeUnschedulable, reasonsExistingAntiAffinity)
 		}
 	}
 	return status{}

@@ -162,6 +162,10 @@ func TestFilterPodTopologySpread(t *testing.T) {
 			want: map[string][]string{"a1": {ReasonSpread}, "b1": nil}},
 		{name: "pod not matching its own selector", nodes: nodes, placed: placed, pod: pod("p", "", "", spreadBy(zone, 1, corev1.DoNotSchedule, web)),
 			want: map[string][]string{"a1": {ReasonSpread}, "b1": nil, "c1": nil}},
+		{name: "terminating pods do not count", nodes: nodes, placed: append([]*corev1.Pod{
+			pod("gone", "", "", podLabels("app", "web"), on("c1"), func(p *corev1.Pod) { now := metav1.Now(); p.DeletionTimestamp = &now }),
+		}, placed...), pod: pod("p", "", "", podLabels("app", "web"), spreadBy(zone, 1, corev1.DoNotSchedule, web)),
+			want: map[string][]string{"a1": {ReasonSpread}, "b1": {ReasonSpread}, "c1": nil}},
 		{name: "ScheduleAnyway does not filter", nodes: nodes, placed: placed, pod: pod("p", "", "", podLabels("app", "web"), spreadBy(zone, 1, corev1.ScheduleAnyway, web)),
 			want: map[string][]string{"a1": nil, "nozone": nil}},
 	})

@@ -178,6 +178,7 @@ func (l *loop) onPod(oldObj, obj any) {
 	switch {
 	case pod.Spec.NodeName != "":
 		l.queue.Delete(pod)
+		l.cache.SetNominated(pod, "")
 		if terminal(pod) {
 			// A finished pod frees its room.
 			l.cache.RemovePod(pod)
@@ -190,6 +191,7 @@ func (l *loop) onPod(oldObj, obj any) {
 			l.queue.MoveAll()
 		}
 	case l.responsible(pod) && !terminal(pod) && pod.DeletionTimestamp == nil:
+		l.cache.SetNominated(pod, pod.Status.NominatedNodeName)
 		l.queue.Add(pod)
 	}
 }
@@ -200,6 +202,7 @@ func (l *loop) onPodDelete(obj any) {
 		return
 	}
 	l.queue.Delete(pod)
+	l.cache.SetNominated(pod, "")
 	l.cache.RemovePod(pod)
 	l.queue.MoveAll()
 }
@@ -234,12 +237,14 @@ func (l *loop) scheduleOne(ctx context.Context, qp *queuedPod) {
 		l.queue.Retry(qp)
 		return
 	}
+	l.cache.SetNominated(pod, "") // its room is now taken by the pod itself
 	l.queue.Done(qp)
 	l.binds.Add(1)
 	go func() {
 		defer l.binds.Done()
 		if err := l.bind(ctx, pod, node); err != nil {
 			l.cache.ForgetPod(assumed)
+			l.cache.SetNominated(pod, pod.Status.NominatedNodeName)
 			if ctx.Err() != nil {
 				return
 			}
@@ -271,6 +276,7 @@ func (l *loop) failed(ctx context.Context, qp *queuedPod, pod *corev1.Pod, err e
 	var fe *FitError
 	if errors.As(err, &fe) {
 		if fe.Preemption != nil {
+			l.cache.SetNominated(pod, fe.Preemption.NodeName)
 			if updated := l.preempt(ctx, pod, fe.Preemption); updated != nil {
 				latest = updated
 			}

@@ -199,4 +199,17 @@ func TestRunPreempts(t *testing.T) {
 	if !nominated {
 		t.Error("high's status.nominatedNodeName was never set to a")
 	}
+	var disrupted bool
+	for _, a := range acts {
+		if ua, ok := a.(k8stesting.UpdateAction); ok && ua.GetSubresource() == "status" {
+			if p, ok := ua.GetObject().(*corev1.Pod); ok && p.Name == "low" {
+				for _, c := range p.Status.Conditions {
+					disrupted = disrupted || c.Type == corev1.DisruptionTarget && c.Reason == corev1.PodReasonPreemptionByScheduler
+				}
+			}
+		}
+	}
+	if !disrupted {
+		t.Error("the victim never got a DisruptionTarget condition")
+	}
 }

@@ -20,6 +20,8 @@ type nodeInfo struct {
 	nonZeroMem  int64
 
 	pods []*podInfo
+	// nominated are pending pods preemption made room for here.
+	nominated []*podInfo
 
 	unschedulable bool
 	hardTaints    []corev1.Taint // NoSchedule and NoExecute

@@ -24,6 +24,8 @@ type podInfo struct {
 	slot    int
 	assumed bool
 	groups  []*termGroup // existing-pod term groups this pod counts in
+
+	nominatedTo string // for nominated (pending) pods
 }
 
 // PodKey is how the scheduler names a pod: namespace/name.
@@ -36,9 +38,8 @@ func newPodInfo(pod *corev1.Pod) *podInfo {
 		ns:       pod.Namespace,
 		labels:   pod.Labels,
 		priority: corev1helpers.PodPriority(pod),
-		req:      podRequests(pod),
 		terms:    parsePodTerms(pod),
 	}
-	p.nonZeroCPU, p.nonZeroMem = podNonZeroRequests(pod)
+	p.req, p.nonZeroCPU, p.nonZeroMem = podRequests(pod)
 	return p
 }

@@ -31,7 +31,7 @@ func (s *Scheduler) preempt(cy *cycle, fe *FitError) {
 		if s.statuses[i].code == codeUnschedulable {
 			potential = append(potential, i)
 		} else {
-			reasons[nodes[i].name] = reasonSlices[ReasonPreemptionNotHelpful]
+			reasons[nodes[i].name] = reasonsPreemptionNotHelpful
 		}
 	}
 	want := all * 10 / 100
@@ -76,7 +76,7 @@ func (cy *cycle) selectVictims(n *nodeInfo) ([]*podInfo, status) {
 		}
 	}
 	if len(lower) == 0 {
-		return nil, fail(codeUnresolvable, ReasonNoPreemptionVictims)
+		return nil, fail(codeUnresolvable, reasonsNoPreemptionVictims)
 	}
 	// The victims leave the node's pod list too, for the pods-count check.
 	saved := n.pods

@@ -171,3 +171,30 @@ func TestNominatedNodeFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestNominatedPodsKeepTheirRoom: the room a preemption freed for a pod is
+// not given to a pod of lower priority meanwhile, but is to a higher one.
+func TestNominatedPodsKeepTheirRoom(t *testing.T) {
+	c := cluster(t, []*corev1.Node{node("a", "2", "4Gi")}, nil)
+	c.SetNominated(pod("preemptor", "1500m", "", priority(100)), "a")
+	cases := []struct {
+		name string
+		pod  *corev1.Pod
+		want []string
+	}{
+		{"lower priority is refused", pod("low", "1", "", priority(10)), []string{"Insufficient cpu"}},
+		{"higher priority may take it", pod("higher", "1", "", priority(200)), nil},
+		{"the nominated pod itself fits", pod("preemptor", "1500m", "", priority(100)), nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := filterAll(c, tc.pod)["a"]; !equalStrings(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	c.SetNominated(pod("preemptor", "", ""), "")
+	if got := filterAll(c, pod("low", "1", "", priority(10)))["a"]; len(got) != 0 {
+		t.Errorf("after clearing the nomination: %q", got)
+	}
+}

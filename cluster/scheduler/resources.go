@@ -99,17 +99,41 @@ func (r *resources) isZero() bool {
 // podRequests is what the pod takes on a node: the larger of its containers'
 // sum and any one init container (restartable sidecars accumulate), plus
 // overhead and pod-level requests, as Kubernetes computes effective requests.
-func podRequests(pod *corev1.Pod) resources {
-	return resourcesFromList(resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{}))
-}
-
-// podNonZeroRequests is the cpu and memory used for scoring, with defaults
-// standing in for containers that request nothing.
-func podNonZeroRequests(pod *corev1.Pod) (milliCPU, memory int64) {
+// It also returns the cpu and memory used for scoring, where defaults stand
+// in for containers that request nothing.
+func podRequests(pod *corev1.Pod) (req resources, nonZeroCPU, nonZeroMem int64) {
+	if simplePod(pod) {
+		// Plain containers only: the sum, without the helper's maps.
+		for i := range pod.Spec.Containers {
+			rl := pod.Spec.Containers[i].Resources.Requests
+			var c resources
+			if len(rl) > 0 {
+				c = resourcesFromList(rl)
+				req.add(&c)
+			}
+			if _, ok := rl[corev1.ResourceCPU]; ok {
+				nonZeroCPU += c.milliCPU
+			} else {
+				nonZeroCPU += defaultMilliCPURequest
+			}
+			if _, ok := rl[corev1.ResourceMemory]; ok {
+				nonZeroMem += c.memory
+			} else {
+				nonZeroMem += defaultMemoryRequest
+			}
+		}
+		return req, nonZeroCPU, nonZeroMem
+	}
+	req = resourcesFromList(resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{}))
 	rl := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{
 		NonMissingContainerRequests: nonMissing,
 	})
-	return rl.Cpu().MilliValue(), rl.Memory().Value()
+	return req, rl.Cpu().MilliValue(), rl.Memory().Value()
+}
+
+func simplePod(pod *corev1.Pod) bool {
+	return len(pod.Spec.InitContainers) == 0 && pod.Spec.Overhead == nil && pod.Spec.Resources == nil &&
+		len(pod.Status.ContainerStatuses) == 0 && len(pod.Spec.ResourceClaims) == 0
 }
 
 var nonMissing = corev1.ResourceList{

@@ -74,8 +74,21 @@ func (l *loop) preempt(ctx context.Context, pod *corev1.Pod, p *Preemption) *cor
 		by = PodKey(pod)
 	}
 	for _, v := range p.Victims {
-		l.events.record(ctx, v, corev1.EventTypeNormal, "Preempted", "Preempting",
-			fmt.Sprintf("Preempted by pod %s on node %s", by, p.NodeName))
+		msg := fmt.Sprintf("Preempted by pod %s on node %s", by, p.NodeName)
+		// The condition tells the victim's owners why it went.
+		_, _ = l.updateStatus(ctx, v, func(cur *corev1.Pod) bool {
+			for _, c := range cur.Status.Conditions {
+				if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
+					return false
+				}
+			}
+			cur.Status.Conditions = append(cur.Status.Conditions, corev1.PodCondition{
+				Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: corev1.PodReasonPreemptionByScheduler,
+				Message: DefaultSchedulerName + ": " + msg, LastTransitionTime: metav1.Now(),
+			})
+			return true
+		})
+		l.events.record(ctx, v, corev1.EventTypeNormal, "Preempted", "Preempting", msg)
 		opts := metav1.DeleteOptions{GracePeriodSeconds: v.Spec.TerminationGracePeriodSeconds}
 		if v.UID != "" {
 			opts.Preconditions = &metav1.Preconditions{UID: &v.UID}

@@ -50,13 +50,24 @@ type clause struct {
 	// it lets a new pod be tested only against the selectors it could match.
 	req    labelKV
 	hasReq bool
+	// liveOnly leaves out terminating pods, as topology spread counts.
+	liveOnly bool
 }
 
 func (c *clause) matches(pod *podInfo, nsLabels map[string]map[string]string) bool {
+	if c.liveOnly && pod.pod.DeletionTimestamp != nil {
+		return false
+	}
 	return c.ns.matches(pod.ns, nsLabels) && c.sel.Matches(labels.Set(pod.labels))
 }
 
-func (c *clause) key() string { return c.ns.key() + "/" + selectorKey(c.sel) }
+func (c *clause) key() string {
+	k := c.ns.key() + "/" + selectorKey(c.sel)
+	if c.liveOnly {
+		k = "live:" + k
+	}
+	return k
+}
 
 func selectorKey(sel labels.Selector) string {
 	if sel == nil {
