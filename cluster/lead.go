@@ -8,8 +8,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/drover/drover/cluster/controllers"
 	"github.com/drover/drover/cluster/scheduler"
 )
 
@@ -80,8 +82,13 @@ func (s *serverRole) reapMembers(ctx context.Context, cs kubernetes.Interface) {
 	}
 }
 
-// runControllers is filled in when cluster/controllers lands.
-func (s *serverRole) runControllers(ctx context.Context, cs kubernetes.Interface) { <-ctx.Done() }
+// runControllers runs kube-controller-manager's share on a fresh set of informers.
+func (s *serverRole) runControllers(ctx context.Context, cs kubernetes.Interface) {
+	factory := informers.NewSharedInformerFactory(cs, 0)
+	if err := controllers.Run(ctx, cs, factory, controllers.Options{}); err != nil && ctx.Err() == nil {
+		s.m.log.Error("controllers stopped", "err", err)
+	}
+}
 
 // systemNamespaces exist in every cluster, as kube-apiserver makes them.
 var systemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}

@@ -187,6 +187,9 @@ func (m *Manager) join(ctx context.Context, mb *membership, addr, token string) 
 	if err != nil {
 		return nil, err
 	}
+	if err := os.MkdirAll(m.pkiDir(), 0o700); err != nil {
+		return nil, err
+	}
 	if err := pki.WriteFileAtomic(filepath.Join(m.pkiDir(), "ca.crt"), res.CAPEM, 0o644); err != nil {
 		return nil, err
 	}

@@ -34,7 +34,8 @@ on() { local n=$1; shift; "$BIN" -H "unix://$(sock "$n")" "$@"; }
 start_daemon() {
 	local n=$1 i=${1#n}
 	mkdir -p "$DIR/$n"
-	ip netns exec "$(ns "$n")" "$BIN" daemon --root "$DIR/$n/root" --exec-root "$DIR/$n/run" \
+	# nsenter, not "ip netns exec": that one remounts /sys, and the engine needs the cgroup mounts.
+	nsenter --net="/run/netns/$(ns "$n")" "$BIN" daemon --root "$DIR/$n/root" --exec-root "$DIR/$n/run" \
 		--cgroup-parent "drvcl-$n" --network-prefix "dcl$i" --cri-socket "" --docker-socket "" \
 		--registry-mirror "docker.io=$REG" --insecure-registry "$REG" \
 		>>"$DIR/$n/daemon.log" 2>&1 &
