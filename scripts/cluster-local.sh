@@ -12,13 +12,16 @@
 #   scripts/cluster-local.sh down       remove everything
 #
 # Needs root, busybox-static, docker-registry, iproute2. DROVER_BIN picks the binary
-# (default bin/drover, built with make when missing); CLUSTER_DIR the state directory.
+# (default bin/drover, built with make when missing); CLUSTER_DIR the state directory;
+# CLUSTER_NAME (default drvcl) names the namespaces, bridge, veths and cgroups, and
+# CLUSTER_NET (default 10.77.0) the machines' /24, so clusters can run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${DROVER_BIN:-$PWD/bin/drover}"
 DIR="${CLUSTER_DIR:-/tmp/drover-cluster-local}"
+NAME="${CLUSTER_NAME:-drvcl}"
 NET="${CLUSTER_NET:-10.77.0}" # the machines' /24 on the host bridge
-BR="${CLUSTER_BRIDGE:-drvcl0}"
+BR="${NAME}0"
 NODES="${NODES:-3}"
 SERVERS="${SERVERS:-1}"
 REG="$NET.1:5000"
@@ -26,7 +29,7 @@ REG="$NET.1:5000"
 say() { echo "cluster-local: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-ns() { echo "drvcl-$1"; }                   # a machine's network namespace
+ns() { echo "$NAME-$1"; }                   # a machine's network namespace
 ip_of() { echo "$NET.$((10 + ${1#n}))"; }   # n1 -> .11
 sock() { echo "$DIR/$1/run/drover.sock"; }
 on() { local n=$1; shift; "$BIN" -H "unix://$(sock "$n")" "$@"; }
@@ -36,7 +39,7 @@ start_daemon() {
 	mkdir -p "$DIR/$n"
 	# nsenter, not "ip netns exec": that one remounts /sys, and the engine needs the cgroup mounts.
 	nsenter --net="/run/netns/$(ns "$n")" "$BIN" daemon --root "$DIR/$n/root" --exec-root "$DIR/$n/run" \
-		--cgroup-parent "drvcl-$n" --network-prefix "dcl$i" --cri-socket "" --docker-socket "" \
+		--cgroup-parent "$NAME-$n" --network-prefix "dcl$i" --cri-socket "" --docker-socket "" \
 		--registry-mirror "docker.io=$REG" --insecure-registry "$REG" \
 		>>"$DIR/$n/daemon.log" 2>&1 &
 	echo $! >"$DIR/$n/daemon.pid"
@@ -47,8 +50,8 @@ start_daemon() {
 machine() {
 	local n=$1 i=${1#n}
 	ip netns add "$(ns "$n")"
-	ip link add "drvcl$i" type veth peer name eth0 netns "$(ns "$n")"
-	ip link set "drvcl$i" master "$BR" up
+	ip link add "$NAME$i" type veth peer name eth0 netns "$(ns "$n")"
+	ip link set "$NAME$i" master "$BR" up
 	ip -n "$(ns "$n")" addr add "$(ip_of "$n")/24" dev eth0
 	ip -n "$(ns "$n")" link set eth0 up
 	ip -n "$(ns "$n")" link set lo up
@@ -119,7 +122,7 @@ up() {
 kill_procs() {
 	local n=$1
 	ip netns pids "$(ns "$n")" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-	for f in /sys/fs/cgroup/*/"drvcl-$n"/cgroup.procs /sys/fs/cgroup/*/"drvcl-$n"/*/cgroup.procs; do
+	for f in /sys/fs/cgroup/*/"$NAME-$n"/cgroup.procs /sys/fs/cgroup/*/"$NAME-$n"/*/cgroup.procs /sys/fs/cgroup/*/"$NAME-$n"/*/*/cgroup.procs; do
 		[ -e "$f" ] && xargs -r kill -9 <"$f" 2>/dev/null || true
 	done
 	return 0
@@ -138,8 +141,8 @@ down() {
 		kill_procs "n$i"
 		for m in $(grep -o " $DIR/n$i/[^ ]*" /proc/self/mountinfo | sort -r); do umount -l "$m" 2>/dev/null || true; done
 		ip netns del "$(ns "n$i")" 2>/dev/null || true
-		ip link del "drvcl$i" 2>/dev/null || true
-		for c in /sys/fs/cgroup/*/"drvcl-n$i"; do
+		ip link del "$NAME$i" 2>/dev/null || true
+		for c in /sys/fs/cgroup/*/"$NAME-n$i"; do
 			[ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 		done
 	done
