@@ -184,8 +184,16 @@ func (s *serverRole) loadCA(ctx context.Context) (*pki.CA, error) {
 }
 
 // followLeadership runs the leader's work (scheduler, controllers) while this server
-// leads.
+// leads. It subscribes once, for the server's life: each LeaderChanges call adds a
+// channel that starts full, so a subscription per loop turn spun and kept every channel
+// (the server's heap grew by gigabytes a minute).
 func (s *serverRole) followLeadership(ctx context.Context) {
+	followLeader(ctx, s.st.LeaderChanges(), s.lead)
+}
+
+// followLeader runs lead from each change to true until the next false, ctx's end or
+// changes' close, and waits for it to return before going on.
+func followLeader(ctx context.Context, changes <-chan bool, lead func(context.Context)) {
 	var term struct {
 		stop context.CancelFunc // nil while following
 		done sync.WaitGroup
@@ -202,11 +210,11 @@ func (s *serverRole) followLeadership(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case lead, ok := <-s.st.LeaderChanges():
+		case isLeader, ok := <-changes:
 			if !ok {
 				return
 			}
-			if !lead {
+			if !isLeader {
 				endTerm()
 				continue
 			}
@@ -216,7 +224,7 @@ func (s *serverRole) followLeadership(ctx context.Context) {
 				term.done.Add(1)
 				go func() {
 					defer term.done.Done()
-					s.lead(lctx)
+					lead(lctx)
 				}()
 			}
 		}
