@@ -380,3 +380,36 @@ func TestMetadataClient(t *testing.T) {
 		t.Fatal("no metadata watch event")
 	}
 }
+
+// A bound pod held by a finalizer: the node's grace-0 delete ends the grace
+// period, and removing the finalizer then deletes it.
+func TestPodFinalizerAfterGrace(t *testing.T) {
+	ts := startServer(t)
+	c := ts.client()
+	ctx := context.Background()
+	p := newPod("f", "n1")
+	p.Finalizers = []string{"batch.kubernetes.io/job-tracking"}
+	if _, err := c.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CoreV1().Pods("default").Delete(ctx, "f", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	zero := int64(0)
+	if err := c.CoreV1().Pods("default").Delete(ctx, "f", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.CoreV1().Pods("default").Get(ctx, "f", metav1.GetOptions{})
+	if err != nil || got.DeletionGracePeriodSeconds == nil || *got.DeletionGracePeriodSeconds != 0 {
+		t.Fatalf("after the grace-0 delete: %v %v", err, got.DeletionGracePeriodSeconds)
+	}
+	if got.Generation != 2 {
+		t.Errorf("generation %d after deletion began, want 2", got.Generation)
+	}
+	if _, err := c.CoreV1().Pods("default").Patch(ctx, "f", types.JSONPatchType, []byte(`[{"op":"remove","path":"/metadata/finalizers"}]`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CoreV1().Pods("default").Get(ctx, "f", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("pod remains after its finalizer went: %v", err)
+	}
+}
