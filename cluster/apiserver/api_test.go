@@ -324,6 +324,12 @@ func TestMiscVerbs(t *testing.T) {
 	if !apierrors.IsServiceUnavailable(err) {
 		t.Errorf("list with no leader: %v, want 503", err)
 	}
+	// Watches and resourceVersion=0 lists read the replica, as a cache.
+	for _, path := range []string{"/api/v1/namespaces/default/pods?resourceVersion=0", "/api/v1/pods?watch=true&timeoutSeconds=1"} {
+		if resp, body := lone.do("GET", path, "", "", nil); resp.StatusCode != 200 {
+			t.Errorf("GET %s on a follower: %d %s", path, resp.StatusCode, body)
+		}
+	}
 }
 
 func TestOpenAPIV2Protobuf(t *testing.T) {

@@ -240,7 +240,7 @@ func (s *server) deleteCollection(w http.ResponseWriter, r *http.Request, req *r
 	if err != nil {
 		return err
 	}
-	res, err := s.collect(r, req, sel)
+	res, err := s.collect(r, req, sel, false)
 	if err != nil {
 		return err
 	}

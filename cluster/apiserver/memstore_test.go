@@ -51,6 +51,17 @@ func (m *memStore) List(_ context.Context, prefix string, opts store.ListOptions
 	if m.notLeader {
 		return store.ListResult{}, store.ErrNotLeader
 	}
+	return m.list(prefix, opts)
+}
+
+// ListLocal reads the replica, on a follower too (store.LocalReader).
+func (m *memStore) ListLocal(prefix string, opts store.ListOptions) (store.ListResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.list(prefix, opts)
+}
+
+func (m *memStore) list(prefix string, opts store.ListOptions) (store.ListResult, error) {
 	at := opts.Revision
 	if at == 0 {
 		at = m.rev
