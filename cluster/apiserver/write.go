@@ -127,8 +127,13 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, req *request) er
 	if err := s.prepareCreate(k, obj); err != nil {
 		return err
 	}
+	// Admission before defaults: a pod's priority comes from its class,
+	// and only then may defaults fill what is still unset.
 	if err := s.admit(r.Context(), req, obj); err != nil {
 		return err
+	}
+	if k.Default != nil {
+		k.Default(obj)
 	}
 	for attempt := 0; ; attempt++ {
 		if generated {
@@ -159,7 +164,8 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, req *request) er
 // prepareCreate sets what the server owns on a new object: uid, creation
 // time, generation 1 for objects with a spec, no deletion state, and an
 // empty status where the status is written through /status (nodes report
-// theirs when they register, so theirs is kept).
+// theirs when they register, so theirs is kept). Defaults come later,
+// after admission.
 func (s *server) prepareCreate(k *kinds.Kind, obj runtime.Object) error {
 	m := accessor(obj)
 	m.SetUID(uuid.NewUUID())
@@ -184,9 +190,6 @@ func (s *server) prepareCreate(k *kinds.Kind, obj runtime.Object) error {
 	}
 	if hasSpec(um) {
 		accessor(obj).SetGeneration(1)
-	}
-	if k.Default != nil {
-		k.Default(obj)
 	}
 	return nil
 }
