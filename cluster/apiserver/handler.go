@@ -67,6 +67,9 @@ func (s *server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		writeError(rw, r, apierrors.NewUnauthorized("Unauthorized"))
 		return
 	}
+	// A request another server forwarded is not forwarded again: leadership
+	// moved meanwhile, and the caller retries.
+	forwarded := r.Header.Get(HeaderUser) != "" && u.InGroup(GroupServers)
 	u = trustForwarded(r, u)
 
 	var body []byte
@@ -89,7 +92,7 @@ func (s *server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		return
 	}
-	if errors.Is(err, store.ErrNotLeader) && !w.started && s.cfg.Forward != nil {
+	if errors.Is(err, store.ErrNotLeader) && !w.started && s.cfg.Forward != nil && !forwarded {
 		if s.forward(rw, r, u, body) {
 			return
 		}
