@@ -218,10 +218,30 @@ func TestCreateSemantics(t *testing.T) {
 	if resp.StatusCode != 201 || !strings.Contains(resp.Header.Get("Warning"), `unknown field \"spec.bogus\"`) {
 		t.Errorf("warn: %d %q %s", resp.StatusCode, resp.Header.Get("Warning"), body)
 	}
-	resp, body = ts.do("POST", "/api/v1/namespaces/default/pods", "application/json", "",
-		[]byte(`{"apiVersion":"apps/v1","kind":"Pod","metadata":{"name":"x"}}`))
-	if resp.StatusCode != 400 {
-		t.Errorf("apiVersion mismatch: %d %s", resp.StatusCode, body)
+	errorCases := []struct {
+		method, path, body string
+		code               int
+		message            string
+	}{
+		{"POST", "/api/v1/namespaces/default/pods", `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"}}`, 400,
+			"the API version in the data (apps/v1) does not match the expected API version (v1)"},
+		{"POST", "/apis/apps/v1/namespaces/default/deployments", `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},"spec":{"template":{"spec":{"containers":[{"name":"c","image":"i"}]}}}}`, 422,
+			`Deployment.apps "x" is invalid: spec.selector: Required value`},
+		{"POST", "/api/v1/namespaces/default/pods?fieldValidation=Strict", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},"spec":{"foo":1}}`, 400,
+			`Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.foo"`},
+		{"POST", "/api/v1/namespaces/default/pods/x", `{}`, 405, ""},
+		{"PUT", "/api/v1/namespaces/default/pods", `{}`, 405, ""},
+		{"GET", "/api/v1/namespaces/default/pods/nope", "", 404, `pods "nope" not found`},
+		{"GET", "/apis/nope/v1/things", "", 404, ""},
+		{"PATCH", "/api/v1/namespaces/default/pods/warned", `{}`, 415, ""},
+	}
+	for _, tc := range errorCases {
+		resp, body := ts.do(tc.method, tc.path, "application/json", "", []byte(tc.body))
+		var st metav1.Status
+		_ = json.Unmarshal(body, &st)
+		if resp.StatusCode != tc.code || st.Kind != "Status" || int(st.Code) != tc.code || !strings.Contains(st.Message, tc.message) {
+			t.Errorf("%s %s: %d %s, want %d %q", tc.method, tc.path, resp.StatusCode, body, tc.code, tc.message)
+		}
 	}
 }
 
