@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -437,5 +438,22 @@ func TestPodFinalizerAfterGrace(t *testing.T) {
 	}
 	if _, err := c.CoreV1().Pods("default").Get(ctx, "f", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("pod remains after its finalizer went: %v", err)
+	}
+}
+
+// A JSON patch that doubles the object with every copy is refused before it
+// exhausts memory.
+func TestJSONPatchCopyBomb(t *testing.T) {
+	ts := startServer(t)
+	if _, err := ts.client().CoreV1().Pods("default").Create(context.Background(), newPod("b", ""), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ops := []string{`{"op":"add","path":"/metadata/annotations","value":{"a":""}}`}
+	for i := 0; i < 40; i++ {
+		ops = append(ops, fmt.Sprintf(`{"op":"copy","from":"/metadata/annotations","path":"/metadata/annotations/x%d"}`, i))
+	}
+	resp, body := ts.do("PATCH", "/api/v1/namespaces/default/pods/b", "application/json-patch+json", "", []byte("["+strings.Join(ops, ",")+"]"))
+	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		t.Fatalf("copy bomb: %d %s", resp.StatusCode, body)
 	}
 }
