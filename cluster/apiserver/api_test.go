@@ -346,10 +346,18 @@ func TestMiscVerbs(t *testing.T) {
 		t.Errorf("list with no leader: %v, want 503", err)
 	}
 	// Watches and resourceVersion=0 lists read the replica, as a cache.
-	for _, path := range []string{"/api/v1/namespaces/default/pods?resourceVersion=0", "/api/v1/pods?watch=true&timeoutSeconds=1"} {
+	lone.store.setLeader(true)
+	if _, err := lone.client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "local"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	lone.store.setLeader(false)
+	for _, path := range []string{"/api/v1/namespaces/default/pods?resourceVersion=0", "/api/v1/pods?watch=true&timeoutSeconds=1", "/api/v1/namespaces/local?resourceVersion=0"} {
 		if resp, body := lone.do("GET", path, "", "", nil); resp.StatusCode != 200 {
 			t.Errorf("GET %s on a follower: %d %s", path, resp.StatusCode, body)
 		}
+	}
+	if resp, body := lone.do("GET", "/api/v1/namespaces/local", "", "", nil); resp.StatusCode != 503 {
+		t.Errorf("consistent GET on a follower without a leader: %d %s", resp.StatusCode, body)
 	}
 }
 
@@ -455,5 +463,52 @@ func TestJSONPatchCopyBomb(t *testing.T) {
 	resp, body := ts.do("PATCH", "/api/v1/namespaces/default/pods/b", "application/json-patch+json", "", []byte("["+strings.Join(ops, ",")+"]"))
 	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
 		t.Fatalf("copy bomb: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestDeletePropagation(t *testing.T) {
+	ts := startServer(t)
+	c := ts.client()
+	ctx := context.Background()
+	tests := []struct {
+		policy    metav1.DeletionPropagation
+		finalizer string // "" = deleted at once
+	}{
+		{metav1.DeletePropagationForeground, "foregroundDeletion"},
+		{metav1.DeletePropagationOrphan, "orphan"},
+		{metav1.DeletePropagationBackground, ""},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			name := strings.ToLower(string(tc.policy))
+			if _, err := c.CoreV1().Pods("default").Create(ctx, newPod(name, ""), metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			p := tc.policy
+			if err := c.CoreV1().Pods("default").Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &p}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			if tc.finalizer == "" {
+				if !apierrors.IsNotFound(err) {
+					t.Fatalf("background delete left the pod: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.DeletionTimestamp == nil || len(got.Finalizers) != 1 || got.Finalizers[0] != tc.finalizer {
+				t.Fatalf("deletionTimestamp %v finalizers %v, want %s", got.DeletionTimestamp, got.Finalizers, tc.finalizer)
+			}
+		})
+	}
+	uid := types.UID("not-the-uid")
+	if _, err := c.CoreV1().Pods("default").Create(ctx, newPod("pre", ""), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := c.CoreV1().Pods("default").Delete(ctx, "pre", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "Precondition failed: UID in precondition: not-the-uid") {
+		t.Fatalf("uid precondition: %v", err)
 	}
 }
