@@ -512,3 +512,19 @@ func TestDeletePropagation(t *testing.T) {
 		t.Fatalf("uid precondition: %v", err)
 	}
 }
+
+func TestProtobufResponses(t *testing.T) {
+	ts := startServer(t)
+	const accept = "application/vnd.kubernetes.protobuf,application/json"
+	for _, path := range []string{"/api/v1/namespaces/default", "/api/v1/namespaces", "/api/v1/namespaces/nope"} {
+		resp, body := ts.do("GET", path, "", accept, nil)
+		if resp.Header.Get("Content-Type") != mediaProtobuf || !bytes.HasPrefix(body, []byte("k8s\x00")) {
+			t.Errorf("GET %s: %q %q", path, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	// Tables stay JSON whatever else is offered.
+	resp, _ := ts.do("GET", "/api/v1/namespaces", "", "application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1;g=meta.k8s.io,application/json", nil)
+	if resp.Header.Get("Content-Type") != mediaJSON {
+		t.Errorf("table: %q", resp.Header.Get("Content-Type"))
+	}
+}
