@@ -288,6 +288,39 @@ func TestTablesAndDiscovery(t *testing.T) {
 			t.Errorf("/api/v1 lacks %s", n)
 		}
 	}
+	var groups metav1.APIGroupList
+	_, body = ts.do("GET", "/apis", "", "application/json", nil)
+	if err := json.Unmarshal(body, &groups); err != nil || groups.Kind != "APIGroupList" {
+		t.Fatalf("legacy /apis: %v %s", err, body)
+	}
+	found := false
+	for _, g := range groups.Groups {
+		found = found || g.Name == "apps" && g.PreferredVersion.GroupVersion == "apps/v1"
+	}
+	if !found {
+		t.Errorf("legacy /apis lacks apps/v1: %s", body)
+	}
+	_, body = ts.do("GET", "/apis/apps/v1", "", "", nil)
+	var apps metav1.APIResourceList
+	if err := json.Unmarshal(body, &apps); err != nil {
+		t.Fatal(err)
+	}
+	var deploy, scale *metav1.APIResource
+	for i := range apps.APIResources {
+		switch apps.APIResources[i].Name {
+		case "deployments":
+			deploy = &apps.APIResources[i]
+		case "deployments/scale":
+			scale = &apps.APIResources[i]
+		}
+	}
+	if deploy == nil || !deploy.Namespaced || deploy.Kind != "Deployment" || deploy.SingularName != "deployment" ||
+		len(deploy.ShortNames) != 1 || deploy.ShortNames[0] != "deploy" || len(deploy.Categories) != 1 || len(deploy.Verbs) != 8 {
+		t.Errorf("deployments in /apis/apps/v1: %+v", deploy)
+	}
+	if scale == nil || scale.Group != "autoscaling" || scale.Version != "v1" || scale.Kind != "Scale" {
+		t.Errorf("deployments/scale in /apis/apps/v1: %+v", scale)
+	}
 	for _, p := range []string{"/healthz", "/readyz", "/livez", "/version", "/openapi/v3", "/openapi/v3/apis/apps/v1"} {
 		if resp, body := ts.do("GET", p, "", "", nil); resp.StatusCode != 200 {
 			t.Errorf("GET %s: %d %s", p, resp.StatusCode, body)
