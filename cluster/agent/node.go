@@ -55,6 +55,12 @@ func (a *Agent) runNode(ctx context.Context) {
 		if err := a.renewLease(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("renew node lease", "err", err)
 		}
+		if a.podNetwork() == nil {
+			// Waiting for the servers to assign the podCIDR: look each beat, not each 10 s.
+			if n, err := a.cfg.API.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{}); err == nil {
+				a.notePodCIDR(ctx, n.Spec.PodCIDR)
+			}
+		}
 		conds := a.conditions()
 		if !sameConditions(conds, lastSent) || time.Since(lastSentAt) >= nodeStatusMaxPeriod-leaseRenewInterval/2 {
 			if err := a.updateNodeStatus(ctx, conds); err != nil {
