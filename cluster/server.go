@@ -39,7 +39,7 @@ func (m *Manager) pkiDir() string { return filepath.Join(m.cfg.StateDir, "pki") 
 
 // startServer opens the state (bootstrapping a new cluster when boot), serves the API and
 // follows the leadership. A joined server's CA key arrives through the replicated state.
-func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool, afterOpen func() error) (_ *serverRole, err error) {
+func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool, afterOpen func(*serverRole) error) (_ *serverRole, err error) {
 	kp, err := pki.ReadKeyPair(m.pkiDir(), "server")
 	if err != nil {
 		return nil, err
@@ -89,7 +89,7 @@ func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool, af
 		return nil, err
 	}
 	if afterOpen != nil {
-		if err := afterOpen(); err != nil {
+		if err := afterOpen(s); err != nil {
 			return nil, err
 		}
 	}
