@@ -49,6 +49,9 @@ func (s *server) proxyNode(w http.ResponseWriter, r *http.Request, req *request)
 		path += "/" + url.PathEscape(c)
 		q.Del("container")
 	}
+	if req.subresource == "exec" || req.subresource == "attach" {
+		q = kubeletStreamQuery(q)
+	}
 	base, rt, err := s.cfg.NodeProxy(r.Context(), pod.Spec.NodeName)
 	if err != nil {
 		return unavailable(fmt.Sprintf("reach node %s: %v", pod.Spec.NodeName, err))
@@ -102,4 +105,20 @@ func podContainer(pod *corev1.Pod, name string) (string, error) {
 		}
 	}
 	return "", badRequest("container %s is not valid for pod %s", name, pod.Name)
+}
+
+// kubeletStreamQuery rewrites exec and attach options into the query
+// kubelet's streaming server reads (input, output, error, tty = "1"), as
+// kube-apiserver does.
+func kubeletStreamQuery(q url.Values) url.Values {
+	out := url.Values{}
+	for _, c := range q["command"] {
+		out.Add("command", c)
+	}
+	for from, to := range map[string]string{"stdin": "input", "stdout": "output", "stderr": "error", "tty": "tty"} {
+		if v := q.Get(from); v == "true" || v == "1" {
+			out.Set(to, "1")
+		}
+	}
+	return out
 }
