@@ -53,6 +53,39 @@ func New(t *testing.T, objs ...runtime.Object) *Env {
 		}
 		return false, nil, nil
 	})
+	// A status update changes only status, as on the API server (the
+	// tracker would store the whole object, reverting a newer spec).
+	c.PrependReactor("update", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		ua, ok := a.(k8stesting.UpdateAction)
+		if !ok || ua.GetSubresource() != "status" {
+			return false, nil, nil
+		}
+		m, err := meta.Accessor(ua.GetObject())
+		if err != nil {
+			return false, nil, nil
+		}
+		cur, err := c.Tracker().Get(ua.GetResource(), ua.GetNamespace(), m.GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		curU, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cur)
+		if err != nil {
+			return true, nil, err
+		}
+		newU, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ua.GetObject())
+		if err != nil {
+			return true, nil, err
+		}
+		curU["status"] = newU["status"]
+		out := cur.DeepCopyObject()
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(curU, out); err != nil {
+			return true, nil, err
+		}
+		if err := c.Tracker().Update(ua.GetResource(), out, ua.GetNamespace()); err != nil {
+			return true, nil, err
+		}
+		return true, out, nil
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	return &Env{T: t, Ctx: ctx, Client: c, Factory: informers.NewSharedInformerFactory(c, 0), Recorder: record.NewFakeRecorder(1000)}
@@ -86,6 +119,9 @@ func (e *Env) Wait(what string, cond func() (bool, string)) {
 
 // Pods lists the pods of a namespace straight from the tracker.
 func (e *Env) Pods(ns string, sel string) []corev1.Pod {
+	if e.Ctx.Err() != nil {
+		return nil
+	}
 	l, err := e.Client.CoreV1().Pods(ns).List(e.Ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		e.T.Fatalf("list pods: %v", err)
@@ -127,3 +163,28 @@ func isReady(p corev1.Pod) bool {
 
 // Int32 returns a pointer to v.
 func Int32(v int32) *int32 { return &v }
+
+// Kubelet marks every pod Running and Ready on node as it appears, as a node
+// agent would once its containers start, until stop is called or the test
+// ends; stop returns once it no longer writes.
+func (e *Env) Kubelet(ns, node string) (stop func()) {
+	ctx, cancel := context.WithCancel(e.Ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			for _, p := range e.Pods(ns, "") {
+				if p.DeletionTimestamp == nil && !isReady(p) && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+					p.Status.Phase = corev1.PodRunning
+					if p.Spec.NodeName == "" {
+						p.Spec.NodeName = node
+					}
+					p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(time.Now().Add(-time.Hour))}}
+					_, _ = e.Client.CoreV1().Pods(p.Namespace).Update(e.Ctx, &p, metav1.UpdateOptions{})
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return func() { cancel(); <-done }
+}

@@ -40,16 +40,39 @@ type Claimer struct {
 	// Fresh re-reads the owner from the API before the first adoption, so a
 	// stale cache never adopts for an owner that was deleted and recreated.
 	Fresh func(ctx context.Context) (metav1.Object, error)
+	// Patch applies a merge patch to a dependent; nil patches pods.
+	Patch   func(ctx context.Context, o metav1.Object, patch []byte) (metav1.Object, error)
 	checked bool
 }
 
 // ClaimPods returns the pods the owner controls after adopting and releasing.
 func (c *Claimer) ClaimPods(ctx context.Context, pods []*corev1.Pod) ([]*corev1.Pod, error) {
-	var owned []*corev1.Pod
+	objs := make([]metav1.Object, len(pods))
+	for i, p := range pods {
+		objs[i] = p
+	}
+	owned, err := c.Claim(ctx, objs)
+	out := make([]*corev1.Pod, len(owned))
+	for i, o := range owned {
+		out[i] = o.(*corev1.Pod)
+	}
+	return out, err
+}
+
+func (c *Claimer) patch(ctx context.Context, o metav1.Object, data []byte) (metav1.Object, error) {
+	if c.Patch != nil {
+		return c.Patch(ctx, o, data)
+	}
+	return c.Client.CoreV1().Pods(o.GetNamespace()).Patch(ctx, o.GetName(), types.MergePatchType, data, metav1.PatchOptions{})
+}
+
+// Claim is ClaimPods for any kind of dependent (Patch must be set).
+func (c *Claimer) Claim(ctx context.Context, objs []metav1.Object) ([]metav1.Object, error) {
+	var owned []metav1.Object
 	var errs []error
-	for _, p := range pods {
-		ref := metav1.GetControllerOf(p)
-		match := c.Selector.Matches(labels.Set(p.Labels))
+	for _, p := range objs {
+		ref := metav1.GetControllerOfNoCopy(p)
+		match := c.Selector.Matches(labels.Set(p.GetLabels()))
 		switch {
 		case ref != nil && ref.UID == c.Owner.GetUID():
 			if match {
@@ -64,7 +87,7 @@ func (c *Claimer) ClaimPods(ctx context.Context, pods []*corev1.Pod) ([]*corev1.
 			}
 		case ref != nil:
 			// Someone else's.
-		case match && p.DeletionTimestamp == nil && c.Owner.GetDeletionTimestamp() == nil:
+		case match && p.GetDeletionTimestamp() == nil && c.Owner.GetDeletionTimestamp() == nil:
 			if err := c.canAdopt(ctx); err != nil {
 				errs = append(errs, err)
 				continue
@@ -105,34 +128,34 @@ func (c *Claimer) canAdopt(ctx context.Context) error {
 
 // adopt adds the controller reference with a merge patch that also checks
 // the pod's uid, so a recreated pod of the same name is not adopted.
-func (c *Claimer) adopt(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
-	refs := append([]metav1.OwnerReference{}, p.OwnerReferences...)
+func (c *Claimer) adopt(ctx context.Context, p metav1.Object) (metav1.Object, error) {
+	refs := append([]metav1.OwnerReference{}, p.GetOwnerReferences()...)
 	refs = append(refs, *ControllerRef(c.Owner, c.GVK))
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": refs, "uid": p.UID}})
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": refs, "uid": p.GetUID()}})
 	if err != nil {
 		return nil, err
 	}
-	np, err := c.Client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	np, err := c.patch(ctx, p, patch)
 	if err != nil {
-		return nil, fmt.Errorf("adopt pod %s: %w", p.Name, err)
+		return nil, fmt.Errorf("adopt %s: %w", p.GetName(), err)
 	}
 	return np, nil
 }
 
-func (c *Claimer) release(ctx context.Context, p *corev1.Pod) error {
+func (c *Claimer) release(ctx context.Context, p metav1.Object) error {
 	var refs []metav1.OwnerReference
-	for _, r := range p.OwnerReferences {
+	for _, r := range p.GetOwnerReferences() {
 		if r.UID != c.Owner.GetUID() {
 			refs = append(refs, r)
 		}
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": refs, "uid": p.UID}})
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": refs, "uid": p.GetUID()}})
 	if err != nil {
 		return err
 	}
-	_, err = c.Client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	_, err = c.patch(ctx, p, patch)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("release pod %s: %w", p.Name, err)
+		return fmt.Errorf("release %s: %w", p.GetName(), err)
 	}
 	return nil
 }
