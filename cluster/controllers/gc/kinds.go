@@ -1,0 +1,104 @@
+package gc
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// kind is one resource the collector covers: its informer for the graph,
+// and live calls for the checks and writes that must not trust the cache.
+type kind struct {
+	gk       schema.GroupKind
+	informer cache.SharedIndexInformer
+	get      func(ctx context.Context, ns, name string) (metav1.Object, error)
+	del      func(ctx context.Context, ns, name string, opts metav1.DeleteOptions) error
+	patch    func(ctx context.Context, ns, name string, data []byte) error
+}
+
+// kinds is the fixed set of resources that own or are owned by the
+// controllers here. Owners of other kinds are never judged absent.
+func kinds(c kubernetes.Interface, f informers.SharedInformerFactory) []*kind {
+	mp := types.MergePatchType
+	po := metav1.PatchOptions{}
+	return []*kind{
+		{
+			gk:       schema.GroupKind{Kind: "Pod"},
+			informer: f.Core().V1().Pods().Informer(),
+			get: func(ctx context.Context, ns, n string) (metav1.Object, error) {
+				return c.CoreV1().Pods(ns).Get(ctx, n, metav1.GetOptions{})
+			},
+			del: func(ctx context.Context, ns, n string, o metav1.DeleteOptions) error {
+				return c.CoreV1().Pods(ns).Delete(ctx, n, o)
+			},
+			patch: func(ctx context.Context, ns, n string, d []byte) error {
+				_, err := c.CoreV1().Pods(ns).Patch(ctx, n, mp, d, po)
+				return err
+			},
+		},
+		{
+			gk:       appsv1.SchemeGroupVersion.WithKind("ReplicaSet").GroupKind(),
+			informer: f.Apps().V1().ReplicaSets().Informer(),
+			get: func(ctx context.Context, ns, n string) (metav1.Object, error) {
+				return c.AppsV1().ReplicaSets(ns).Get(ctx, n, metav1.GetOptions{})
+			},
+			del: func(ctx context.Context, ns, n string, o metav1.DeleteOptions) error {
+				return c.AppsV1().ReplicaSets(ns).Delete(ctx, n, o)
+			},
+			patch: func(ctx context.Context, ns, n string, d []byte) error {
+				_, err := c.AppsV1().ReplicaSets(ns).Patch(ctx, n, mp, d, po)
+				return err
+			},
+		},
+		{
+			gk:       appsv1.SchemeGroupVersion.WithKind("Deployment").GroupKind(),
+			informer: f.Apps().V1().Deployments().Informer(),
+			get: func(ctx context.Context, ns, n string) (metav1.Object, error) {
+				return c.AppsV1().Deployments(ns).Get(ctx, n, metav1.GetOptions{})
+			},
+			del: func(ctx context.Context, ns, n string, o metav1.DeleteOptions) error {
+				return c.AppsV1().Deployments(ns).Delete(ctx, n, o)
+			},
+			patch: func(ctx context.Context, ns, n string, d []byte) error {
+				_, err := c.AppsV1().Deployments(ns).Patch(ctx, n, mp, d, po)
+				return err
+			},
+		},
+		{
+			gk:       appsv1.SchemeGroupVersion.WithKind("DaemonSet").GroupKind(),
+			informer: f.Apps().V1().DaemonSets().Informer(),
+			get: func(ctx context.Context, ns, n string) (metav1.Object, error) {
+				return c.AppsV1().DaemonSets(ns).Get(ctx, n, metav1.GetOptions{})
+			},
+			del: func(ctx context.Context, ns, n string, o metav1.DeleteOptions) error {
+				return c.AppsV1().DaemonSets(ns).Delete(ctx, n, o)
+			},
+			patch: func(ctx context.Context, ns, n string, d []byte) error {
+				_, err := c.AppsV1().DaemonSets(ns).Patch(ctx, n, mp, d, po)
+				return err
+			},
+		},
+		{
+			gk:       batchv1.SchemeGroupVersion.WithKind("Job").GroupKind(),
+			informer: f.Batch().V1().Jobs().Informer(),
+			get: func(ctx context.Context, ns, n string) (metav1.Object, error) {
+				return c.BatchV1().Jobs(ns).Get(ctx, n, metav1.GetOptions{})
+			},
+			del: func(ctx context.Context, ns, n string, o metav1.DeleteOptions) error {
+				return c.BatchV1().Jobs(ns).Delete(ctx, n, o)
+			},
+			patch: func(ctx context.Context, ns, n string, d []byte) error {
+				_, err := c.BatchV1().Jobs(ns).Patch(ctx, n, mp, d, po)
+				return err
+			},
+		},
+	}
+}
+
