@@ -7,6 +7,7 @@ package deployment
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -40,7 +41,22 @@ type Controller struct {
 	loop     *ctrlutil.Loop
 	recorder record.EventRecorder
 	now      func() time.Time
+
+	// written holds the replicas this controller last wrote to each
+	// ReplicaSet until its cache shows them: deciding from an older spec
+	// would scale twice.
+	mu      sync.Mutex
+	written map[types.UID]writtenScale
 }
+
+type writtenScale struct {
+	replicas int32
+	at       time.Time
+}
+
+// writeExpiry bounds the wait for a write to show in the cache (someone
+// else may have changed the spec since).
+const writeExpiry = 30 * time.Second
 
 // New wires the controller to the factory's Deployment, ReplicaSet and Pod
 // informers.
@@ -49,7 +65,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	rsInf := factory.Apps().V1().ReplicaSets()
 	podInf := factory.Core().V1().Pods()
 	c := &Controller{
-		client: client, recorder: recorder, now: time.Now,
+		client: client, recorder: recorder, now: time.Now, written: map[types.UID]writtenScale{},
 		dList: dInf.Lister(), rsList: rsInf.Lister(), podList: podInf.Lister(),
 		synced: []cache.InformerSynced{dInf.Informer().HasSynced, rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
 	}
@@ -152,6 +168,12 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
+	if wait := c.cacheBehind(rss); wait > 0 {
+		// The ReplicaSet's update event requeues this; the timer covers
+		// an expectation that will never be met.
+		c.loop.EnqueueAfter(d, wait)
+		return nil
+	}
 	if d.DeletionTimestamp != nil {
 		return c.syncStatusOnly(ctx, d, rss)
 	}
@@ -196,6 +218,28 @@ func (c *Controller) claimReplicaSets(ctx context.Context, d *appsv1.Deployment,
 	return out, nil
 }
 
+// cacheBehind reports how long to wait when a ReplicaSet in the cache does
+// not show the replicas last written to it yet, 0 when all do.
+func (c *Controller) cacheBehind(rss []*appsv1.ReplicaSet) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	var wait time.Duration
+	for _, rs := range rss {
+		w, ok := c.written[rs.UID]
+		if !ok {
+			continue
+		}
+		left := w.at.Add(writeExpiry).Sub(now)
+		if replicas(rs.Spec.Replicas) == w.replicas || left <= 0 {
+			delete(c.written, rs.UID)
+			continue
+		}
+		wait = max(wait, left)
+	}
+	return wait
+}
+
 // scale sets a ReplicaSet's replicas (and the annotations recording the
 // Deployment's size and bound), with the ScalingReplicaSet event.
 func (c *Controller) scale(ctx context.Context, d *appsv1.Deployment, rs *appsv1.ReplicaSet, to int32) (*appsv1.ReplicaSet, error) {
@@ -217,6 +261,9 @@ func (c *Controller) scale(ctx context.Context, d *appsv1.Deployment, rs *appsv1
 	if err != nil {
 		return nil, fmt.Errorf("scale replica set %s to %d: %w", rs.Name, to, err)
 	}
+	c.mu.Lock()
+	c.written[rs.UID] = writtenScale{replicas: to, at: c.now()}
+	c.mu.Unlock()
 	if from != to {
 		dir := "up"
 		if to < from {

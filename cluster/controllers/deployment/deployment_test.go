@@ -118,7 +118,6 @@ func TestRollingUpdateBounds(t *testing.T) {
 	}
 
 	update(env, "web", func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "v2" })
-	sawSurge := false
 	env.Wait("v2 rolled out one ready pod at a time", func() (bool, string) {
 		rss := listRS(env)
 		var total int32
@@ -128,7 +127,6 @@ func TestRollingUpdateBounds(t *testing.T) {
 		if total > want+surge {
 			t.Fatalf("replica sets ask for %d pods, more than %d+%d: %s", total, want, surge, describeRS(rss))
 		}
-		sawSurge = sawSurge || total == want+surge
 		pods := env.Pods("default", "")
 		ready := 0
 		var pending *corev1.Pod
@@ -151,10 +149,17 @@ func TestRollingUpdateBounds(t *testing.T) {
 			d.Status.AvailableReplicas == want && d.Status.Replicas == want && cond != nil && cond.Reason == NewRSAvailableReason
 		return done, fmt.Sprintf("%+v %s", d.Status, describeRS(rss))
 	})
-	if !sawSurge {
-		t.Errorf("never used the surge")
-	}
 	rss = listRS(env)
+	// The new ReplicaSet started at the surge: one pod above the size.
+	first := ""
+	for len(env.Recorder.Events) > 0 && first == "" {
+		if e := <-env.Recorder.Events; strings.Contains(e, "Scaled up replica set "+rss[1].Name+" from 0") {
+			first = e
+		}
+	}
+	if want := fmt.Sprintf("Normal ScalingReplicaSet Scaled up replica set %s from 0 to %d", rss[1].Name, surge); first != want {
+		t.Errorf("first scaling of the new replica set: %q, want %q", first, want)
+	}
 	if revisionOf(rss[1]) != "2" || rss[1].Spec.Template.Spec.Containers[0].Image != "v2" {
 		t.Errorf("new replica set: %s", describeRS(rss))
 	}

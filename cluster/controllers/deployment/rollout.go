@@ -83,10 +83,12 @@ func (c *Controller) scaleDownOld(ctx context.Context, d *appsv1.Deployment, all
 		scaled = true
 	}
 
-	// Then available ones, down to the minimum available across all.
+	// Then available ones, down to the minimum available across all. A
+	// ReplicaSet's pods beyond its spec are about to go (its status may
+	// not show the last scale-down yet), so they do not count.
 	var available int32
 	for _, rs := range all {
-		available += rs.Status.AvailableReplicas
+		available += min(rs.Status.AvailableReplicas, replicas(rs.Spec.Replicas))
 	}
 	if available <= minAvailable {
 		return scaled, nil

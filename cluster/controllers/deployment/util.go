@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/drover/drover/cluster/controllers/internal/ctrlutil"
 )
 
 // Annotations the controller keeps on Deployments and ReplicaSets.
@@ -143,4 +145,10 @@ func addRevisionHistory(ann map[string]string, old string) {
 	} else {
 		ann[RevisionHistoryAnnotation] = h + "," + old
 	}
+}
+
+// TemplateHash is the pod-template-hash label value of a template (see
+// ctrlutil.TemplateHash).
+func TemplateHash(t *corev1.PodTemplateSpec, collisionCount *int32) string {
+	return ctrlutil.TemplateHash(t, collisionCount)
 }

@@ -101,4 +101,3 @@ func kinds(c kubernetes.Interface, f informers.SharedInformerFactory) []*kind {
 		},
 	}
 }
-

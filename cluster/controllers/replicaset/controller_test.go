@@ -27,7 +27,6 @@ func newRS(name string, replicas int32) *appsv1.ReplicaSet {
 	}
 }
 
-
 func run(t *testing.T, rs *appsv1.ReplicaSet, pods ...*corev1.Pod) *ctrltest.Env {
 	env := ctrltest.New(t)
 	for _, p := range pods {

@@ -1,4 +1,4 @@
-package deployment
+package ctrlutil
 
 import (
 	"encoding/binary"
