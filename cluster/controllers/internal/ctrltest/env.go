@@ -26,6 +26,8 @@ type Env struct {
 	Client   *fake.Clientset
 	Factory  informers.SharedInformerFactory
 	Recorder *record.FakeRecorder
+	// Cancel ends Ctx before the test does.
+	Cancel context.CancelFunc
 }
 
 // New makes an Env whose creates get a uid, a creation time and generation
@@ -88,7 +90,7 @@ func New(t *testing.T, objs ...runtime.Object) *Env {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	return &Env{T: t, Ctx: ctx, Client: c, Factory: informers.NewSharedInformerFactory(c, 0), Recorder: record.NewFakeRecorder(1000)}
+	return &Env{T: t, Ctx: ctx, Client: c, Factory: informers.NewSharedInformerFactory(c, 0), Recorder: record.NewFakeRecorder(1000), Cancel: cancel}
 }
 
 // Start starts the informers and runs each function in its own goroutine
