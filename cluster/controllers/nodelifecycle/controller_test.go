@@ -126,7 +126,7 @@ func TestDeadNodePodsReplacedElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	ag := &agents{alive: map[string]bool{"n1": true, "n2": true}}
-	nlc := New(env.Client, env.Factory, env.Recorder, Config{GracePeriod: 500 * time.Millisecond, EvictionDelay: 300 * time.Millisecond, Period: 50 * time.Millisecond})
+	nlc := New(env.Client, env.Factory, env.Recorder, Config{GracePeriod: 2 * time.Second, EvictionDelay: 300 * time.Millisecond, Period: 50 * time.Millisecond})
 	rsc := replicaset.New(env.Client, env.Factory, env.Recorder)
 	env.Start(nlc.Run, func(ctx context.Context) { rsc.Run(ctx, 2) },
 		func(context.Context) { ag.run(env) }, func(context.Context) { schedule(env) })
