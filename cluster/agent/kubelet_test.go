@@ -156,6 +156,20 @@ func TestKubeletAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("logs of the previous attempt", func(t *testing.T) {
+		p := h.create(newPod("crashy", corev1.RestartPolicyOnFailure, "sh", "-c", "echo attempt; exit 1"))
+		h.waitPod(p, "a restart", func(p *corev1.Pod) bool {
+			cs := p.Status.ContainerStatuses
+			return len(cs) == 1 && cs[0].RestartCount >= 1
+		})
+		if code, body := get("/containerLogs/default/crashy/main?previous=true"); code != 200 || body != "attempt\n" {
+			t.Fatalf("previous logs = %d %q", code, body)
+		}
+		if code, _ := get("/containerLogs/default/talker/main?previous=true"); code != http.StatusNotFound {
+			t.Fatalf("previous logs of a container never restarted: %d, want 404", code)
+		}
+	})
+
 	t.Run("a client outside drover:servers is refused", func(t *testing.T) {
 		other := pki.clientConfig(t, addr.String(), "system:nodes")
 		c, _ := rest.HTTPClientFor(other)
