@@ -30,6 +30,10 @@ func storeErr(err error, gr schema.GroupResource, name string) error {
 		return apierrors.NewAlreadyExists(gr, name)
 	case errors.Is(err, store.ErrConflict):
 		return apierrors.NewConflict(gr, name, errors.New(conflictMsg))
+	case errors.Is(err, store.ErrFutureRevision):
+		return apierrors.NewTimeoutError(fmt.Sprintf("too large resource version: %v", err), 1)
+	case errors.Is(err, store.ErrClosed):
+		return apierrors.NewServiceUnavailable("the cluster state is shutting down")
 	case errors.Is(err, store.ErrCompacted):
 		return apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %v", err))
 	case errors.Is(err, context.DeadlineExceeded):
