@@ -79,10 +79,11 @@ func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool, af
 		if err := s.waitLeader(ctx, 30*time.Second); err != nil {
 			return nil, err
 		}
-	} else {
+	} else if afterOpen == nil {
 		// A restarted server's replica is replayed once a leader commits again: wait a
 		// little for one, so the API does not start out refusing members it lost track
 		// of. Without a leader it serves anyway (reads that can be local still work).
+		// A joining server is skipped: it hears from no leader before it is a voter.
 		s.waitAnyLeader(ctx, 5*time.Second)
 	}
 	if err := s.rec.follow(ctx); err != nil {
@@ -110,7 +111,7 @@ func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool, af
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle("/", api)
+	mux.Handle("/", s.refuseRemoved(api))
 	ln, err := tls.Listen("tcp", net.JoinHostPort(mb.Advertise, strconv.Itoa(mb.APIPort)), apiTLS)
 	if err != nil {
 		return nil, fmt.Errorf("serve the cluster API: %w", err)

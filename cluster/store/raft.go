@@ -56,11 +56,14 @@ type Config struct {
 }
 
 // Timings for a LAN: a follower that hears nothing for 0.5-1 s stands for
-// election, so a lost leader is replaced in about 1-2 s.
+// election, so a lost leader is replaced in about 1-2 s. The leader steps down
+// when it has not heard from a quorum for the lease: at 250 ms a busy host
+// (load well above its CPU count) made leaders step down, most often as a
+// second server joined, when the quorum is both of them.
 const (
 	heartbeatTimeout   = 500 * time.Millisecond
 	electionTimeout    = 500 * time.Millisecond
-	leaderLeaseTimeout = 250 * time.Millisecond
+	leaderLeaseTimeout = 500 * time.Millisecond
 	commitTimeout      = 5 * time.Millisecond
 	applyTimeout       = 10 * time.Second
 	transportTimeout   = 10 * time.Second
