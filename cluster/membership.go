@@ -82,30 +82,37 @@ func (m *Manager) initialize(mb *membership) (_ *api.ClusterInitResult, _ *roles
 			rl.stop()
 		}
 	}()
-	if rl.server, err = m.startServer(m.base, mb, true, nil); err != nil {
+	// The first records go in before the API serves and the leader's work starts: the
+	// server's own certificate must be a member's when they first connect.
+	raftAddr := net.JoinHostPort(mb.Advertise, strconv.Itoa(mb.RaftPort))
+	var s *serverRole
+	firstRecords := func() error {
+		ctx, cancel := context.WithTimeout(m.base, 30*time.Second)
+		defer cancel()
+		caKey, err := os.ReadFile(filepath.Join(m.pkiDir(), "ca.key"))
+		if err != nil {
+			return err
+		}
+		if err := putRaw(ctx, s.st, keyCAKey, caKey); err != nil {
+			return fmt.Errorf("record the CA: %w", err)
+		}
+		if err := s.rec.put(ctx, prefixServers+mb.NodeName, serverRecord{ID: mb.NodeName, RaftAddr: raftAddr, APIAddr: apiAddr(mb)}); err != nil {
+			return err
+		}
+		leaf, err := pki.ParseCertPEM(serverKP.CertPEM)
+		if err != nil {
+			return err
+		}
+		if err := s.rec.Admit(ctx, mb.NodeName, join.RoleServer, leaf); err != nil {
+			return err
+		}
+		return s.rec.waitMember(ctx, mb.NodeName)
+	}
+	if rl.server, err = m.startServer(m.base, mb, true, func(started *serverRole) error { s = started; return firstRecords() }); err != nil {
 		return nil, nil, err
 	}
-	s := rl.server
 	ctx, cancel := context.WithTimeout(m.base, 30*time.Second)
 	defer cancel()
-	caKey, err := os.ReadFile(filepath.Join(m.pkiDir(), "ca.key"))
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := putRaw(ctx, s.st, keyCAKey, caKey); err != nil {
-		return nil, nil, fmt.Errorf("record the CA: %w", err)
-	}
-	raftAddr := net.JoinHostPort(mb.Advertise, strconv.Itoa(mb.RaftPort))
-	if err := s.rec.put(ctx, prefixServers+mb.NodeName, serverRecord{ID: mb.NodeName, RaftAddr: raftAddr, APIAddr: apiAddr(mb)}); err != nil {
-		return nil, nil, err
-	}
-	leaf, err := pki.ParseCertPEM(serverKP.CertPEM)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := s.rec.Admit(ctx, mb.NodeName, join.RoleServer, leaf); err != nil {
-		return nil, nil, err
-	}
 	res := &api.ClusterInitResult{Expires: time.Now().Add(TokenTTL)}
 	if res.AgentToken, err = s.newToken(ctx, pki.TokenAgent, TokenTTL); err != nil {
 		return nil, nil, err
@@ -208,7 +215,7 @@ func (m *Manager) join(ctx context.Context, mb *membership, addr, token string) 
 		if res.Leader != nil && res.Leader.APIAddress != "" {
 			voterVia = res.Leader.APIAddress
 		}
-		addVoter := func() error { return join.AddVoter(ctx, voterVia, res, raftAddr, apiAddr(mb)) }
+		addVoter := func(*serverRole) error { return join.AddVoter(ctx, voterVia, res, raftAddr, apiAddr(mb)) }
 		if rl.server, err = m.startServer(m.base, mb, false, addVoter); err != nil {
 			return nil, err
 		}

@@ -39,7 +39,7 @@ func (m *Manager) pkiDir() string { return filepath.Join(m.cfg.StateDir, "pki") 
 
 // startServer opens the state (bootstrapping a new cluster when boot), serves the API and
 // follows the leadership. A joined server's CA key arrives through the replicated state.
-func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool, afterOpen func() error) (_ *serverRole, err error) {
+func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool, afterOpen func(*serverRole) error) (_ *serverRole, err error) {
 	kp, err := pki.ReadKeyPair(m.pkiDir(), "server")
 	if err != nil {
 		return nil, err
@@ -90,7 +90,7 @@ func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool, af
 		return nil, err
 	}
 	if afterOpen != nil {
-		if err := afterOpen(); err != nil {
+		if err := afterOpen(s); err != nil {
 			return nil, err
 		}
 	}
@@ -185,8 +185,16 @@ func (s *serverRole) loadCA(ctx context.Context) (*pki.CA, error) {
 }
 
 // followLeadership runs the leader's work (scheduler, controllers) while this server
-// leads.
+// leads. It subscribes once, for the server's life: each LeaderChanges call adds a
+// channel that starts full, so a subscription per loop turn spun and kept every channel
+// (the server's heap grew by gigabytes a minute).
 func (s *serverRole) followLeadership(ctx context.Context) {
+	followLeader(ctx, s.st.LeaderChanges(), s.lead)
+}
+
+// followLeader runs lead from each change to true until the next false, ctx's end or
+// changes' close, and waits for it to return before going on.
+func followLeader(ctx context.Context, changes <-chan bool, lead func(context.Context)) {
 	var term struct {
 		stop context.CancelFunc // nil while following
 		done sync.WaitGroup
@@ -203,11 +211,11 @@ func (s *serverRole) followLeadership(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case lead, ok := <-s.st.LeaderChanges():
+		case isLeader, ok := <-changes:
 			if !ok {
 				return
 			}
-			if !lead {
+			if !isLeader {
 				endTerm()
 				continue
 			}
@@ -217,7 +225,7 @@ func (s *serverRole) followLeadership(ctx context.Context) {
 				term.done.Add(1)
 				go func() {
 					defer term.done.Done()
-					s.lead(lctx)
+					lead(lctx)
 				}()
 			}
 		}

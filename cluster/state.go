@@ -121,6 +121,18 @@ func (r *records) isMember(name string) bool {
 	return ok
 }
 
+// waitMember waits until the in-memory members (fed by the store's watch) know name.
+func (r *records) waitMember(ctx context.Context, name string) error {
+	for !r.isMember(name) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("member %s not recorded: %w", name, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
 // checkRevoked is the handshake's revocation check.
 func (r *records) checkRevoked(cert *x509.Certificate) error {
 	r.mu.RLock()

@@ -2,9 +2,11 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -27,7 +29,7 @@ const (
 
 // serveExec runs a command in a container: WebSocket (v5 down to v1) or SPDY.
 func (a *Agent) serveExec(w http.ResponseWriter, r *http.Request) {
-	opts, err := remotecommand.NewOptions(r)
+	opts, err := streamOptions(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -54,7 +56,7 @@ func (a *Agent) serveExec(w http.ResponseWriter, r *http.Request) {
 
 // serveAttach attaches to a container's main process.
 func (a *Agent) serveAttach(w http.ResponseWriter, r *http.Request) {
-	opts, err := remotecommand.NewOptions(r)
+	opts, err := streamOptions(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -72,6 +74,33 @@ func (a *Agent) serveAttach(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	remotecommand.ServeAttach(w, r, at, pod, "", ctr, opts, streamIdleTimeout, streamCreationTimeout, spdyProtocols)
+}
+
+// streamOptions reads the streams a remote command asks for: the kubelet API's
+// stdin/stdout/stderr/tty (true or 1), or the CRI's input/output/error.
+func streamOptions(r *http.Request) (*remotecommand.Options, error) {
+	q := r.URL.Query()
+	flag := func(names ...string) bool {
+		for _, n := range names {
+			if v, err := strconv.ParseBool(q.Get(n)); err == nil && v {
+				return true
+			}
+		}
+		return false
+	}
+	o := &remotecommand.Options{
+		Stdin:  flag("stdin", remotecommand.ExecStdinParam),
+		Stdout: flag("stdout", remotecommand.ExecStdoutParam),
+		Stderr: flag("stderr", remotecommand.ExecStderrParam),
+		TTY:    flag("tty", remotecommand.ExecTTYParam),
+	}
+	if o.TTY {
+		o.Stderr = false // a terminal has one output
+	}
+	if !o.Stdin && !o.Stdout && !o.Stderr {
+		return nil, errors.New("ask for at least one of stdin, stdout and stderr")
+	}
+	return o, nil
 }
 
 // engineStreams runs exec and attach on the engine for the kubelet API.
@@ -101,7 +130,7 @@ func (e *engineStreams) ExecInContainer(ctx context.Context, pod, _, container s
 	}
 	defer h.Close()
 	fw := stream.NewWriter(h)
-	code, err := pump(ctx, h, fw, in, out, errw, tty, resize, func(sz remotecommand.TerminalSize) error {
+	code, err := pump(ctx, h, fw, in, true, out, errw, tty, resize, func(sz remotecommand.TerminalSize) error {
 		return fw.WriteResize(sz.Width, sz.Height)
 	})
 	if err != nil {
@@ -125,15 +154,17 @@ func (e *engineStreams) AttachContainer(ctx context.Context, pod, _, container s
 	}
 	defer h.Close()
 	fw := stream.NewWriter(h)
-	_, err = pump(ctx, h, fw, in, out, errw, tty, resize, func(sz remotecommand.TerminalSize) error {
+	// Detaching ends stdin for the container only if it asked for that (stdinOnce).
+	_, err = pump(ctx, h, fw, in, c.Config.StdinOnce, out, errw, tty, resize, func(sz remotecommand.TerminalSize) error {
 		return e.a.cfg.Engine.ContainerResize(ctx, c.ID, sz.Width, sz.Height)
 	})
 	return err
 }
 
-// pump copies stdin and resizes into an engine stream and its output frames out, until
-// the exit frame (whose code it returns) or the end of the stream.
-func pump(ctx context.Context, h *client.Hijacked, fw *stream.Writer, in io.Reader, out, errw io.Writer, tty bool, resize <-chan remotecommand.TerminalSize, doResize func(remotecommand.TerminalSize) error) (int, error) {
+// pump copies stdin (then its end, with closeStdin) and resizes into an engine stream
+// and its output frames out, until the exit frame (whose code it returns) or the end of
+// the stream.
+func pump(ctx context.Context, h *client.Hijacked, fw *stream.Writer, in io.Reader, closeStdin bool, out, errw io.Writer, tty bool, resize <-chan remotecommand.TerminalSize, doResize func(remotecommand.TerminalSize) error) (int, error) {
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	defer func() {
@@ -154,7 +185,9 @@ func pump(ctx context.Context, h *client.Hijacked, fw *stream.Writer, in io.Read
 					}
 				}
 				if err != nil {
-					_ = fw.WriteFrame(stream.CloseStdin, nil)
+					if closeStdin {
+						_ = fw.WriteFrame(stream.CloseStdin, nil)
+					}
 					return
 				}
 			}

@@ -38,16 +38,20 @@ type harness struct {
 	agent    *Agent
 	cancel   context.CancelFunc
 	done     chan error
+	mod      func(*Config) // adjusts the agents' configuration
 }
 
 // newHarness starts a daemon with the test image, a fake API that already holds the
 // node with a podCIDR (as the servers' controller would assign it), and an agent.
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
+
+// newHarnessWith is newHarness with mod applied to the agent's configuration.
+func newHarnessWith(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
 	d := testutil.StartDaemon(t)
 	d.ImportBusybox(testImage)
 	h := &harness{t: t, d: d, engine: client.New(d.Socket), api: fake.NewClientset(), stateDir: t.TempDir(),
-		subnet: testutil.FreeSubnet(t).String()}
+		subnet: testutil.FreeSubnet(t).String(), mod: mod}
 	t.Cleanup(h.engine.Close)
 	// Runs before t.TempDir's removal: tmpfs volumes of pods the test left are mounted.
 	t.Cleanup(func() { unmountUnder(h.stateDir) })
@@ -62,8 +66,12 @@ func newHarness(t *testing.T) *harness {
 // start runs an agent against cs; the test's cleanup stops it.
 func (h *harness) start(cs kubernetes.Interface) {
 	h.t.Helper()
-	a, err := New(Config{NodeName: testNode, Engine: h.engine, API: cs, StateDir: h.stateDir, Advertise: "127.0.0.1",
-		KubeletPort: -1, Logger: slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	cfg := Config{NodeName: testNode, Engine: h.engine, API: cs, StateDir: h.stateDir, Advertise: "127.0.0.1",
+		KubeletPort: -1, Logger: slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	if h.mod != nil {
+		h.mod(&cfg)
+	}
+	a, err := New(cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -173,6 +181,18 @@ func (h *harness) engineContainers(pod *corev1.Pod) []api.Container {
 		h.t.Fatal(err)
 	}
 	return out
+}
+
+// containerID is the engine ID of a pod's container as its status reports it.
+func (h *harness) containerID(pod *corev1.Pod, name string) string {
+	h.t.Helper()
+	for _, c := range h.get(pod).Status.ContainerStatuses {
+		if c.Name == name {
+			return strings.TrimPrefix(c.ContainerID, "drover://")
+		}
+	}
+	h.t.Fatalf("pod %s has no status of container %s", pod.Name, name)
+	return ""
 }
 
 func running(p *corev1.Pod) bool {

@@ -55,6 +55,12 @@ func (a *Agent) runNode(ctx context.Context) {
 		if err := a.renewLease(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("renew node lease", "err", err)
 		}
+		if a.podNetwork() == nil {
+			// Waiting for the servers to assign the podCIDR: look each beat, not each 10 s.
+			if n, err := a.cfg.API.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{}); err == nil {
+				a.notePodCIDR(ctx, n.Spec.PodCIDR)
+			}
+		}
 		conds := a.conditions()
 		if !sameConditions(conds, lastSent) || time.Since(lastSentAt) >= nodeStatusMaxPeriod-leaseRenewInterval/2 {
 			if err := a.updateNodeStatus(ctx, conds); err != nil {
@@ -288,7 +294,7 @@ func (a *Agent) renewLease(ctx context.Context) error {
 	l, err := leases.Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		l = &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName, Namespace: leaseNamespace},
+			ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName, Namespace: leaseNamespace, OwnerReferences: a.nodeOwner(ctx)},
 			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(a.cfg.NodeName),
 				LeaseDurationSeconds: ptr.To[int32](leaseDuration), RenewTime: &now},
 		}
@@ -303,6 +309,15 @@ func (a *Agent) renewLease(ctx context.Context) error {
 	l.Spec.RenewTime = &now
 	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
 	return wrap("renew node lease", err)
+}
+
+// nodeOwner makes the node the owner of its lease, so that the lease goes with it.
+func (a *Agent) nodeOwner(ctx context.Context) []metav1.OwnerReference {
+	n, err := a.cfg.API.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+	if err != nil || n.UID == "" {
+		return nil
+	}
+	return []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: n.Name, UID: n.UID}}
 }
 
 // wrap adds context to err, if any.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"k8s.io/client-go/kubernetes"
@@ -47,6 +48,25 @@ func TestPods(t *testing.T) {
 		ep, err := h.engine.PodInspect(ctx, enginePodName(p))
 		if err != nil || ep.Labels[labelUID] != string(p.UID) || ep.Labels[labelName] != "sleeper" || ep.Labels[labelNamespace] != "default" {
 			t.Fatalf("engine pod %+v, %v", ep, err)
+		}
+	})
+
+	t.Run("hostNetwork pod has the node's IP and the host's interfaces", func(t *testing.T) {
+		pod := newPod("hostnet", corev1.RestartPolicyAlways, "sleep", "3600")
+		pod.Spec.HostNetwork = true
+		pod.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("96Mi")}
+		p := h.waitPod(h.create(pod), "Running and ready", running)
+		if p.Status.PodIP != "127.0.0.1" {
+			t.Fatalf("podIP = %q, want the node's 127.0.0.1", p.Status.PodIP)
+		}
+		id := h.containerID(p, "main")
+		// The host's network: the test daemon's bridges are visible.
+		if code, err := h.agent.execCode(ctx, id, []string{"sh", "-c", "grep -q " + h.d.NetPrefix[:3] + " /proc/net/dev"}); err != nil || code != 0 {
+			t.Fatalf("the container does not see the host's interfaces: %d %v", code, err)
+		}
+		c, err := h.engine.ContainerInspect(ctx, id)
+		if err != nil || c.Config.Host.Memory != 96<<20 {
+			t.Fatalf("memory limit %d, %v", c.Config.Host.Memory, err)
 		}
 	})
 

@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +28,8 @@ type podWorker struct {
 	fromAPI bool        // pod came from the API (not only from disk)
 	gone    bool        // the API object is gone: remove everything
 	saved   bool        // the spec is on disk...
-	savedRV string      // ...at this resourceVersion
+	savedRV string      // ...at this resourceVersion,
+	savedAs []byte      // ...as this (the pod without its status)
 
 	wakeC  chan struct{}
 	done   chan struct{}
@@ -105,10 +108,16 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		return w.terminate(ctx, pod, gone)
 	}
 	if fromAPI && (!w.saved || pod.ResourceVersion != w.savedRV) {
-		if err := w.a.savePod(pod); err != nil {
+		// Status updates change the resourceVersion too: write only a changed spec.
+		bare := pod.DeepCopy()
+		bare.Status, bare.ResourceVersion, bare.ManagedFields = corev1.PodStatus{}, "", nil
+		data, _ := json.Marshal(bare)
+		if w.saved && bytes.Equal(data, w.savedAs) {
+			w.savedRV = pod.ResourceVersion
+		} else if err := w.a.savePod(pod); err != nil {
 			w.a.log.Warn("save pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 		} else {
-			w.saved, w.savedRV = true, pod.ResourceVersion
+			w.saved, w.savedRV, w.savedAs = true, pod.ResourceVersion, data
 		}
 	}
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/drover/drover/cluster/apiserver/kinds"
 	"github.com/drover/drover/cluster/store"
 )
 
@@ -23,8 +25,12 @@ var builtinPriorities = map[string]int32{
 // admit runs what Kubernetes' admission plugins do on create, for the
 // kinds that need it: a pod's priority comes from its PriorityClass.
 func (s *server) admit(ctx context.Context, req *request, obj runtime.Object) error {
-	if pod, ok := obj.(*corev1.Pod); ok {
-		return s.admitPriority(ctx, req, pod)
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		return s.admitPriority(ctx, req, o)
+	case *batchv1.Job:
+		// The selector Kubernetes generates from the uid (set just before).
+		kinds.GenerateJobSelector(o)
 	}
 	return nil
 }

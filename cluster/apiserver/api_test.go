@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -218,10 +219,30 @@ func TestCreateSemantics(t *testing.T) {
 	if resp.StatusCode != 201 || !strings.Contains(resp.Header.Get("Warning"), `unknown field \"spec.bogus\"`) {
 		t.Errorf("warn: %d %q %s", resp.StatusCode, resp.Header.Get("Warning"), body)
 	}
-	resp, body = ts.do("POST", "/api/v1/namespaces/default/pods", "application/json", "",
-		[]byte(`{"apiVersion":"apps/v1","kind":"Pod","metadata":{"name":"x"}}`))
-	if resp.StatusCode != 400 {
-		t.Errorf("apiVersion mismatch: %d %s", resp.StatusCode, body)
+	errorCases := []struct {
+		method, path, body string
+		code               int
+		message            string
+	}{
+		{"POST", "/api/v1/namespaces/default/pods", `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"}}`, 400,
+			"the API version in the data (apps/v1) does not match the expected API version (v1)"},
+		{"POST", "/apis/apps/v1/namespaces/default/deployments", `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},"spec":{"template":{"spec":{"containers":[{"name":"c","image":"i"}]}}}}`, 422,
+			`Deployment.apps "x" is invalid: spec.selector: Required value`},
+		{"POST", "/api/v1/namespaces/default/pods?fieldValidation=Strict", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},"spec":{"foo":1}}`, 400,
+			`Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.foo"`},
+		{"POST", "/api/v1/namespaces/default/pods/x", `{}`, 405, ""},
+		{"PUT", "/api/v1/namespaces/default/pods", `{}`, 405, ""},
+		{"GET", "/api/v1/namespaces/default/pods/nope", "", 404, `pods "nope" not found`},
+		{"GET", "/apis/nope/v1/things", "", 404, ""},
+		{"PATCH", "/api/v1/namespaces/default/pods/warned", `{}`, 415, ""},
+	}
+	for _, tc := range errorCases {
+		resp, body := ts.do(tc.method, tc.path, "application/json", "", []byte(tc.body))
+		var st metav1.Status
+		_ = json.Unmarshal(body, &st)
+		if resp.StatusCode != tc.code || st.Kind != "Status" || int(st.Code) != tc.code || !strings.Contains(st.Message, tc.message) {
+			t.Errorf("%s %s: %d %s, want %d %q", tc.method, tc.path, resp.StatusCode, body, tc.code, tc.message)
+		}
 	}
 }
 
@@ -237,7 +258,7 @@ func TestTablesAndDiscovery(t *testing.T) {
 	if err := json.Unmarshal(body, &tbl); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("table: %d %v %s", resp.StatusCode, err, body)
 	}
-	if tbl.Kind != "Table" || len(tbl.Rows) != 1 || tbl.Rows[0].Cells[0] != "t" || len(tbl.ColumnDefinitions) != 4 {
+	if tbl.Kind != "Table" || len(tbl.Rows) != 1 || tbl.Rows[0].Cells[0] != "t" || len(tbl.ColumnDefinitions) < 2 || len(tbl.Rows[0].Cells) != len(tbl.ColumnDefinitions) {
 		t.Fatalf("table %s", body)
 	}
 	var pom metav1.PartialObjectMetadata
@@ -266,6 +287,39 @@ func TestTablesAndDiscovery(t *testing.T) {
 		if !names[n] {
 			t.Errorf("/api/v1 lacks %s", n)
 		}
+	}
+	var groups metav1.APIGroupList
+	_, body = ts.do("GET", "/apis", "", "application/json", nil)
+	if err := json.Unmarshal(body, &groups); err != nil || groups.Kind != "APIGroupList" {
+		t.Fatalf("legacy /apis: %v %s", err, body)
+	}
+	found := false
+	for _, g := range groups.Groups {
+		found = found || g.Name == "apps" && g.PreferredVersion.GroupVersion == "apps/v1"
+	}
+	if !found {
+		t.Errorf("legacy /apis lacks apps/v1: %s", body)
+	}
+	_, body = ts.do("GET", "/apis/apps/v1", "", "", nil)
+	var apps metav1.APIResourceList
+	if err := json.Unmarshal(body, &apps); err != nil {
+		t.Fatal(err)
+	}
+	var deploy, scale *metav1.APIResource
+	for i := range apps.APIResources {
+		switch apps.APIResources[i].Name {
+		case "deployments":
+			deploy = &apps.APIResources[i]
+		case "deployments/scale":
+			scale = &apps.APIResources[i]
+		}
+	}
+	if deploy == nil || !deploy.Namespaced || deploy.Kind != "Deployment" || deploy.SingularName != "deployment" ||
+		len(deploy.ShortNames) != 1 || deploy.ShortNames[0] != "deploy" || len(deploy.Categories) != 1 || len(deploy.Verbs) != 8 {
+		t.Errorf("deployments in /apis/apps/v1: %+v", deploy)
+	}
+	if scale == nil || scale.Group != "autoscaling" || scale.Version != "v1" || scale.Kind != "Scale" {
+		t.Errorf("deployments/scale in /apis/apps/v1: %+v", scale)
 	}
 	for _, p := range []string{"/healthz", "/readyz", "/livez", "/version", "/openapi/v3", "/openapi/v3/apis/apps/v1"} {
 		if resp, body := ts.do("GET", p, "", "", nil); resp.StatusCode != 200 {
@@ -324,6 +378,20 @@ func TestMiscVerbs(t *testing.T) {
 	if !apierrors.IsServiceUnavailable(err) {
 		t.Errorf("list with no leader: %v, want 503", err)
 	}
+	// Watches and resourceVersion=0 lists read the replica, as a cache.
+	lone.store.setLeader(true)
+	if _, err := lone.client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "local"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	lone.store.setLeader(false)
+	for _, path := range []string{"/api/v1/namespaces/default/pods?resourceVersion=0", "/api/v1/pods?watch=true&timeoutSeconds=1", "/api/v1/namespaces/local?resourceVersion=0"} {
+		if resp, body := lone.do("GET", path, "", "", nil); resp.StatusCode != 200 {
+			t.Errorf("GET %s on a follower: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	if resp, body := lone.do("GET", "/api/v1/namespaces/local", "", "", nil); resp.StatusCode != 503 {
+		t.Errorf("consistent GET on a follower without a leader: %d %s", resp.StatusCode, body)
+	}
 }
 
 func TestOpenAPIV2Protobuf(t *testing.T) {
@@ -378,5 +446,118 @@ func TestMetadataClient(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no metadata watch event")
+	}
+}
+
+// A bound pod held by a finalizer: the node's grace-0 delete ends the grace
+// period, and removing the finalizer then deletes it.
+func TestPodFinalizerAfterGrace(t *testing.T) {
+	ts := startServer(t)
+	c := ts.client()
+	ctx := context.Background()
+	p := newPod("f", "n1")
+	p.Finalizers = []string{"batch.kubernetes.io/job-tracking"}
+	if _, err := c.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CoreV1().Pods("default").Delete(ctx, "f", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	zero := int64(0)
+	if err := c.CoreV1().Pods("default").Delete(ctx, "f", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.CoreV1().Pods("default").Get(ctx, "f", metav1.GetOptions{})
+	if err != nil || got.DeletionGracePeriodSeconds == nil || *got.DeletionGracePeriodSeconds != 0 {
+		t.Fatalf("after the grace-0 delete: %v %v", err, got.DeletionGracePeriodSeconds)
+	}
+	if got.Generation != 2 {
+		t.Errorf("generation %d after deletion began, want 2", got.Generation)
+	}
+	if _, err := c.CoreV1().Pods("default").Patch(ctx, "f", types.JSONPatchType, []byte(`[{"op":"remove","path":"/metadata/finalizers"}]`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CoreV1().Pods("default").Get(ctx, "f", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("pod remains after its finalizer went: %v", err)
+	}
+}
+
+// A JSON patch that doubles the object with every copy is refused before it
+// exhausts memory.
+func TestJSONPatchCopyBomb(t *testing.T) {
+	ts := startServer(t)
+	if _, err := ts.client().CoreV1().Pods("default").Create(context.Background(), newPod("b", ""), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ops := []string{`{"op":"add","path":"/metadata/annotations","value":{"a":""}}`}
+	for i := 0; i < 40; i++ {
+		ops = append(ops, fmt.Sprintf(`{"op":"copy","from":"/metadata/annotations","path":"/metadata/annotations/x%d"}`, i))
+	}
+	resp, body := ts.do("PATCH", "/api/v1/namespaces/default/pods/b", "application/json-patch+json", "", []byte("["+strings.Join(ops, ",")+"]"))
+	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		t.Fatalf("copy bomb: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestDeletePropagation(t *testing.T) {
+	ts := startServer(t)
+	c := ts.client()
+	ctx := context.Background()
+	tests := []struct {
+		policy    metav1.DeletionPropagation
+		finalizer string // "" = deleted at once
+	}{
+		{metav1.DeletePropagationForeground, "foregroundDeletion"},
+		{metav1.DeletePropagationOrphan, "orphan"},
+		{metav1.DeletePropagationBackground, ""},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			name := strings.ToLower(string(tc.policy))
+			if _, err := c.CoreV1().Pods("default").Create(ctx, newPod(name, ""), metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			p := tc.policy
+			if err := c.CoreV1().Pods("default").Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &p}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			if tc.finalizer == "" {
+				if !apierrors.IsNotFound(err) {
+					t.Fatalf("background delete left the pod: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.DeletionTimestamp == nil || len(got.Finalizers) != 1 || got.Finalizers[0] != tc.finalizer {
+				t.Fatalf("deletionTimestamp %v finalizers %v, want %s", got.DeletionTimestamp, got.Finalizers, tc.finalizer)
+			}
+		})
+	}
+	uid := types.UID("not-the-uid")
+	if _, err := c.CoreV1().Pods("default").Create(ctx, newPod("pre", ""), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := c.CoreV1().Pods("default").Delete(ctx, "pre", metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "Precondition failed: UID in precondition: not-the-uid") {
+		t.Fatalf("uid precondition: %v", err)
+	}
+}
+
+func TestProtobufResponses(t *testing.T) {
+	ts := startServer(t)
+	const accept = "application/vnd.kubernetes.protobuf,application/json"
+	for _, path := range []string{"/api/v1/namespaces/default", "/api/v1/namespaces", "/api/v1/namespaces/nope"} {
+		resp, body := ts.do("GET", path, "", accept, nil)
+		if resp.Header.Get("Content-Type") != mediaProtobuf || !bytes.HasPrefix(body, []byte("k8s\x00")) {
+			t.Errorf("GET %s: %q %q", path, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	// Tables stay JSON whatever else is offered.
+	resp, _ := ts.do("GET", "/api/v1/namespaces", "", "application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1;g=meta.k8s.io,application/json", nil)
+	if resp.Header.Get("Content-Type") != mediaJSON {
+		t.Errorf("table: %q", resp.Header.Get("Content-Type"))
 	}
 }

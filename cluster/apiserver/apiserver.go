@@ -3,6 +3,16 @@
 // k8s.io/apiserver: routing, discovery, the verbs, watches, tables and
 // errors are written here over apimachinery's types, and every resource is
 // described by a kinds.Kind so the machinery stays generic.
+//
+// Objects live in the store under "/<group or core>/<resource>/<ns>/<name>"
+// as JSON without a resourceVersion; the store's revision of a key is its
+// resourceVersion, and a list's revision is the list's. Writes are
+// compare-and-swap on the revision read, retried when the client named
+// none. Consistent reads and writes run on the leader: a follower's store
+// answers ErrNotLeader and the request goes to the leader (Config.Forward)
+// with the caller named in X-Drover-User/X-Drover-Group, headers trusted
+// from drover:servers only. Watches, and reads at resourceVersion=0, are
+// served from the local replica when the store offers one.
 package apiserver
 
 import (

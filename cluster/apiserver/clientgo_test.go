@@ -191,8 +191,8 @@ func TestNodeAuthorization(t *testing.T) {
 			return node.CoreV1().Pods("default").Delete(ctx, "on-n1", metav1.DeleteOptions{GracePeriodSeconds: &g})
 		}, true},
 		{"delete another node's pod", func() error { return node.CoreV1().Pods("default").Delete(ctx, "on-n2", metav1.DeleteOptions{}) }, false},
-		{"list configmaps", func() error {
-			_, err := node.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{})
+		{"list deployments", func() error {
+			_, err := node.AppsV1().Deployments("default").List(ctx, metav1.ListOptions{})
 			return err
 		}, false},
 	}

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 
@@ -41,8 +43,36 @@ func wantsYAML(r *http.Request) bool {
 	return false
 }
 
-// writeObject writes v as JSON (or YAML when asked) with the status code.
+// protobufCodec encodes typed objects for clients that prefer protobuf, as
+// client-go's clientsets do.
+var protobufCodec = protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
+
+// wantsProtobuf says whether the Accept header prefers protobuf for a
+// plain object (tables and metadata are served as JSON).
+func wantsProtobuf(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil || params["as"] != "" {
+			continue
+		}
+		return mt == mediaProtobuf
+	}
+	return false
+}
+
+// writeObject writes v as JSON (or YAML, or protobuf for a typed object,
+// when asked) with the status code.
 func writeObject(w http.ResponseWriter, r *http.Request, code int, v any) {
+	if obj, ok := v.(runtime.Object); ok && r != nil && wantsProtobuf(r) {
+		var buf bytes.Buffer
+		if err := protobufCodec.Encode(obj, &buf); err == nil {
+			w.Header().Set("Content-Type", mediaProtobuf)
+			w.WriteHeader(code)
+			_, _ = w.Write(buf.Bytes())
+			return
+		}
+		// Not every type has a protobuf form: JSON is always acceptable.
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		code = http.StatusInternalServerError

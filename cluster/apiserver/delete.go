@@ -127,9 +127,7 @@ func (s *server) deleteOne(ctx context.Context, req *request, old runtime.Object
 		// with grace 0 once its containers are gone.
 		cur := om.GetDeletionGracePeriodSeconds()
 		if om.GetDeletionTimestamp() == nil || cur == nil || grace < *cur {
-			t := metav1.NewTime(s.now().Add(time.Duration(grace) * time.Second))
-			om.SetDeletionTimestamp(&t)
-			om.SetDeletionGracePeriodSeconds(&grace)
+			markDeleting(om, s.now().Add(time.Duration(grace)*time.Second), grace)
 			changed = true
 		}
 		return s.markDeleted(ctx, req, obj, rev, changed, dry)
@@ -138,9 +136,7 @@ func (s *server) deleteOne(ctx context.Context, req *request, old runtime.Object
 		// The namespace controller empties it, then clears spec.finalizers
 		// through /finalize.
 		if ns.DeletionTimestamp == nil {
-			t := metav1.NewTime(s.now())
-			zero := int64(0)
-			ns.DeletionTimestamp, ns.DeletionGracePeriodSeconds = &t, &zero
+			markDeleting(om, s.now(), 0)
 			changed = true
 		}
 		if ns.Status.Phase != corev1.NamespaceTerminating {
@@ -150,11 +146,14 @@ func (s *server) deleteOne(ctx context.Context, req *request, old runtime.Object
 		return s.markDeleted(ctx, req, obj, rev, changed, dry)
 	}
 	if len(finalizers) > 0 {
-		if om.GetDeletionTimestamp() == nil {
-			t := metav1.NewTime(s.now())
-			zero := int64(0)
-			om.SetDeletionTimestamp(&t)
-			om.SetDeletionGracePeriodSeconds(&zero)
+		// Finalizers hold the object; a grace period still running (a pod
+		// now deleted with grace 0) ends, so their removal deletes it.
+		if g := om.GetDeletionGracePeriodSeconds(); om.GetDeletionTimestamp() == nil || g == nil || *g != 0 {
+			t := s.now()
+			if dt := om.GetDeletionTimestamp(); dt != nil && dt.Time.Before(t) {
+				t = dt.Time
+			}
+			markDeleting(om, t, 0)
 			changed = true
 		}
 		return s.markDeleted(ctx, req, obj, rev, changed, dry)
@@ -186,6 +185,17 @@ func (s *server) markDeleted(ctx context.Context, req *request, obj runtime.Obje
 	}
 	setRV(obj, kv.Revision)
 	return obj, nil
+}
+
+// markDeleting sets an object's deletion time and grace period; the first
+// time, generation moves too, as on Kubernetes.
+func markDeleting(m metav1.Object, at time.Time, grace int64) {
+	if m.GetDeletionTimestamp() == nil && m.GetGeneration() > 0 {
+		m.SetGeneration(m.GetGeneration() + 1)
+	}
+	t := metav1.NewTime(at)
+	m.SetDeletionTimestamp(&t)
+	m.SetDeletionGracePeriodSeconds(&grace)
 }
 
 // podGrace is the grace period a pod's deletion gets, and whether it is
@@ -230,7 +240,7 @@ func (s *server) deleteCollection(w http.ResponseWriter, r *http.Request, req *r
 	if err != nil {
 		return err
 	}
-	res, err := s.collect(r, req, sel)
+	res, err := s.collect(r, req, sel, false)
 	if err != nil {
 		return err
 	}

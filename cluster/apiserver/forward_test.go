@@ -50,6 +50,23 @@ func TestForwardToLeader(t *testing.T) {
 		t.Errorf("kubectl through the follower: %q", out)
 	}
 
+	// A request already forwarded by a server is not forwarded again.
+	hop := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: leader.pki.pool, Certificates: []tls.Certificate{pair}}}}
+	req, err := http.NewRequest("GET", follower.url+"/api/v1/namespaces", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(HeaderUser, "admin")
+	req.Header.Add(HeaderGroup, GroupMasters)
+	resp, err := hop.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("second hop: %d, want 503", resp.StatusCode)
+	}
+
 	// The identity headers count only from drover:servers: a node that sets
 	// them itself is still the node.
 	cfg := leader.restConfig(leader.pki.nodeCert, leader.pki.nodeKey)

@@ -4,10 +4,29 @@ import (
 	"net/http"
 
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/drover/drover/cluster/store"
 )
 
-// get serves one object.
+// localGetter reads the local replica (store.LocalReader).
+type localGetter interface {
+	GetLocal(key string) (store.KV, error)
+}
+
+// get serves one object; resourceVersion=0 accepts the local replica's
+// copy, as Kubernetes serves it from its cache.
 func (s *server) get(w http.ResponseWriter, r *http.Request, req *request) error {
+	if lg, ok := s.cfg.Store.(localGetter); ok && r.URL.Query().Get("resourceVersion") == "0" {
+		kv, err := lg.GetLocal(objectKey(req.kind, req.namespace, req.name))
+		if err != nil {
+			return storeErr(err, req.gr, req.name)
+		}
+		obj, err := decodeKV(req.kind, kv)
+		if err != nil {
+			return err
+		}
+		return s.respond(w, r, req, http.StatusOK, obj)
+	}
 	obj, _, err := s.load(r, req)
 	if err != nil {
 		return err

@@ -67,6 +67,9 @@ func (s *server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		writeError(rw, r, apierrors.NewUnauthorized("Unauthorized"))
 		return
 	}
+	// A request another server forwarded is not forwarded again: leadership
+	// moved meanwhile, and the caller retries.
+	forwarded := r.Header.Get(HeaderUser) != "" && u.InGroup(GroupServers)
 	u = trustForwarded(r, u)
 
 	var body []byte
@@ -89,7 +92,7 @@ func (s *server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		return
 	}
-	if errors.Is(err, store.ErrNotLeader) && !w.started && s.cfg.Forward != nil {
+	if errors.Is(err, store.ErrNotLeader) && !w.started && s.cfg.Forward != nil && !forwarded {
 		if s.forward(rw, r, u, body) {
 			return
 		}
@@ -243,13 +246,19 @@ func (s *server) serveResource(w http.ResponseWriter, r *http.Request, req *requ
 	case "watch":
 		return s.watch(w, r, req)
 	case "create":
-		if req.subresource != "" {
+		if req.subresource != "" || req.name != "" {
 			return methodNotAllowed(req.gr, "create")
 		}
 		return s.create(w, r, req)
 	case "update":
+		if req.name == "" {
+			return methodNotAllowed(req.gr, "update")
+		}
 		return s.update(w, r, req)
 	case "patch":
+		if req.name == "" {
+			return methodNotAllowed(req.gr, "patch")
+		}
 		return s.patch(w, r, req)
 	case "delete":
 		if req.subresource != "" {
@@ -257,6 +266,9 @@ func (s *server) serveResource(w http.ResponseWriter, r *http.Request, req *requ
 		}
 		return s.delete(w, r, req)
 	case "deletecollection":
+		if req.subresource != "" {
+			return methodNotAllowed(req.gr, "deletecollection")
+		}
 		return s.deleteCollection(w, r, req)
 	}
 	return methodNotAllowed(req.gr, req.verb)

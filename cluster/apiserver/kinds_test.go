@@ -67,6 +67,9 @@ func testKinds() []*kinds.Kind {
 			Validate: func(o, old runtime.Object) field.ErrorList {
 				p := o.(*corev1.Pod)
 				var errs field.ErrorList
+				if old != nil && old.(*corev1.Pod).Spec.NodeName != p.Spec.NodeName {
+					errs = append(errs, field.Forbidden(field.NewPath("spec"), "pod updates may not change fields other than `spec.containers[*].image`"))
+				}
 				if len(p.Spec.Containers) == 0 {
 					errs = append(errs, field.Required(field.NewPath("spec", "containers"), ""))
 				}

@@ -207,25 +207,25 @@ func TestKubectlSelectorsAndChunks(t *testing.T) {
 	ts := startServer(t)
 	var manifests []string
 	for i := 0; i < 7; i++ {
-		manifests = append(manifests, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm%d\n  labels: {parity: p%d}\ndata: {i: %q}\n", i, i%2, fmt.Sprint(i)))
+		manifests = append(manifests, fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p%d\n  labels: {parity: p%d}\nspec:\n  containers: [{name: c, image: busybox}]\n", i, i%2))
 	}
 	ts.mustKubectl(strings.Join(manifests, "---\n"), "create", "-f", "-")
-	out := ts.mustKubectl("", "get", "cm", "--chunk-size=2", "-o", "name")
+	out := ts.mustKubectl("", "get", "pods", "--chunk-size=2", "-o", "name")
 	for i := 0; i < 7; i++ {
-		if !strings.Contains(out, fmt.Sprintf("configmap/cm%d\n", i)) {
-			t.Errorf("chunked list lacks cm%d:\n%s", i, out)
+		if !strings.Contains(out, fmt.Sprintf("pod/p%d\n", i)) {
+			t.Errorf("chunked list lacks p%d:\n%s", i, out)
 		}
 	}
-	out = ts.mustKubectl("", "get", "cm", "-l", "parity=p1", "--chunk-size=2", "-o", "name")
-	if got := strings.Count(out, "configmap/"); got != 3 {
+	out = ts.mustKubectl("", "get", "pods", "-l", "parity=p1", "--chunk-size=2", "-o", "name")
+	if got := strings.Count(out, "pod/"); got != 3 {
 		t.Errorf("-l parity=p1 listed %d, want 3:\n%s", got, out)
 	}
-	out = ts.mustKubectl("", "get", "cm", "--field-selector", "metadata.name=cm4", "-o", "name")
-	if strings.TrimSpace(out) != "configmap/cm4" {
+	out = ts.mustKubectl("", "get", "pods", "--field-selector", "metadata.name=p4", "-o", "name")
+	if strings.TrimSpace(out) != "pod/p4" {
 		t.Errorf("field selector: %q", out)
 	}
 	// The raw API pages with continue tokens that all read one revision.
-	resp, body := ts.do("GET", "/api/v1/namespaces/default/configmaps?limit=3", "", "", nil)
+	resp, body := ts.do("GET", "/api/v1/namespaces/default/pods?limit=3", "", "", nil)
 	var l metav1.List
 	if err := json.Unmarshal(body, &l); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("list: %d %v %s", resp.StatusCode, err, body)
@@ -234,8 +234,8 @@ func TestKubectlSelectorsAndChunks(t *testing.T) {
 		t.Fatalf("first page: %d items, continue %q", len(l.Items), l.Continue)
 	}
 	rv := l.ResourceVersion
-	ts.mustKubectl("", "delete", "cm", "cm6")
-	_, body = ts.do("GET", "/api/v1/namespaces/default/configmaps?limit=10&continue="+l.Continue, "", "", nil)
+	ts.mustKubectl("", "delete", "pod", "p6")
+	_, body = ts.do("GET", "/api/v1/namespaces/default/pods?limit=10&continue="+l.Continue, "", "", nil)
 	var l2 metav1.List
 	if err := json.Unmarshal(body, &l2); err != nil {
 		t.Fatal(err)
@@ -254,7 +254,7 @@ func TestKubectlAPIResourcesAndScale(t *testing.T) {
 		}
 	}
 	out = ts.mustKubectl("", "api-resources", "--categories=all", "-o", "name")
-	if !strings.Contains(out, "pods") || !strings.Contains(out, "deployments.apps") || strings.Contains(out, "configmaps") {
+	if !strings.Contains(out, "pods") || !strings.Contains(out, "deployments.apps") || strings.Contains(out, "namespaces") {
 		t.Errorf("category all:\n%s", out)
 	}
 	ts.mustKubectl(deployV1, "create", "-f", "-")

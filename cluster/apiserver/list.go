@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -107,9 +108,27 @@ type listResult struct {
 	cont string
 }
 
+// localLister is what a store offers to read its own replica without the
+// leader (store.LocalReader); watches and resourceVersion="0" lists use it
+// so followers serve them, as Kubernetes serves them from its cache.
+type localLister interface {
+	ListLocal(prefix string, opts store.ListOptions) (store.ListResult, error)
+}
+
+// lister picks the read a list should use.
+func (s *server) lister(local bool) func(ctx context.Context, prefix string, opts store.ListOptions) (store.ListResult, error) {
+	if lr, ok := s.cfg.Store.(localLister); ok && local {
+		return func(_ context.Context, prefix string, opts store.ListOptions) (store.ListResult, error) {
+			return lr.ListLocal(prefix, opts)
+		}
+	}
+	return s.cfg.Store.List
+}
+
 // collect reads the selected objects of a prefix, a page at a time when
-// limit > 0, at the revision the request names.
-func (s *server) collect(r *http.Request, req *request, sel selector) (listResult, error) {
+// limit > 0, at the revision the request names. local allows a replica read.
+func (s *server) collect(r *http.Request, req *request, sel selector, local bool) (listResult, error) {
+	list := s.lister(local)
 	q := r.URL.Query()
 	limit := 0
 	if v := q.Get("limit"); v != "" {
@@ -148,7 +167,7 @@ func (s *server) collect(r *http.Request, req *request, sel selector) (listResul
 				page.Limit = 50 // selectors drop items; read ahead
 			}
 		}
-		res, err := s.cfg.Store.List(r.Context(), prefix, page)
+		res, err := list(r.Context(), prefix, page)
 		if err != nil {
 			if errors.Is(err, store.ErrCompacted) {
 				return listResult{}, apierrors.NewResourceExpired("The provided continue parameter or resourceVersion is too old to display a consistent list result. Start a new list without them.")
@@ -186,7 +205,9 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, req *request) erro
 	if err != nil {
 		return err
 	}
-	res, err := s.collect(r, req, sel)
+	q := r.URL.Query()
+	local := q.Get("resourceVersion") == "0" && q.Get("continue") == ""
+	res, err := s.collect(r, req, sel, local)
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,20 @@ var _ store.Store = (*memStore)(nil)
 func (m *memStore) Get(_ context.Context, key string) (store.KV, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.notLeader {
+		return store.KV{}, store.ErrNotLeader
+	}
+	return m.get(key)
+}
+
+// GetLocal reads the replica, on a follower too (store.LocalReader).
+func (m *memStore) GetLocal(key string) (store.KV, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.get(key)
+}
+
+func (m *memStore) get(key string) (store.KV, error) {
 	kv, ok := m.kvs[key]
 	if !ok {
 		return store.KV{}, store.ErrNotFound
@@ -51,6 +65,17 @@ func (m *memStore) List(_ context.Context, prefix string, opts store.ListOptions
 	if m.notLeader {
 		return store.ListResult{}, store.ErrNotLeader
 	}
+	return m.list(prefix, opts)
+}
+
+// ListLocal reads the replica, on a follower too (store.LocalReader).
+func (m *memStore) ListLocal(prefix string, opts store.ListOptions) (store.ListResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.list(prefix, opts)
+}
+
+func (m *memStore) list(prefix string, opts store.ListOptions) (store.ListResult, error) {
 	at := opts.Revision
 	if at == 0 {
 		at = m.rev
@@ -212,6 +237,13 @@ func (w *memWatcher) push(ev store.Event) {
 	w.queue = append(w.queue, ev)
 	w.cond.Broadcast()
 	w.mu.Unlock()
+}
+
+// setLeader makes the store a leader (writes allowed) or a follower.
+func (m *memStore) setLeader(leader bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.notLeader = !leader
 }
 
 // compact forgets revisions up to the current one.

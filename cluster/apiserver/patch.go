@@ -3,6 +3,7 @@ package apiserver
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 
@@ -15,6 +16,17 @@ import (
 
 	"github.com/drover/drover/cluster/apiserver/kinds"
 )
+
+// maxPatchOps bounds a JSON patch's operations, as Kubernetes does.
+const maxPatchOps = 10000
+
+func init() {
+	// A JSON patch's copy operations may grow a document by no more than
+	// a request body could; unbounded, a few dozen copies exhaust memory.
+	if jsonpatch.AccumulatedCopySizeLimit == 0 {
+		jsonpatch.AccumulatedCopySizeLimit = maxBody
+	}
+}
 
 // applyPatch applies a patch body of the request's content type to the
 // JSON of the current object. schema is an empty object of the patched
@@ -29,6 +41,9 @@ func applyPatch(r *http.Request, current, patch []byte, schema runtime.Object) (
 		p, err := jsonpatch.DecodePatch(patch)
 		if err != nil {
 			return nil, badRequest("decode json patch: %v", err)
+		}
+		if len(p) > maxPatchOps {
+			return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("the JSON patch has %d operations; the limit is %d", len(p), maxPatchOps))
 		}
 		out, err := p.Apply(current)
 		if err != nil {

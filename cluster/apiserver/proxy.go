@@ -50,15 +50,7 @@ func (s *server) proxyNode(w http.ResponseWriter, r *http.Request, req *request)
 		q.Del("container")
 	}
 	if req.subresource == "exec" || req.subresource == "attach" {
-		// The kubelet's stream options are named input, output, error and tty, and
-		// read "1"; kubectl says stdin=true (kube-apiserver translates them too).
-		for from, to := range map[string]string{"stdin": "input", "stdout": "output", "stderr": "error", "tty": "tty"} {
-			v := q.Get(from)
-			q.Del(from)
-			if v == "true" || v == "1" {
-				q.Set(to, "1")
-			}
-		}
+		q = kubeletStreamQuery(q)
 	}
 	base, rt, err := s.cfg.NodeProxy(r.Context(), pod.Spec.NodeName)
 	if err != nil {
@@ -113,4 +105,20 @@ func podContainer(pod *corev1.Pod, name string) (string, error) {
 		}
 	}
 	return "", badRequest("container %s is not valid for pod %s", name, pod.Name)
+}
+
+// kubeletStreamQuery rewrites exec and attach options into the query
+// kubelet's streaming server reads (input, output, error, tty = "1"), as
+// kube-apiserver does.
+func kubeletStreamQuery(q url.Values) url.Values {
+	out := url.Values{}
+	for _, c := range q["command"] {
+		out.Add("command", c)
+	}
+	for from, to := range map[string]string{"stdin": "input", "stdout": "output", "stderr": "error", "tty": "tty"} {
+		if v := q.Get(from); v == "true" || v == "1" {
+			out.Set(to, "1")
+		}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,8 +30,14 @@ func storeErr(err error, gr schema.GroupResource, name string) error {
 		return apierrors.NewAlreadyExists(gr, name)
 	case errors.Is(err, store.ErrConflict):
 		return apierrors.NewConflict(gr, name, errors.New(conflictMsg))
+	case errors.Is(err, store.ErrFutureRevision):
+		return apierrors.NewTimeoutError(fmt.Sprintf("too large resource version: %v", err), 1)
+	case errors.Is(err, store.ErrClosed):
+		return apierrors.NewServiceUnavailable("the cluster state is shutting down")
 	case errors.Is(err, store.ErrCompacted):
 		return apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %v", err))
+	case errors.Is(err, context.DeadlineExceeded):
+		return apierrors.NewTimeoutError(fmt.Sprintf("the store did not answer in time: %v", err), 1)
 	}
 	var se *apierrors.StatusError
 	if errors.As(err, &se) {

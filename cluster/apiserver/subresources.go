@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,11 +89,9 @@ func (s *server) bind(w http.ResponseWriter, r *http.Request, req *request) erro
 			}
 			pod.Annotations[k] = v
 		}
-		// Binding is the one way spec.nodeName changes: validate the pod against
-		// itself as bound, so the update rules for pods do not refuse it.
-		bound := cur.DeepCopyObject().(*corev1.Pod)
-		bound.Spec.NodeName = pod.Spec.NodeName
-		_, err = s.commit(r.Context(), req, bound, pod, rev, false)
+		// A binding is the one write that sets spec.nodeName, so the pod's
+		// update validation (which holds the spec immutable) is not its.
+		err = s.writeBinding(r.Context(), req, pod, rev)
 		if apierrors.IsConflict(err) && attempt < maxRetries {
 			continue
 		}
@@ -102,6 +101,15 @@ func (s *server) bind(w http.ResponseWriter, r *http.Request, req *request) erro
 		writeObject(w, r, http.StatusCreated, successStatus(http.StatusCreated, nil))
 		return nil
 	}
+}
+
+func (s *server) writeBinding(ctx context.Context, req *request, pod *corev1.Pod, rev uint64) error {
+	val, err := encodeForStore(req.kind, pod)
+	if err != nil {
+		return err
+	}
+	_, err = s.cfg.Store.Update(ctx, objectKey(req.kind, pod.Namespace, pod.Name), val, rev)
+	return storeErr(err, req.gr, pod.Name)
 }
 
 // evict deletes a pod with the eviction's options (no disruption budgets

@@ -117,7 +117,7 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request, req *request) err
 	var initial []runtime.Object
 	from := rv
 	if sendInitial {
-		res, err := s.collect(r, req, sel)
+		res, err := s.collect(r, req, sel, true)
 		if err != nil {
 			return err
 		}

@@ -44,6 +44,12 @@ func (c *cluster) run(ctx context.Context) {
 			if _, err := c.env.Client.CoordinationV1().Leases(l.Namespace).Update(ctx, l, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
 				_, _ = c.env.Client.CoordinationV1().Leases(l.Namespace).Create(ctx, l, metav1.CreateOptions{})
 			}
+			// Like a kubelet, put its own view back if the controller
+			// marked it Unknown while this loop was starved.
+			if rc := n.Status.Conditions; len(rc) == 0 || rc[0].Status != corev1.ConditionTrue {
+				n.Status.Conditions = readyNode(n.Name).Status.Conditions
+				_, _ = c.env.Client.CoreV1().Nodes().UpdateStatus(ctx, &n, metav1.UpdateOptions{})
+			}
 			ok := n.Spec.PodCIDR != ""
 			for _, t := range n.Spec.Taints {
 				ok = ok && t.Effect != corev1.TaintEffectNoSchedule
@@ -79,7 +85,7 @@ func TestRunDeploymentSurvivesNodeLoss(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(env.Ctx, env.Client, env.Factory, Options{
-			NodeMonitorGracePeriod: 500 * time.Millisecond, PodEvictionDelay: 200 * time.Millisecond, NodeMonitorPeriod: 50 * time.Millisecond,
+			NodeMonitorGracePeriod: 2 * time.Second, PodEvictionDelay: 200 * time.Millisecond, NodeMonitorPeriod: 50 * time.Millisecond,
 		})
 	}()
 	cl := &cluster{env: env, dead: map[string]bool{}, kill: make(chan string, 1)}

@@ -206,10 +206,43 @@ spec:
         command: ["sh", "-c", "echo hello from $HOSTNAME; exec sleep 3600"]
 `
 
+const daemonSetAndJob = `apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: everywhere
+spec:
+  selector:
+    matchLabels: {app: everywhere}
+  template:
+    metadata:
+      labels: {app: everywhere}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: busybox
+        command: ["sleep", "3600"]
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: count
+spec:
+  completions: 3
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: busybox
+        command: ["sh", "-c", "echo done"]
+`
+
 // TestCluster drives a three-machine cluster with the real kubectl: nodes, a Deployment
-// spread over the machines, logs and exec through the node agents, scaling, refused
-// input, an unschedulable pod's Event, and a machine lost as in a power cut, whose pods
-// come back on the others.
+// spread over the machines, logs and exec through the node agents, refused input, an
+// unschedulable pod's Event, a DaemonSet and a Job, scaling, and a machine lost as in a
+// power cut, whose pods come back on the others.
 func TestCluster(t *testing.T) {
 	c := startLocalCluster(t, 3, 1)
 
@@ -269,6 +302,18 @@ func TestCluster(t *testing.T) {
 		return strings.Contains(out, "FailedScheduling") && strings.Contains(out, "0/3 nodes are available: 3 Insufficient cpu"), out
 	})
 	c.mustKubectl("delete", "pod", "huge", "--wait")
+
+	// A DaemonSet puts a pod on every machine; a Job runs to its completions.
+	c.kubectlIn(daemonSetAndJob, "apply", "-f", "-")
+	c.mustKubectl("rollout", "status", "ds/everywhere", "--timeout=60s")
+	if counts, out := c.podsByNode("everywhere"); len(counts) != 3 {
+		t.Errorf("the DaemonSet's pods are not on every node: %v\n%s", counts, out)
+	}
+	c.mustKubectl("wait", "--for=condition=complete", "job/count", "--timeout=60s")
+	if out := c.mustKubectl("get", "job", "count"); !strings.Contains(out, "3/3") {
+		t.Errorf("kubectl get job count:\n%s", out)
+	}
+	c.mustKubectl("delete", "ds/everywhere", "job/count", "--wait")
 
 	c.mustKubectl("scale", "deploy/web", "--replicas=4")
 	c.eventually(60*time.Second, "4 Running web pods", func() (bool, string) {

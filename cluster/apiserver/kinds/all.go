@@ -19,6 +19,7 @@ func All() []*Kind {
 		jobKind(),
 		priorityClassKind(),
 		leaseKind(),
+		controllerRevisionKind(),
 	}
 	for _, k := range ks {
 		if k.Fields == nil {

@@ -22,16 +22,17 @@ func TestAllKindsDescribeKubernetes(t *testing.T) {
 		status     bool
 		scale      bool
 	}{
-		"namespaces":      {short: []string{"ns"}, status: true},
-		"nodes":           {short: []string{"no"}, status: true},
-		"pods":            {short: []string{"po"}, all: true, namespaced: true, status: true},
-		"events":          {short: []string{"ev"}, namespaced: true},
-		"deployments":     {short: []string{"deploy"}, all: true, namespaced: true, status: true, scale: true},
-		"replicasets":     {short: []string{"rs"}, all: true, namespaced: true, status: true, scale: true},
-		"daemonsets":      {short: []string{"ds"}, all: true, namespaced: true, status: true},
-		"jobs":            {all: true, namespaced: true, status: true},
-		"priorityclasses": {short: []string{"pc"}},
-		"leases":          {namespaced: true},
+		"namespaces":          {short: []string{"ns"}, status: true},
+		"nodes":               {short: []string{"no"}, status: true},
+		"pods":                {short: []string{"po"}, all: true, namespaced: true, status: true},
+		"events":              {short: []string{"ev"}, namespaced: true},
+		"deployments":         {short: []string{"deploy"}, all: true, namespaced: true, status: true, scale: true},
+		"replicasets":         {short: []string{"rs"}, all: true, namespaced: true, status: true, scale: true},
+		"daemonsets":          {short: []string{"ds"}, all: true, namespaced: true, status: true},
+		"jobs":                {all: true, namespaced: true, status: true},
+		"priorityclasses":     {short: []string{"pc"}},
+		"leases":              {namespaced: true},
+		"controllerrevisions": {namespaced: true},
 	}
 	ks := All()
 	if len(ks) != len(want) {

@@ -38,6 +38,7 @@ type Controller struct {
 	dsList   appslisters.DaemonSetLister
 	pods     corelisters.PodLister
 	nodes    corelisters.NodeLister
+	revs     appslisters.ControllerRevisionLister
 	synced   []cache.InformerSynced
 	loop     *ctrlutil.Loop
 	exp      *ctrlutil.Expectations
@@ -51,10 +52,11 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	dInf := factory.Apps().V1().DaemonSets()
 	pInf := factory.Core().V1().Pods()
 	nInf := factory.Core().V1().Nodes()
+	rInf := factory.Apps().V1().ControllerRevisions()
 	c := &Controller{
 		client: client, recorder: recorder, now: time.Now,
-		dsList: dInf.Lister(), pods: pInf.Lister(), nodes: nInf.Lister(),
-		synced: []cache.InformerSynced{dInf.Informer().HasSynced, pInf.Informer().HasSynced, nInf.Informer().HasSynced},
+		dsList: dInf.Lister(), pods: pInf.Lister(), nodes: nInf.Lister(), revs: rInf.Lister(),
+		synced: []cache.InformerSynced{dInf.Informer().HasSynced, pInf.Informer().HasSynced, nInf.Informer().HasSynced, rInf.Informer().HasSynced},
 		exp:    ctrlutil.NewExpectations(),
 	}
 	c.loop = ctrlutil.NewLoop("daemonset", c.sync)
@@ -174,6 +176,15 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		byNode[targetNode(p)] = append(byNode[targetNode(p)], p)
 	}
 	hash := revisionHash(ds)
+	inUse := map[string]bool{}
+	for _, p := range owned {
+		inUse[p.Labels[RevisionLabel]] = true
+	}
+	if ds.DeletionTimestamp == nil {
+		if err := c.syncHistory(ctx, ds, hash, inUse); err != nil {
+			return err
+		}
+	}
 	var manageErr error
 	if c.exp.Satisfied(key) && ds.DeletionTimestamp == nil {
 		manageErr = c.manage(ctx, key, ds, nodes, byNode, hash)

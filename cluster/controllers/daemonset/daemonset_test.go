@@ -158,6 +158,21 @@ func TestPlacementAndRollingUpdate(t *testing.T) {
 		return v2 == 2 && len(got) == 2 && s.UpdatedNumberScheduled == 2 && s.NumberAvailable == 2 && s.ObservedGeneration == 2, fmt.Sprintf("%+v", s)
 	})
 
+	// Each template has a ControllerRevision, the current one numbered
+	// highest, for kubectl rollout history.
+	revs, err := env.Client.AppsV1().ControllerRevisions("default").List(env.Ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRev := map[int64]string{}
+	for _, r := range revs.Items {
+		byRev[r.Revision] = r.Name
+	}
+	want2 := "agent-" + revisionHash(getDS())
+	if len(revs.Items) != 2 || byRev[2] != want2 || byRev[1] == "" {
+		t.Errorf("revisions %v, want 2 with revision 2 %s", byRev, want2)
+	}
+
 	// Relabel n1 to hdd: its daemon goes.
 	n1, _ := env.Client.CoreV1().Nodes().Get(env.Ctx, "n1", metav1.GetOptions{})
 	n1.Labels["disk"] = "hdd"

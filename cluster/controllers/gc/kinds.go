@@ -24,7 +24,7 @@ type kind struct {
 }
 
 // kinds is the fixed set of resources that own or are owned by the
-// controllers here. Owners of other kinds are never judged absent.
+// controllers here (ControllerRevisions: a DaemonSet's history). Owners of other kinds are never judged absent.
 func kinds(c kubernetes.Interface, f informers.SharedInformerFactory) []*kind {
 	mp := types.MergePatchType
 	po := metav1.PatchOptions{}
@@ -96,6 +96,20 @@ func kinds(c kubernetes.Interface, f informers.SharedInformerFactory) []*kind {
 			},
 			patch: func(ctx context.Context, ns, n string, d []byte) error {
 				_, err := c.BatchV1().Jobs(ns).Patch(ctx, n, mp, d, po)
+				return err
+			},
+		},
+		{
+			gk:       appsv1.SchemeGroupVersion.WithKind("ControllerRevision").GroupKind(),
+			informer: f.Apps().V1().ControllerRevisions().Informer(),
+			get: func(ctx context.Context, ns, n string) (metav1.Object, error) {
+				return c.AppsV1().ControllerRevisions(ns).Get(ctx, n, metav1.GetOptions{})
+			},
+			del: func(ctx context.Context, ns, n string, o metav1.DeleteOptions) error {
+				return c.AppsV1().ControllerRevisions(ns).Delete(ctx, n, o)
+			},
+			patch: func(ctx context.Context, ns, n string, d []byte) error {
+				_, err := c.AppsV1().ControllerRevisions(ns).Patch(ctx, n, mp, d, po)
 				return err
 			},
 		},

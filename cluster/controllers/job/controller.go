@@ -58,6 +58,19 @@ type Controller struct {
 
 	mu       sync.Mutex
 	lastFail map[types.UID]time.Time
+	// removed holds pods whose tracking finalizer this controller removed
+	// (so they are counted) until the cache shows it gone; a sync on the
+	// older pod would count them again.
+	removed map[types.UID]bool
+	// written holds the resourceVersion of each Job's last status write
+	// until the cache shows it: a sync on an older status would miss the
+	// counts it holds and start pods already done.
+	written map[string]writtenStatus
+}
+
+type writtenStatus struct {
+	rv string
+	at time.Time
 }
 
 // New wires the controller to the factory's Job and Pod informers.
@@ -73,9 +86,18 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		synced:   []cache.InformerSynced{jInf.Informer().HasSynced, pInf.Informer().HasSynced},
 		exp:      ctrlutil.NewExpectations(),
 		lastFail: map[types.UID]time.Time{},
+		removed:  map[types.UID]bool{},
+		written:  map[string]writtenStatus{},
 	}
 	c.loop = ctrlutil.NewLoop("job", c.sync)
-	jInf.Informer().AddEventHandler(c.loop.Handlers())
+	jInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: c.loop.Enqueue,
+		UpdateFunc: func(_, n interface{}) {
+			c.statusSeen(n.(*batchv1.Job))
+			c.loop.Enqueue(n)
+		},
+		DeleteFunc: c.loop.Enqueue,
+	})
 	pInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(o interface{}) {
 			p := o.(*corev1.Pod)
@@ -91,6 +113,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 				o = t.Obj
 			}
 			if p, ok := o.(*corev1.Pod); ok {
+				c.mu.Lock()
+				delete(c.removed, p.UID)
+				c.mu.Unlock()
 				c.podChanged(p)
 			}
 		},
@@ -116,6 +141,11 @@ func (c *Controller) owner(p *corev1.Pod) *batchv1.Job {
 // podChanged requeues the owner; a pod whose Job is gone still loses the
 // tracking finalizer so it can be deleted.
 func (c *Controller) podChanged(p *corev1.Pod) {
+	if !hasTracking(p) {
+		c.mu.Lock()
+		delete(c.removed, p.UID)
+		c.mu.Unlock()
+	}
 	j := c.owner(p)
 	if j == nil {
 		if ref := metav1.GetControllerOf(p); ref != nil && ref.Kind == gvk.Kind && hasTracking(p) {
@@ -144,9 +174,52 @@ func hasTracking(p *corev1.Pod) bool {
 
 func (c *Controller) removeTracking(ctx context.Context, p *corev1.Pod) error {
 	patch := []byte(`{"metadata":{"$deleteFromPrimitiveList/finalizers":["` + TrackingFinalizer + `"]}}`)
-	_, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+	np, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// Remember it unless the cache already caught up (its event came).
+	c.mu.Lock()
+	if !hasTracking(np) {
+		c.removed[p.UID] = true
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// finalizerRemoved: the tracking finalizer is gone though the cache may
+// not show it yet.
+func (c *Controller) finalizerRemoved(p *corev1.Pod) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.removed[p.UID]
+}
+
+func (c *Controller) statusSeen(j *batchv1.Job) {
+	key, _ := cache.MetaNamespaceKeyFunc(j)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w, ok := c.written[key]; ok && w.rv == j.ResourceVersion {
+		delete(c.written, key)
+	}
+}
+
+// statusBehind reports whether the cache has yet to show this controller's
+// last status write for the Job (given up on after a while, should another
+// writer have moved it on meanwhile).
+func (c *Controller) statusBehind(key string, j *batchv1.Job) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w, ok := c.written[key]
+	if !ok {
+		return false
+	}
+	if w.rv == j.ResourceVersion || c.now().Sub(w.at) > 10*time.Second {
+		delete(c.written, key)
+		return false
+	}
+	return true
 }

@@ -75,7 +75,10 @@ func TestCompletionsAndParallelism(t *testing.T) {
 	env.Wait("job complete, succeeding one pod at a time", func() (bool, string) {
 		act := activePods(env)
 		if len(act) > 2 {
-			t.Fatalf("%d pods active, parallelism is 2: %s", len(act), ctrltest.Describe(act))
+			for len(env.Recorder.Events) > 0 {
+				t.Log(<-env.Recorder.Events)
+			}
+			t.Fatalf("%d pods active, parallelism is 2: %s; all %s; job %+v", len(act), ctrltest.Describe(act), ctrltest.Describe(env.Pods("default", "")), getJob(env, "pi").Status)
 		}
 		if len(act) > 0 {
 			finish(env, act[0], corev1.PodSucceeded)

@@ -75,6 +75,12 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
+	if c.statusBehind(key, cached) {
+		// Its update event requeues the Job; the timer covers a write
+		// that never shows.
+		c.loop.EnqueueAfter(cached, 10*time.Second)
+		return nil
+	}
 	j := cached.DeepCopy()
 	now := c.now()
 	sel, err := selector(j)
@@ -109,7 +115,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	var toRelease []*corev1.Pod
 	newFail := 0
 	for _, p := range pods {
-		if !hasTracking(p) {
+		if !hasTracking(p) || c.finalizerRemoved(p) {
 			continue
 		}
 		done := p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.DeletionTimestamp != nil
@@ -146,7 +152,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	released := map[types.UID]bool{}
 	for _, p := range pods {
-		if hasTracking(p) {
+		if hasTracking(p) && !c.finalizerRemoved(p) {
 			released[p.UID] = false
 		}
 	}
@@ -252,7 +258,12 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			c.recorder.Event(j, corev1.EventTypeNormal, "Completed", "Job completed")
 		}
 	default:
-		if c.exp.Satisfied(key) {
+		pending := false
+		for _, p := range pods {
+			pending = pending || (hasTracking(p) && c.finalizerRemoved(p))
+		}
+		// Pods just counted still look uncounted in the cache: wait.
+		if c.exp.Satisfied(key) && !pending {
 			manageErr = c.manage(ctx, key, j, active, succeeded, failed)
 		}
 		if j.Spec.ActiveDeadlineSeconds != nil && st.StartTime != nil {
@@ -282,6 +293,7 @@ func (c *Controller) manage(ctx context.Context, key string, j *batchv1.Job, act
 		want = 0
 	}
 	diff := int(want) - len(active)
+
 	if diff < 0 {
 		return c.deletePods(ctx, key, j, replicaset.PodsToDelete(active, -diff))
 	}
@@ -369,6 +381,12 @@ func (c *Controller) writeStatus(ctx context.Context, j *batchv1.Job, st batchv1
 	out, err := c.client.BatchV1().Jobs(j.Namespace).UpdateStatus(ctx, n, metav1.UpdateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("update status of job %s: %w", j.Name, err)
+	}
+	if out.ResourceVersion != "" {
+		key, _ := cache.MetaNamespaceKeyFunc(out)
+		c.mu.Lock()
+		c.written[key] = writtenStatus{rv: out.ResourceVersion, at: c.now()}
+		c.mu.Unlock()
 	}
 	return out, nil
 }

@@ -56,6 +56,7 @@ type health struct {
 	renew     time.Time // lease renewTime
 	heartbeat time.Time // Ready condition lastHeartbeatTime
 	probed    time.Time
+	ready     corev1.ConditionStatus // last Ready status seen, for NodeNotReady events
 }
 
 // New wires the controller to the factory's Node, Lease and Pod informers.
@@ -128,6 +129,21 @@ func (c *Controller) check(ctx context.Context) {
 		}
 	}
 	c.evict(ctx, now)
+	c.collectOrphans(ctx, nodes)
+}
+
+// readyChanged records a node's Ready status and reports whether it just
+// stopped being True.
+func (c *Controller) readyChanged(name string, st corev1.ConditionStatus) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.health[name]
+	if !ok {
+		return false
+	}
+	was := h.ready
+	h.ready = st
+	return was == corev1.ConditionTrue && st != corev1.ConditionTrue
 }
 
 // observe records any new heartbeat and reports whether the node has been

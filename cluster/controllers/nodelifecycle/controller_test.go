@@ -126,7 +126,7 @@ func TestDeadNodePodsReplacedElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	ag := &agents{alive: map[string]bool{"n1": true, "n2": true}}
-	nlc := New(env.Client, env.Factory, env.Recorder, Config{GracePeriod: 500 * time.Millisecond, EvictionDelay: 300 * time.Millisecond, Period: 50 * time.Millisecond})
+	nlc := New(env.Client, env.Factory, env.Recorder, Config{GracePeriod: 2 * time.Second, EvictionDelay: 300 * time.Millisecond, Period: 50 * time.Millisecond})
 	rsc := replicaset.New(env.Client, env.Factory, env.Recorder)
 	env.Start(nlc.Run, func(ctx context.Context) { rsc.Run(ctx, 2) },
 		func(context.Context) { ag.run(env) }, func(context.Context) { schedule(env) })
@@ -160,6 +160,15 @@ func TestDeadNodePodsReplacedElsewhere(t *testing.T) {
 	})
 	if _, err := env.Client.CoreV1().Pods("default").Get(env.Ctx, "agent", metav1.GetOptions{}); err != nil {
 		t.Errorf("pod tolerating unreachable was evicted: %v", err)
+	}
+	sawNotReady := false
+	for len(env.Recorder.Events) > 0 {
+		if e := <-env.Recorder.Events; e == "Normal NodeNotReady Node n1 status is now: NodeNotReady" {
+			sawNotReady = true
+		}
+	}
+	if !sawNotReady {
+		t.Error("no NodeNotReady event for n1")
 	}
 
 	// n1 comes back and reports Ready itself.
@@ -200,6 +209,30 @@ func TestEvictionTime(t *testing.T) {
 		at, ok := c.evictionTime(p, []corev1.Taint{taint}, added)
 		if ok != tc.ok || (ok && at.Sub(added) != tc.want) {
 			t.Errorf("%s: got %v after, ok=%v; want %v ok=%v", tc.name, at.Sub(added), ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestPodsOfDeletedNodeCollected: a node object deleted for good takes its
+// pods with it.
+func TestPodsOfDeletedNodeCollected(t *testing.T) {
+	env := ctrltest.New(t, node("n1"), node("n2"),
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "on-n1", Namespace: "default", UID: "a"}, Spec: corev1.PodSpec{NodeName: "n1"}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "on-n2", Namespace: "default", UID: "b"}, Spec: corev1.PodSpec{NodeName: "n2"}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: "default", UID: "c"}},
+	)
+	nlc := New(env.Client, env.Factory, env.Recorder, Config{Period: 20 * time.Millisecond, GracePeriod: time.Hour})
+	env.Start(nlc.Run)
+	if err := env.Client.CoreV1().Nodes().Delete(env.Ctx, "n1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	env.Wait("pod of n1 deleted", func() (bool, string) {
+		pods := env.Pods("default", "")
+		return len(pods) == 2, ctrltest.Describe(pods)
+	})
+	for _, p := range env.Pods("default", "") {
+		if p.Name == "on-n1" {
+			t.Errorf("pod of the deleted node kept")
 		}
 	}
 }

@@ -35,10 +35,16 @@ func (c *Controller) reconcileNode(ctx context.Context, n *corev1.Node, silent b
 			if err != nil {
 				return fmt.Errorf("mark node %s unknown: %w", n.Name, err)
 			}
-			c.recorder.Eventf(&corev1.ObjectReference{Kind: "Node", Name: n.Name, UID: n.UID}, corev1.EventTypeNormal, "NodeNotReady", "Node %s status is now: NodeNotReady", n.Name)
 			c.markPodsNotReady(ctx, n.Name)
 			n = updated
 		}
+	}
+	st := corev1.ConditionUnknown
+	if rc := readyCondition(n); rc != nil {
+		st = rc.Status
+	}
+	if c.readyChanged(n.Name, st) {
+		c.recorder.Eventf(&corev1.ObjectReference{Kind: "Node", Name: n.Name, UID: n.UID}, corev1.EventTypeNormal, "NodeNotReady", "Node %s status is now: NodeNotReady", n.Name)
 	}
 	want := wantTaints(n, now)
 	if apiequality.Semantic.DeepEqual(want, n.Spec.Taints) || (len(want) == 0 && len(n.Spec.Taints) == 0) {

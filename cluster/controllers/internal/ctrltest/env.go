@@ -5,10 +5,13 @@ package ctrltest
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,6 +38,20 @@ type Env struct {
 func New(t *testing.T, objs ...runtime.Object) *Env {
 	t.Helper()
 	c := fake.NewClientset(objs...)
+	// Resource versions as the API server keeps them: every write gets a
+	// new one, and a status write from a stale copy is refused (the
+	// tracker keeps none, so a controller writing from an old cache would
+	// silently undo a newer status).
+	var rv atomic.Int64
+	next := func() string { return strconv.FormatInt(rv.Add(1), 10) }
+	c.PrependReactor("update", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if ua, ok := a.(k8stesting.UpdateAction); ok && ua.GetSubresource() == "" {
+			if m, err := meta.Accessor(ua.GetObject()); err == nil {
+				m.SetResourceVersion(next())
+			}
+		}
+		return false, nil, nil
+	})
 	c.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		ca, ok := a.(k8stesting.CreateAction)
 		if !ok || ca.GetSubresource() != "" {
@@ -53,6 +70,7 @@ func New(t *testing.T, objs ...runtime.Object) *Env {
 		if m.GetGeneration() == 0 {
 			m.SetGeneration(1)
 		}
+		m.SetResourceVersion(next())
 		return false, nil, nil
 	})
 	// A status update changes only status, as on the API server (the
@@ -70,6 +88,9 @@ func New(t *testing.T, objs ...runtime.Object) *Env {
 		if err != nil {
 			return true, nil, err
 		}
+		if cm, err := meta.Accessor(cur); err == nil && m.GetResourceVersion() != "" && cm.GetResourceVersion() != "" && m.GetResourceVersion() != cm.GetResourceVersion() {
+			return true, nil, apierrors.NewConflict(ua.GetResource().GroupResource(), m.GetName(), fmt.Errorf("stale resourceVersion %s, now %s", m.GetResourceVersion(), cm.GetResourceVersion()))
+		}
 		curU, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cur)
 		if err != nil {
 			return true, nil, err
@@ -82,6 +103,9 @@ func New(t *testing.T, objs ...runtime.Object) *Env {
 		out := cur.DeepCopyObject()
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(curU, out); err != nil {
 			return true, nil, err
+		}
+		if om, err := meta.Accessor(out); err == nil {
+			om.SetResourceVersion(next())
 		}
 		if err := c.Tracker().Update(ua.GetResource(), out, ua.GetNamespace()); err != nil {
 			return true, nil, err
