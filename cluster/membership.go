@@ -255,6 +255,10 @@ func (m *Manager) handleLeave(_ http.ResponseWriter, r *http.Request) (any, erro
 // cluster. Pods the agent ran are removed from the engine.
 func (m *Manager) leave(ctx context.Context, force bool) error {
 	mb := m.member
+	// What needs the rest of the cluster is bounded: with a majority out of reach,
+	// a forced leave goes on without it.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	if mb.Role == RoleServer && m.roles != nil && m.roles.server != nil {
 		servers, _ := m.roles.server.rec.servers(ctx)
 		if len(servers) <= 1 && !force {
@@ -275,7 +279,9 @@ func (m *Manager) leave(ctx context.Context, force bool) error {
 		m.roles.stop()
 		m.roles = nil
 	}
-	m.removeClusterPods(ctx)
+	local, cancelLocal := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancelLocal()
+	m.removeClusterPods(local)
 	m.member = nil
 	return m.fresh()
 }
