@@ -36,7 +36,7 @@ BIN="$PWD/bin/drover"
 command -v go >/dev/null || { echo "bench: go is missing: put /usr/local/go/bin on PATH" >&2; exit 1; }
 
 W=$(mktemp -d /tmp/drover-bench-cluster.XXXXXX)
-export CLUSTER_NAME=drvbc CLUSTER_NET="${CLUSTER_NET:-10.79.0}" CLUSTER_DIR="$W/cl" DROVER_BIN="$BIN"
+export CLUSTER_NAME=bnchc CLUSTER_NET="${CLUSTER_NET:-10.79.0}" CLUSTER_DIR="$W/cl" DROVER_BIN="$BIN"
 LOCAL=scripts/cluster-local.sh
 REG="$CLUSTER_NET.1:5000" # cluster-local's registry, on the host bridge
 . bench/lib.sh
@@ -92,11 +92,17 @@ fi
 log "cluster A: NODES=4 SERVERS=1"
 up 4 1
 kc cordon n1 >/dev/null
-for n in n1 n2 n3 n4; do on "$n" pull busybox >/dev/null; done
+# pull CMD...: pulls busybox with the drover command CMD, retried; a failure says which.
+pull() {
+	local i
+	for i in 1 2 3; do "$@" pull busybox >"$W/pull.log" 2>&1 && return 0; sleep 1; done
+	log "pull busybox failed ($*):"; cat "$W/pull.log" >&2; exit 1
+}
+for n in n1 n2 n3 n4; do pull on "$n"; done
 # The engine alone: a plain daemon with the machines' flags, the same image pulled.
 export DROVER_HOST="unix://$W/run/drover.sock"
-bench_start_daemon bc --cri-socket "" --docker-socket "" --registry-mirror "docker.io=$REG" --insecure-registry "$REG"
-"$BIN" pull busybox >/dev/null
+bench_start_daemon bcp --cri-socket "" --docker-socket "" --registry-mirror "docker.io=$REG" --insecure-registry "$REG"
+pull "$BIN"
 unset DROVER_HOST
 log "settling for ${SETTLE}s"
 sleep "$SETTLE"
@@ -111,7 +117,18 @@ for n in n1 n2 n3 n4; do
 done
 wait_load
 say "## pod start-up, $REPLICAS replicas on n2-n4 (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-"$W/bench-cluster" pods -kubeconfig "$CLUSTER_DIR/kubeconfig" -replicas "$REPLICAS" | tee -a "$OUT"
+# Where the CPU goes meanwhile: the machine's busy share, the agents' daemons, and what
+# runs in the agents' cgroups (shims, pause and pod processes).
+busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
+dcpu() { local t=0 n; for n in n2 n3 n4; do t=$((t + $(awk '{print $14+$15}' "/proc/$(cat "$CLUSTER_DIR/$n/daemon.pid")/stat"))); done; echo "$t"; }
+ccpu() { local t=0 f; for f in /sys/fs/cgroup/cpuacct/"$CLUSTER_NAME"-n[234]/cpuacct.usage; do [ -e "$f" ] && t=$((t + $(cat "$f"))); done; echo "$t"; }
+read -r B0 I0 < <(busy); D0=$(dcpu); C0=$(ccpu)
+"$W/bench-cluster" pods -kubeconfig "$CLUSTER_DIR/kubeconfig" -replicas "$REPLICAS" -keep | tee -a "$OUT"
+read -r B1 I1 < <(busy); D1=$(dcpu); C1=$(ccpu)
+HZ=$(getconf CLK_TCK)
+say "CPU meanwhile: machine $(awk -v b=$((B1 - B0)) -v i=$((I1 - I0)) 'BEGIN{printf "%.0f%% busy", 100*b/(b+i)}'), $(awk -v t=$((B1 - B0)) -v h="$HZ" 'BEGIN{printf "%.1f", t/h}') cpu-s in all;" \
+	"the three agents' daemons $(awk -v t=$((D1 - D0)) -v h="$HZ" 'BEGIN{printf "%.1f", t/h}') cpu-s; their cgroups (shims, pods) $(awk -v t=$((C1 - C0)) 'BEGIN{printf "%.1f", t/1e9}') cpu-s"
+kc delete deployment bench-start --wait=false >/dev/null
 "$LOCAL" down >/dev/null 2>&1
 
 # Cluster B: three servers.
@@ -126,8 +143,8 @@ for n in n1 n2 n3; do
 done
 wait_load
 say "## API on the leader, n1 (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-"$W/bench-cluster" api -kubeconfig "$CLUSTER_DIR/kubeconfig" -n "$API_N" -concurrency "$API_CONC" | tee -a "$OUT"
+"$W/bench-cluster" api -kubeconfig "$CLUSTER_DIR/kubeconfig" -namespace bench-api-leader -n "$API_N" -concurrency "$API_CONC" | tee -a "$OUT"
 say "## API through a follower, n2 (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-"$W/bench-cluster" api -kubeconfig "$CLUSTER_DIR/kubeconfig" -server "https://$CLUSTER_NET.12:6443" \
+"$W/bench-cluster" api -kubeconfig "$CLUSTER_DIR/kubeconfig" -namespace bench-api-follower -server "https://$CLUSTER_NET.12:6443" \
 	-n "$API_N" -concurrency "$API_CONC" | tee -a "$OUT"
 log "figures in $OUT (removed on exit); copied to stdout above"

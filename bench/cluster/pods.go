@@ -60,7 +60,7 @@ func (w *podWatch) see(obj any) {
 	}
 }
 
-// done says how many pods are Running.
+// running says how many pods are Running.
 func (w *podWatch) running() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -110,8 +110,11 @@ func measurePods(ctx context.Context, cs kubernetes.Interface, ns, name, image s
 	}); err != nil {
 		return fmt.Errorf("watch pods: %w", err)
 	}
-	f.Start(ctx.Done())
+	// Shutdown waits for the informer, which stops only when stop closes: close it first.
+	stop := make(chan struct{})
+	f.Start(stop)
 	defer f.Shutdown()
+	defer close(stop)
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 		return fmt.Errorf("pod watch did not sync: %w", ctx.Err())
 	}
