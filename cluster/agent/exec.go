@@ -114,6 +114,9 @@ var (
 	_ remotecommand.Attacher = (*engineStreams)(nil)
 )
 
+// initialSizeWait bounds the wait for a terminal's first size before a TTY exec starts.
+const initialSizeWait = time.Second
+
 // ExecInContainer runs cmd in the container through the engine's exec, with resize.
 func (e *engineStreams) ExecInContainer(ctx context.Context, pod, _, container string, cmd []string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize, _ time.Duration) error {
 	c, _, err := e.a.findContainer(ctx, e.ns, pod, container, false)
@@ -124,6 +127,20 @@ func (e *engineStreams) ExecInContainer(ctx context.Context, pod, _, container s
 		return fmt.Errorf("container %s of pod %s/%s is not running", container, e.ns, pod)
 	}
 	cfg := api.ExecConfig{Cmd: cmd, Tty: tty, Stdin: in != nil}
+	if tty && resize != nil {
+		// Clients send the terminal's size as the stream opens: start the process with
+		// it, or a program that reads its size at once (stty size, a shell's prompt)
+		// may see none yet.
+		select {
+		case sz, ok := <-resize:
+			if ok {
+				cfg.Width, cfg.Height = sz.Width, sz.Height
+			}
+		case <-time.After(initialSizeWait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	h, err := e.a.cfg.Engine.ContainerExec(ctx, c.ID, cfg)
 	if err != nil {
 		return fmt.Errorf("exec in %s: %w", container, err)
