@@ -217,10 +217,15 @@ func (d *Daemon) teardown() {
 	}
 }
 
-// netPrefix picks a network prefix ("a" and two characters no other test daemon on the
-// host holds, then digits) whose first three characters name this daemon's links; the
-// claim is a lock file held until the test ends.
-func netPrefix(t testing.TB, dir string) string {
+// netPrefix picks a network prefix for a daemon of this package's tests ("a...").
+func netPrefix(t testing.TB, dir string) string { return ClaimNetPrefix(t, dir, "a") }
+
+// ClaimNetPrefix picks a network prefix: lead, two characters no other test daemon on
+// the host holds, then the digits of dir's name. Its first three characters start the
+// names of the daemon's links, so a leak check sees only its own daemon's, even with
+// other test binaries running at the same time. The claim is a lock file held until the
+// test ends (its cleanup runs after the daemon's teardown, registered later).
+func ClaimNetPrefix(t testing.TB, dir, lead string) string {
 	digits := strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' {
 			return r
@@ -241,7 +246,7 @@ func netPrefix(t testing.TB, dir string) string {
 	start := rand.IntN(codes)
 	for i := range codes {
 		n := (start + i) % codes
-		code := "a" + string(alphabet[n/len(alphabet)]) + string(alphabet[n%len(alphabet)])
+		code := lead + string(alphabet[n/len(alphabet)]) + string(alphabet[n%len(alphabet)])
 		f, err := os.OpenFile(filepath.Join("/run/drover-e2e", "prefix-"+code+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 		if err != nil {
 			t.Fatal(err)

@@ -43,7 +43,8 @@ func startLocalCluster(t *testing.T, nodes, servers int) *localCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := fmt.Sprintf("dcl%04d", rand.IntN(10000))
+	// "k": no test daemon's network prefix starts so (theirs are "a..." and "d...").
+	name := fmt.Sprintf("kcl%04d", rand.IntN(10000))
 	c := &localCluster{t: t, bin: bin, kubectlBin: kubectl, dir: dir}
 	c.env = append(os.Environ(), "DROVER_BIN="+bin, "CLUSTER_DIR="+filepath.Join(dir, "c"), "CLUSTER_NAME="+name,
 		"CLUSTER_NET="+freeNet(t), fmt.Sprintf("NODES=%d", nodes), fmt.Sprintf("SERVERS=%d", servers))

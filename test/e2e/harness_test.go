@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,37 +233,7 @@ func (e *env) checkLeaks() {
 // only ever sees its own env's links. The three characters are claimed with a lock file
 // held until the test ends.
 func netPrefixFor(t *testing.T, dir string) string {
-	digits := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, filepath.Base(dir))
-	if len(digits) > 6 {
-		digits = digits[len(digits)-6:]
-	}
-	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
-	const codes = len(alphabet) * len(alphabet)
-	if err := os.MkdirAll("/run/drover-e2e", 0o700); err != nil {
-		t.Fatal(err)
-	}
-	start := rand.IntN(codes)
-	for i := range codes {
-		n := (start + i) % codes
-		code := "d" + string(alphabet[n/len(alphabet)]) + string(alphabet[n%len(alphabet)])
-		f, err := os.OpenFile(filepath.Join("/run/drover-e2e", "prefix-"+code+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-			f.Close()
-			continue
-		}
-		t.Cleanup(func() { f.Close() }) // runs after the env's teardown, registered later
-		return code + digits + strings.Repeat("x", max(0, 1-len(digits)))
-	}
-	t.Fatal("every e2e network prefix is taken by tests running now")
-	return ""
+	return testutil.ClaimNetPrefix(t, dir, "d")
 }
 
 // checkNetworkLeaks fails the test if containers left veths, addresses or published
