@@ -8,10 +8,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/drover/drover/cluster/controllers"
+	"github.com/drover/drover/cluster/kube"
 	"github.com/drover/drover/cluster/scheduler"
 )
 
@@ -49,7 +48,7 @@ func (s *serverRole) lead(ctx context.Context) {
 // reapMembers revokes the certificate of a node whose Node object is deleted (kubectl
 // delete node, drover node rm, drover cluster leave), and takes a server out of the Raft
 // configuration.
-func (s *serverRole) reapMembers(ctx context.Context, cs kubernetes.Interface) {
+func (s *serverRole) reapMembers(ctx context.Context, cs kube.Interface) {
 	for ctx.Err() == nil {
 		w, err := cs.CoreV1().Nodes().Watch(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -83,8 +82,8 @@ func (s *serverRole) reapMembers(ctx context.Context, cs kubernetes.Interface) {
 }
 
 // runControllers runs kube-controller-manager's share on a fresh set of informers.
-func (s *serverRole) runControllers(ctx context.Context, cs kubernetes.Interface) {
-	factory := informers.NewSharedInformerFactory(cs, 0)
+func (s *serverRole) runControllers(ctx context.Context, cs kube.Interface) {
+	factory := kube.NewInformerFactory(cs, 0)
 	if err := controllers.Run(ctx, cs, factory, controllers.Options{}); err != nil && ctx.Err() == nil {
 		s.m.log.Error("controllers stopped", "err", err)
 	}
@@ -94,7 +93,7 @@ func (s *serverRole) runControllers(ctx context.Context, cs kubernetes.Interface
 var systemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
 
 // ensureNamespaces makes the system namespaces that are missing.
-func (s *serverRole) ensureNamespaces(ctx context.Context, cs kubernetes.Interface) {
+func (s *serverRole) ensureNamespaces(ctx context.Context, cs kube.Interface) {
 	for _, name := range systemNamespaces {
 		for ctx.Err() == nil {
 			_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})

@@ -15,10 +15,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/client"
+	"github.com/drover/drover/cluster/kube"
 	"github.com/drover/drover/cluster/pki"
 	"github.com/drover/drover/internal/errdefs"
 )
@@ -28,7 +28,7 @@ const engineNodeLabel = "cluster.drover.io/node"
 
 // adminClient is a clientset for this server's own API with its server identity
 // (system:masters), for the node commands.
-func (m *Manager) adminClient() (kubernetes.Interface, error) {
+func (m *Manager) adminClient() (kube.Interface, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, err := m.server()
@@ -100,7 +100,7 @@ func (m *Manager) handleCordon(cordon bool) func(http.ResponseWriter, *http.Requ
 	}
 }
 
-func setUnschedulable(ctx context.Context, cs kubernetes.Interface, name string, on bool) error {
+func setUnschedulable(ctx context.Context, cs kube.Interface, name string, on bool) error {
 	patch := fmt.Sprintf(`{"spec":{"unschedulable":%t}}`, on)
 	_, err := cs.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 	if apierrors.IsNotFound(err) {

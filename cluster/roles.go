@@ -9,11 +9,11 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/drover/drover/client"
 	"github.com/drover/drover/cluster/agent"
+	"github.com/drover/drover/cluster/kube"
 	"github.com/drover/drover/cluster/pki"
 )
 
@@ -117,7 +117,7 @@ func roleLabels(role string) map[string]string {
 
 // apiClient is a clientset for the cluster API as the holder of kp, trying the servers
 // in turn when one cannot be reached.
-func apiClient(servers []string, caDER []byte, kp pki.KeyPair) (*kubernetes.Clientset, error) {
+func apiClient(servers []string, caDER []byte, kp pki.KeyPair) (*kube.Clientset, error) {
 	if len(servers) == 0 {
 		return nil, errors.New("no cluster servers known")
 	}
@@ -137,7 +137,7 @@ func apiClient(servers []string, caDER []byte, kp pki.KeyPair) (*kubernetes.Clie
 			return &failover{servers: servers, next: rt}
 		}
 	}
-	return kubernetes.NewForConfig(cfg)
+	return kube.NewForConfig(cfg)
 }
 
 // failover sends each request to the server that answered last, and on to the next one
@@ -180,7 +180,7 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // serverClient is the leader's clientset for the scheduler and controllers: the local
 // API, as this server (system:masters).
-func (s *serverRole) serverClient() (*kubernetes.Clientset, error) {
+func (s *serverRole) serverClient() (*kube.Clientset, error) {
 	kp, err := pki.ReadKeyPair(s.m.pkiDir(), "server")
 	if err != nil {
 		return nil, err

@@ -17,10 +17,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/drover/drover/client"
+	"github.com/drover/drover/cluster/kube"
 )
 
 // Config is what an agent needs to know of its machine and its cluster.
@@ -30,7 +30,7 @@ type Config struct {
 	// Engine is the local drover engine.
 	Engine *client.Client
 	// API is the cluster's API.
-	API kubernetes.Interface
+	API kube.Interface
 	// StateDir holds the agent's own state: pods/<uid>/ (the pod's last known spec, its
 	// emptyDir volumes).
 	StateDir string

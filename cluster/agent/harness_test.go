@@ -14,11 +14,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/client"
+	"github.com/drover/drover/cluster/kube"
+	"github.com/drover/drover/cluster/kube/kubefake"
 	"github.com/drover/drover/internal/testutil"
 )
 
@@ -59,12 +60,12 @@ func newHarnessWith(t *testing.T, mod func(*Config)) *harness {
 	if _, err := h.api.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	h.start(h.api)
+	h.start(kubefake.Wrap(h.api))
 	return h
 }
 
 // start runs an agent against cs; the test's cleanup stops it.
-func (h *harness) start(cs kubernetes.Interface) {
+func (h *harness) start(cs kube.Interface) {
 	h.t.Helper()
 	cfg := Config{NodeName: testNode, Engine: h.engine, API: cs, StateDir: h.stateDir, Advertise: "127.0.0.1",
 		KubeletPort: -1, Logger: slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelInfo}))}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/client"
+	"github.com/drover/drover/cluster/kube/kubefake"
 	"github.com/drover/drover/internal/testutil"
 )
 
@@ -24,7 +25,7 @@ func TestNodeRegistration(t *testing.T) {
 	engine := client.New(d.Socket)
 	defer engine.Close()
 	cs := fake.NewClientset()
-	a, err := New(Config{NodeName: "node-r", Engine: engine, API: cs, StateDir: t.TempDir(), Advertise: "10.1.2.3",
+	a, err := New(Config{NodeName: "node-r", Engine: engine, API: kubefake.Wrap(cs), StateDir: t.TempDir(), Advertise: "10.1.2.3",
 		KubeletPort: -1, Labels: map[string]string{"zone": "a"},
 		Taints: []corev1.Taint{{Key: "dedicated", Value: "x", Effect: corev1.TaintEffectNoSchedule}},
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})

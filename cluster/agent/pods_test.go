@@ -13,10 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/drover/drover/api"
+	"github.com/drover/drover/cluster/kube"
+	"github.com/drover/drover/cluster/kube/kubefake"
 	"github.com/drover/drover/internal/testutil"
 )
 
@@ -247,8 +248,8 @@ func apiPodCreate(a *Agent, pod *corev1.Pod) api.PodCreate {
 }
 
 // kubernetesFor is a clientset for the API server at host.
-func kubernetesFor(host string) (kubernetes.Interface, error) {
-	return kubernetes.NewForConfig(&rest.Config{Host: host, Timeout: 5 * time.Second})
+func kubernetesFor(host string) (kube.Interface, error) {
+	return kube.NewForConfig(&rest.Config{Host: host, Timeout: 5 * time.Second})
 }
 
 func conditionTrue(p *corev1.Pod, t corev1.PodConditionType) bool {
@@ -272,7 +273,7 @@ func TestAdoptAndAPIDown(t *testing.T) {
 	firstID := p.Status.ContainerStatuses[0].ContainerID
 
 	h.stop()
-	h.start(h.api)
+	h.start(kubefake.Wrap(h.api))
 	h.waitSynced()
 	// A changed spec wakes the new agent's worker; then its status must still be the
 	// same container, never restarted.

@@ -11,12 +11,13 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/drover/drover/api"
+	"github.com/drover/drover/cluster/kube/kubefake"
 )
 
 // TestContainerConfig: how a pod's container becomes an engine container.
 func TestContainerConfig(t *testing.T) {
 	cs := fake.NewClientset(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm", Namespace: "ns"}, Data: map[string]string{"k": "from-cm"}})
-	a := &Agent{cfg: Config{NodeName: "n1", API: cs, StateDir: t.TempDir()}}
+	a := &Agent{cfg: Config{NodeName: "n1", API: kubefake.Wrap(cs), StateDir: t.TempDir()}}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "0123456789abcdef"}, Spec: corev1.PodSpec{NodeName: "n1"}}
 	tests := []struct {
 		name  string

@@ -9,8 +9,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
+
+	"github.com/drover/drover/cluster/kube"
 )
 
 // Groups with fixed meaning.
@@ -99,7 +100,7 @@ func forbidden(req *request, a Attributes, reason string) error {
 
 // bodyName is metadata.name of a JSON or YAML body ("" when unreadable).
 func bodyName(body []byte) string {
-	if obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, nil); err == nil {
+	if obj, _, err := kube.Codecs().UniversalDeserializer().Decode(body, nil, nil); err == nil {
 		if m, err := meta.Accessor(obj); err == nil {
 			return m.GetName()
 		}

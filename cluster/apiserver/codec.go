@@ -8,15 +8,16 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
-	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 
 	"github.com/drover/drover/cluster/apiserver/kinds"
+	"github.com/drover/drover/cluster/kube"
 )
 
 // Media types the server reads and writes.
@@ -44,8 +45,8 @@ func wantsYAML(r *http.Request) bool {
 }
 
 // protobufCodec encodes typed objects for clients that prefer protobuf, as
-// client-go's clientsets do.
-var protobufCodec = protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
+// client-go's clientsets do; made on first use, as the scheme is.
+var protobufCodec = sync.OnceValue(func() *protobuf.Serializer { return protobuf.NewSerializer(kube.Scheme(), kube.Scheme()) })
 
 // wantsProtobuf says whether the Accept header prefers protobuf for a
 // plain object (tables and metadata are served as JSON).
@@ -65,7 +66,7 @@ func wantsProtobuf(r *http.Request) bool {
 func writeObject(w http.ResponseWriter, r *http.Request, code int, v any) {
 	if obj, ok := v.(runtime.Object); ok && r != nil && wantsProtobuf(r) {
 		var buf bytes.Buffer
-		if err := protobufCodec.Encode(obj, &buf); err == nil {
+		if err := protobufCodec().Encode(obj, &buf); err == nil {
 			w.Header().Set("Content-Type", mediaProtobuf)
 			w.WriteHeader(code)
 			_, _ = w.Write(buf.Bytes())
@@ -122,11 +123,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, body []byte, _ *kinds.Ki
 	var dec runtime.Decoder
 	switch mt {
 	case mediaJSON:
-		dec = kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, scheme.Scheme, scheme.Scheme, kjson.SerializerOptions{Strict: mode != "Ignore"})
+		dec = kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, kube.Scheme(), kube.Scheme(), kjson.SerializerOptions{Strict: mode != "Ignore"})
 	case mediaYAML, "application/x-yaml", "text/yaml":
-		dec = kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, scheme.Scheme, scheme.Scheme, kjson.SerializerOptions{Yaml: true, Strict: mode != "Ignore"})
+		dec = kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, kube.Scheme(), kube.Scheme(), kjson.SerializerOptions{Yaml: true, Strict: mode != "Ignore"})
 	case mediaProtobuf:
-		dec = scheme.Codecs.UniversalDeserializer()
+		dec = kube.Codecs().UniversalDeserializer()
 	default:
 		return nil, unsupportedMedia(ct)
 	}

@@ -13,7 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/drover/drover/cluster/kube"
 )
 
 // Finalizers the propagation policies add; the garbage collector, not the
@@ -29,7 +30,7 @@ func deleteOptions(r *http.Request, body []byte) (*metav1.DeleteOptions, error) 
 	if len(body) > 0 {
 		// client-go sends protobuf, kubectl JSON.
 		gvk := metav1.SchemeGroupVersion.WithKind("DeleteOptions")
-		if _, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, &gvk, opts); err != nil {
+		if _, _, err := kube.Codecs().UniversalDeserializer().Decode(body, &gvk, opts); err != nil {
 			if jerr := json.Unmarshal(body, opts); jerr != nil {
 				return nil, badRequest("decode DeleteOptions: %v", err)
 			}

@@ -10,19 +10,17 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/drover/drover/cluster/controllers/daemonset"
 	"github.com/drover/drover/cluster/controllers/deployment"
 	"github.com/drover/drover/cluster/controllers/gc"
-	"github.com/drover/drover/cluster/controllers/internal/ctrlutil"
 	"github.com/drover/drover/cluster/controllers/job"
 	"github.com/drover/drover/cluster/controllers/namespace"
 	"github.com/drover/drover/cluster/controllers/nodeipam"
 	"github.com/drover/drover/cluster/controllers/nodelifecycle"
 	"github.com/drover/drover/cluster/controllers/replicaset"
+	"github.com/drover/drover/cluster/kube"
 )
 
 // Options tunes the controllers; zero values take the defaults, which
@@ -51,13 +49,13 @@ type Options struct {
 // Run starts every controller on the factory's informers, starts the
 // factory, and returns when ctx ends and the controllers have stopped.
 // Call it before starting the factory yourself, or let it start it.
-func Run(ctx context.Context, client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options) error {
+func Run(ctx context.Context, client kube.Interface, factory *kube.InformerFactory, opts Options) error {
 	if opts.Workers <= 0 {
 		opts.Workers = 2
 	}
-	events := ctrlutil.NewBroadcaster(client)
+	events := kube.NewBroadcaster(client)
 	defer events.Shutdown()
-	rec := func(component string) record.EventRecorder { return ctrlutil.Recorder(events, component) }
+	rec := func(component string) record.EventRecorder { return kube.Recorder(events, component) }
 
 	collector, err := gc.New(client, factory, rec("garbage-collector-controller"))
 	if err != nil {

@@ -84,7 +84,7 @@ func TestRunDeploymentSurvivesNodeLoss(t *testing.T) {
 	env := ctrltest.New(t, readyNode("n1"), readyNode("n2"))
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(env.Ctx, env.Client, env.Factory, Options{
+		done <- Run(env.Ctx, env.API, env.Factory, Options{
 			NodeMonitorGracePeriod: 2 * time.Second, PodEvictionDelay: 200 * time.Millisecond, NodeMonitorPeriod: 50 * time.Millisecond,
 		})
 	}()

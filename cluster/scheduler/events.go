@@ -7,13 +7,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/drover/drover/cluster/kube"
 )
 
 // recorder writes core/v1 Events about pods, as kube-scheduler reports
 // under the component default-scheduler.
 type recorder struct {
-	client    kubernetes.Interface
+	client    kube.Interface
 	component string
 	instance  string
 }

@@ -10,9 +10,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/drover/drover/cluster/kube"
 )
 
 // DefaultSchedulerName is the schedulerName this scheduler answers for; pods
@@ -33,13 +33,13 @@ type RunOptions struct {
 
 // Run schedules pending pods until ctx ends. It must run only on the
 // leader: two schedulers would bind the same pods.
-func Run(ctx context.Context, client kubernetes.Interface, opts RunOptions) error {
+func Run(ctx context.Context, client kube.Interface, opts RunOptions) error {
 	l := newLoop(client, opts)
 	return l.run(ctx)
 }
 
 type loop struct {
-	client kubernetes.Interface
+	client kube.Interface
 	opts   RunOptions
 	cache  *Cache
 	alg    *Scheduler
@@ -48,7 +48,7 @@ type loop struct {
 	binds  sync.WaitGroup
 }
 
-func newLoop(client kubernetes.Interface, opts RunOptions) *loop {
+func newLoop(client kube.Interface, opts RunOptions) *loop {
 	if opts.SchedulerName == "" {
 		opts.SchedulerName = DefaultSchedulerName
 	}
@@ -71,10 +71,10 @@ func newLoop(client kubernetes.Interface, opts RunOptions) *loop {
 }
 
 func (l *loop) run(ctx context.Context) error {
-	factory := informers.NewSharedInformerFactory(l.client, 0)
-	nodes := factory.Core().V1().Nodes().Informer()
-	pods := factory.Core().V1().Pods().Informer()
-	namespaces := factory.Core().V1().Namespaces().Informer()
+	factory := kube.NewInformerFactory(l.client, 0)
+	nodes := factory.Nodes().Informer()
+	pods := factory.Pods().Informer()
+	namespaces := factory.Namespaces().Informer()
 	if _, err := nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { l.onNode(obj) },
 		UpdateFunc: func(_, obj any) { l.onNode(obj) },

@@ -13,7 +13,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/fake"
+
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/drover/drover/cluster/kube/kubefake"
 )
 
 // fakeCluster is client-go's fake clientset with the one thing the API
@@ -48,7 +51,7 @@ func startLoop(t *testing.T, cs *fake.Clientset) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, cs, RunOptions{InitialBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Options: Options{Seed: 1}})
+		done <- Run(ctx, kubefake.Wrap(cs), RunOptions{InitialBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Options: Options{Seed: 1}})
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -13,14 +13,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/drover/drover/cluster/controllers/internal/ctrlutil"
+	"github.com/drover/drover/cluster/kube"
 )
 
 var gvk = appsv1.SchemeGroupVersion.WithKind("DaemonSet")
@@ -34,7 +33,7 @@ const (
 
 // Controller is the DaemonSet controller.
 type Controller struct {
-	client   kubernetes.Interface
+	client   kube.Interface
 	dsList   appslisters.DaemonSetLister
 	pods     corelisters.PodLister
 	nodes    corelisters.NodeLister
@@ -48,11 +47,11 @@ type Controller struct {
 
 // New wires the controller to the factory's DaemonSet, Pod and Node
 // informers.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder) *Controller {
-	dInf := factory.Apps().V1().DaemonSets()
-	pInf := factory.Core().V1().Pods()
-	nInf := factory.Core().V1().Nodes()
-	rInf := factory.Apps().V1().ControllerRevisions()
+func New(client kube.Interface, factory *kube.InformerFactory, recorder record.EventRecorder) *Controller {
+	dInf := factory.DaemonSets()
+	pInf := factory.Pods()
+	nInf := factory.Nodes()
+	rInf := factory.ControllerRevisions()
 	c := &Controller{
 		client: client, recorder: recorder, now: time.Now,
 		dsList: dInf.Lister(), pods: pInf.Lister(), nodes: nInf.Lister(), revs: rInf.Lister(),

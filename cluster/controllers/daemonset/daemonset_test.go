@@ -42,7 +42,7 @@ func newDS() *appsv1.DaemonSet {
 
 func start(t *testing.T, objs ...runtime.Object) *ctrltest.Env {
 	env := ctrltest.New(t, objs...)
-	c := New(env.Client, env.Factory, env.Recorder)
+	c := New(env.API, env.Factory, env.Recorder)
 	env.Start(func(ctx context.Context) { c.Run(ctx, 2) })
 	return env
 }

@@ -16,14 +16,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/drover/drover/cluster/controllers/internal/ctrlutil"
+	"github.com/drover/drover/cluster/kube"
 )
 
 var (
@@ -33,7 +32,7 @@ var (
 
 // Controller is the Deployment controller.
 type Controller struct {
-	client   kubernetes.Interface
+	client   kube.Interface
 	dList    appslisters.DeploymentLister
 	rsList   appslisters.ReplicaSetLister
 	podList  corelisters.PodLister
@@ -60,10 +59,10 @@ const writeExpiry = 30 * time.Second
 
 // New wires the controller to the factory's Deployment, ReplicaSet and Pod
 // informers.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder) *Controller {
-	dInf := factory.Apps().V1().Deployments()
-	rsInf := factory.Apps().V1().ReplicaSets()
-	podInf := factory.Core().V1().Pods()
+func New(client kube.Interface, factory *kube.InformerFactory, recorder record.EventRecorder) *Controller {
+	dInf := factory.Deployments()
+	rsInf := factory.ReplicaSets()
+	podInf := factory.Pods()
 	c := &Controller{
 		client: client, recorder: recorder, now: time.Now, written: map[types.UID]writtenScale{},
 		dList: dInf.Lister(), rsList: rsInf.Lister(), podList: podInf.Lister(),

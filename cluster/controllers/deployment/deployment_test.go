@@ -41,8 +41,8 @@ func start(t *testing.T, d *appsv1.Deployment) *ctrltest.Env {
 	if _, err := env.Client.AppsV1().Deployments("default").Create(env.Ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	dc := New(env.Client, env.Factory, env.Recorder)
-	rc := replicaset.New(env.Client, env.Factory, env.Recorder)
+	dc := New(env.API, env.Factory, env.Recorder)
+	rc := replicaset.New(env.API, env.Factory, env.Recorder)
 	env.Start(func(ctx context.Context) { dc.Run(ctx, 2) }, func(ctx context.Context) { rc.Run(ctx, 2) })
 	return env
 }

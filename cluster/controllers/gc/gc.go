@@ -15,12 +15,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/drover/drover/cluster/controllers/internal/ctrlutil"
+	"github.com/drover/drover/cluster/kube"
 )
 
 const (
@@ -37,7 +36,7 @@ type Collector struct {
 
 // New adds the collector's indexes to the factory's informers; call it
 // before the factory starts.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder) (*Collector, error) {
+func New(client kube.Interface, factory *kube.InformerFactory, recorder record.EventRecorder) (*Collector, error) {
 	c := &Collector{kinds: kinds(client, factory), recorder: recorder}
 	c.loop = ctrlutil.NewLoop("garbage-collector", c.sync)
 	for i, k := range c.kinds {

@@ -39,7 +39,7 @@ func pod(name string, owners ...metav1.OwnerReference) *corev1.Pod {
 
 func start(t *testing.T, objs ...runtime.Object) *ctrltest.Env {
 	env := ctrltest.New(t, objs...)
-	c, err := New(env.Client, env.Factory, env.Recorder)
+	c, err := New(env.API, env.Factory, env.Recorder)
 	if err != nil {
 		t.Fatal(err)
 	}

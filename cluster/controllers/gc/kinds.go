@@ -8,9 +8,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/drover/drover/cluster/kube"
 )
 
 // kind is one resource the collector covers: its informer for the graph,
@@ -25,13 +25,13 @@ type kind struct {
 
 // kinds is the fixed set of resources that own or are owned by the
 // controllers here (ControllerRevisions: a DaemonSet's history). Owners of other kinds are never judged absent.
-func kinds(c kubernetes.Interface, f informers.SharedInformerFactory) []*kind {
+func kinds(c kube.Interface, f *kube.InformerFactory) []*kind {
 	mp := types.MergePatchType
 	po := metav1.PatchOptions{}
 	return []*kind{
 		{
 			gk:       schema.GroupKind{Kind: "Pod"},
-			informer: f.Core().V1().Pods().Informer(),
+			informer: f.Pods().Informer(),
 			get: func(ctx context.Context, ns, n string) (metav1.Object, error) {
 				return c.CoreV1().Pods(ns).Get(ctx, n, metav1.GetOptions{})
 			},
@@ -45,7 +45,7 @@ func kinds(c kubernetes.Interface, f informers.SharedInformerFactory) []*kind {
 		},
 		{
 			gk:       appsv1.SchemeGroupVersion.WithKind("ReplicaSet").GroupKind(),
-			informer: f.Apps().V1().ReplicaSets().Informer(),
+			informer: f.ReplicaSets().Informer(),
 			get: func(ctx context.Context, ns, n string) (metav1.Object, error) {
 				return c.AppsV1().ReplicaSets(ns).Get(ctx, n, metav1.GetOptions{})
 			},
@@ -59,7 +59,7 @@ func kinds(c kubernetes.Interface, f informers.SharedInformerFactory) []*kind {
 		},
 		{
 			gk:       appsv1.SchemeGroupVersion.WithKind("Deployment").GroupKind(),
-			informer: f.Apps().V1().Deployments().Informer(),
+			informer: f.Deployments().Informer(),
 			get: func(ctx context.Context, ns, n string) (metav1.Object, error) {
 				return c.AppsV1().Deployments(ns).Get(ctx, n, metav1.GetOptions{})
 			},
@@ -73,7 +73,7 @@ func kinds(c kubernetes.Interface, f informers.SharedInformerFactory) []*kind {
 		},
 		{
 			gk:       appsv1.SchemeGroupVersion.WithKind("DaemonSet").GroupKind(),
-			informer: f.Apps().V1().DaemonSets().Informer(),
+			informer: f.DaemonSets().Informer(),
 			get: func(ctx context.Context, ns, n string) (metav1.Object, error) {
 				return c.AppsV1().DaemonSets(ns).Get(ctx, n, metav1.GetOptions{})
 			},
@@ -87,7 +87,7 @@ func kinds(c kubernetes.Interface, f informers.SharedInformerFactory) []*kind {
 		},
 		{
 			gk:       batchv1.SchemeGroupVersion.WithKind("Job").GroupKind(),
-			informer: f.Batch().V1().Jobs().Informer(),
+			informer: f.Jobs().Informer(),
 			get: func(ctx context.Context, ns, n string) (metav1.Object, error) {
 				return c.BatchV1().Jobs(ns).Get(ctx, n, metav1.GetOptions{})
 			},
@@ -101,7 +101,7 @@ func kinds(c kubernetes.Interface, f informers.SharedInformerFactory) []*kind {
 		},
 		{
 			gk:       appsv1.SchemeGroupVersion.WithKind("ControllerRevision").GroupKind(),
-			informer: f.Apps().V1().ControllerRevisions().Informer(),
+			informer: f.ControllerRevisions().Informer(),
 			get: func(ctx context.Context, ns, n string) (metav1.Object, error) {
 				return c.AppsV1().ControllerRevisions(ns).Get(ctx, n, metav1.GetOptions{})
 			},

@@ -16,14 +16,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/drover/drover/cluster/controllers/internal/ctrlutil"
+	"github.com/drover/drover/cluster/kube"
 )
 
 var gvk = batchv1.SchemeGroupVersion.WithKind("Job")
@@ -46,7 +45,7 @@ type Config struct {
 
 // Controller is the Job controller.
 type Controller struct {
-	client   kubernetes.Interface
+	client   kube.Interface
 	jobs     batchlisters.JobLister
 	pods     corelisters.PodLister
 	synced   []cache.InformerSynced
@@ -74,12 +73,12 @@ type writtenStatus struct {
 }
 
 // New wires the controller to the factory's Job and Pod informers.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, cfg Config) *Controller {
+func New(client kube.Interface, factory *kube.InformerFactory, recorder record.EventRecorder, cfg Config) *Controller {
 	if cfg.BackoffBase <= 0 {
 		cfg.BackoffBase = 10 * time.Second
 	}
-	jInf := factory.Batch().V1().Jobs()
-	pInf := factory.Core().V1().Pods()
+	jInf := factory.Jobs()
+	pInf := factory.Pods()
 	c := &Controller{
 		client: client, recorder: recorder, cfg: cfg, now: time.Now,
 		jobs: jInf.Lister(), pods: pInf.Lister(),

@@ -34,7 +34,7 @@ func start(t *testing.T, j *batchv1.Job) *ctrltest.Env {
 	if _, err := env.Client.BatchV1().Jobs("default").Create(env.Ctx, j, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	c := New(env.Client, env.Factory, env.Recorder, Config{BackoffBase: time.Millisecond})
+	c := New(env.API, env.Factory, env.Recorder, Config{BackoffBase: time.Millisecond})
 	env.Start(func(ctx context.Context) { c.Run(ctx, 2) })
 	return env
 }

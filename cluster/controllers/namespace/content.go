@@ -8,7 +8,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/drover/drover/cluster/kube"
 )
 
 // collection is one namespaced resource the controller empties: delete
@@ -55,37 +56,22 @@ func purge[L any](name string, list func(context.Context, metav1.ListOptions) (L
 	}}
 }
 
-// typed lists the built-in namespaced resources.
-func typed(c kubernetes.Interface, ns string) []collection {
+// typed lists the namespaced resources the client knows, workload controllers first so
+// they stop making pods; discovered covers whatever else the server serves.
+func typed(c kube.Interface, ns string) []collection {
 	core, apps, batch := c.CoreV1(), c.AppsV1(), c.BatchV1()
 	return []collection{
-		// Workload controllers first so they stop making pods.
 		purge("deployments", apps.Deployments(ns).List, apps.Deployments(ns).Delete),
 		purge("daemonsets", apps.DaemonSets(ns).List, apps.DaemonSets(ns).Delete),
-		purge("statefulsets", apps.StatefulSets(ns).List, apps.StatefulSets(ns).Delete),
 		purge("replicasets", apps.ReplicaSets(ns).List, apps.ReplicaSets(ns).Delete),
-		purge("cronjobs", batch.CronJobs(ns).List, batch.CronJobs(ns).Delete),
 		purge("jobs", batch.Jobs(ns).List, batch.Jobs(ns).Delete),
-		purge("replicationcontrollers", core.ReplicationControllers(ns).List, core.ReplicationControllers(ns).Delete),
 		purge("pods", core.Pods(ns).List, core.Pods(ns).Delete),
 		purge("controllerrevisions", apps.ControllerRevisions(ns).List, apps.ControllerRevisions(ns).Delete),
-		purge("podtemplates", core.PodTemplates(ns).List, core.PodTemplates(ns).Delete),
 		purge("services", core.Services(ns).List, core.Services(ns).Delete),
-		purge("endpoints", core.Endpoints(ns).List, core.Endpoints(ns).Delete),
-		purge("endpointslices", c.DiscoveryV1().EndpointSlices(ns).List, c.DiscoveryV1().EndpointSlices(ns).Delete),
 		purge("configmaps", core.ConfigMaps(ns).List, core.ConfigMaps(ns).Delete),
 		purge("secrets", core.Secrets(ns).List, core.Secrets(ns).Delete),
-		purge("serviceaccounts", core.ServiceAccounts(ns).List, core.ServiceAccounts(ns).Delete),
-		purge("persistentvolumeclaims", core.PersistentVolumeClaims(ns).List, core.PersistentVolumeClaims(ns).Delete),
-		purge("resourcequotas", core.ResourceQuotas(ns).List, core.ResourceQuotas(ns).Delete),
-		purge("limitranges", core.LimitRanges(ns).List, core.LimitRanges(ns).Delete),
 		purge("leases", c.CoordinationV1().Leases(ns).List, c.CoordinationV1().Leases(ns).Delete),
-		purge("ingresses", c.NetworkingV1().Ingresses(ns).List, c.NetworkingV1().Ingresses(ns).Delete),
-		purge("networkpolicies", c.NetworkingV1().NetworkPolicies(ns).List, c.NetworkingV1().NetworkPolicies(ns).Delete),
-		purge("roles", c.RbacV1().Roles(ns).List, c.RbacV1().Roles(ns).Delete),
-		purge("rolebindings", c.RbacV1().RoleBindings(ns).List, c.RbacV1().RoleBindings(ns).Delete),
 		purge("poddisruptionbudgets", c.PolicyV1().PodDisruptionBudgets(ns).List, c.PolicyV1().PodDisruptionBudgets(ns).Delete),
-		purge("horizontalpodautoscalers", c.AutoscalingV2().HorizontalPodAutoscalers(ns).List, c.AutoscalingV2().HorizontalPodAutoscalers(ns).Delete),
 		purge("events", core.Events(ns).List, core.Events(ns).Delete),
 	}
 }
@@ -116,15 +102,14 @@ func items(l any) []item {
 	return v.Items
 }
 
-// discovered lists namespaced resources the typed set does not cover
-// (custom resources), for a generic purge over the REST client; empty when
-// the client has no discovery (the fake in tests).
-func discovered(c kubernetes.Interface, ns string, known map[string]bool) []collection {
-	rc := c.Discovery().RESTClient()
+// discovered lists namespaced resources the typed set does not cover, for a generic
+// purge over the REST client; empty when the client has none (the fake in tests).
+func discovered(ctx context.Context, c kube.Interface, ns string, known map[string]bool) []collection {
+	rc := c.CoreV1().RESTClient()
 	if rc == nil {
 		return nil
 	}
-	lists, err := c.Discovery().ServerPreferredNamespacedResources()
+	lists, err := kube.PreferredResources(ctx, rc)
 	if err != nil && len(lists) == 0 {
 		return nil
 	}
@@ -135,7 +120,7 @@ func discovered(c kubernetes.Interface, ns string, known map[string]bool) []coll
 			continue
 		}
 		for _, r := range l.APIResources {
-			if known[r.Name] || strings.Contains(r.Name, "/") || !hasVerbs(r.Verbs, "list", "deletecollection") {
+			if !r.Namespaced || known[r.Name] || strings.Contains(r.Name, "/") || !hasVerbs(r.Verbs, "list", "delete") {
 				continue
 			}
 			path := "/apis/" + gv.Group + "/" + gv.Version

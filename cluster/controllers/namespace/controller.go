@@ -13,13 +13,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
 	"github.com/drover/drover/cluster/controllers/internal/ctrlutil"
+	"github.com/drover/drover/cluster/kube"
 )
 
 // recheck is how soon to look again while content remains (pods stopping
@@ -28,15 +27,15 @@ const recheck = time.Second
 
 // Controller is the namespace controller.
 type Controller struct {
-	client kubernetes.Interface
+	client kube.Interface
 	nsList corelisters.NamespaceLister
 	synced cache.InformerSynced
 	loop   *ctrlutil.Loop
 }
 
 // New wires the controller to the factory's Namespace informer.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *Controller {
-	inf := factory.Core().V1().Namespaces()
+func New(client kube.Interface, factory *kube.InformerFactory) *Controller {
+	inf := factory.Namespaces()
 	c := &Controller{client: client, nsList: inf.Lister(), synced: inf.Informer().HasSynced}
 	c.loop = ctrlutil.NewLoop("namespace", c.sync)
 	inf.Informer().AddEventHandler(c.loop.Handlers())
@@ -73,7 +72,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	for _, col := range cols {
 		known[col.name] = true
 	}
-	cols = append(cols, discovered(c.client, ns.Name, known)...)
+	cols = append(cols, discovered(ctx, c.client, ns.Name, known)...)
 	var left []string
 	for _, col := range cols {
 		n, err := col.purge(ctx, ns.Name)

@@ -27,7 +27,7 @@ func TestDeletedNamespaceEmptiedThenFinalized(t *testing.T) {
 		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "d", Namespace: "doomed"}},
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "kept"}},
 	)
-	c := New(env.Client, env.Factory)
+	c := New(env.API, env.Factory)
 	env.Start(func(ctx context.Context) { c.Run(ctx, 1) })
 	env.Wait("doomed finalized", func() (bool, string) {
 		ns, err := env.Client.CoreV1().Namespaces().Get(env.Ctx, "doomed", metav1.GetOptions{})

@@ -14,13 +14,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/drover/drover/cluster/controllers/internal/ctrlutil"
+	"github.com/drover/drover/cluster/kube"
 )
 
 // Config names the range; zero values take the defaults.
@@ -31,7 +30,7 @@ type Config struct {
 
 // Controller is the node IPAM controller.
 type Controller struct {
-	client   kubernetes.Interface
+	client   kube.Interface
 	nodes    corelisters.NodeLister
 	synced   cache.InformerSynced
 	loop     *ctrlutil.Loop
@@ -47,7 +46,7 @@ type Controller struct {
 }
 
 // New checks the range and wires the controller to the Node informer.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, cfg Config) (*Controller, error) {
+func New(client kube.Interface, factory *kube.InformerFactory, recorder record.EventRecorder, cfg Config) (*Controller, error) {
 	if cfg.ClusterCIDR == "" {
 		cfg.ClusterCIDR = "10.244.0.0/16"
 	}
@@ -58,7 +57,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	if err != nil {
 		return nil, err
 	}
-	inf := factory.Core().V1().Nodes()
+	inf := factory.Nodes()
 	c := &Controller{client: client, nodes: inf.Lister(), synced: inf.Informer().HasSynced, recorder: recorder, set: set, byNode: map[string]string{}}
 	c.loop = ctrlutil.NewLoop("node-ipam", c.sync)
 	inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{

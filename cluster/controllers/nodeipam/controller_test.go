@@ -36,7 +36,7 @@ func cidrs(env *ctrltest.Env) map[string]string {
 
 func TestAllocateKeepsExistingAndReusesFreed(t *testing.T) {
 	env := ctrltest.New(t, node("a", "10.244.0.0/24"), node("b", ""), node("c", ""))
-	c, err := New(env.Client, env.Factory, env.Recorder, Config{})
+	c, err := New(env.API, env.Factory, env.Recorder, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

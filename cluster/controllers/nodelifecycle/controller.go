@@ -11,13 +11,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	coordlisters "k8s.io/client-go/listers/coordination/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
+
+	"github.com/drover/drover/cluster/kube"
 )
 
 // LeaseNamespace holds one Lease per node, named after it, that the node
@@ -37,7 +37,7 @@ type Config struct {
 
 // Controller is the node lifecycle controller.
 type Controller struct {
-	client    kubernetes.Interface
+	client    kube.Interface
 	nodes     corelisters.NodeLister
 	leases    coordlisters.LeaseLister
 	pods      corelisters.PodLister
@@ -60,7 +60,7 @@ type health struct {
 }
 
 // New wires the controller to the factory's Node, Lease and Pod informers.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder, cfg Config) *Controller {
+func New(client kube.Interface, factory *kube.InformerFactory, recorder record.EventRecorder, cfg Config) *Controller {
 	if cfg.GracePeriod <= 0 {
 		cfg.GracePeriod = 10 * time.Second
 	}
@@ -70,9 +70,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	if cfg.Period <= 0 {
 		cfg.Period = time.Second
 	}
-	nInf := factory.Core().V1().Nodes()
-	lInf := factory.Coordination().V1().Leases()
-	pInf := factory.Core().V1().Pods()
+	nInf := factory.Nodes()
+	lInf := factory.Leases()
+	pInf := factory.Pods()
 	c := &Controller{
 		client: client, recorder: recorder, cfg: cfg, now: time.Now,
 		nodes: nInf.Lister(), leases: lInf.Lister(), pods: pInf.Lister(),

@@ -126,8 +126,8 @@ func TestDeadNodePodsReplacedElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	ag := &agents{alive: map[string]bool{"n1": true, "n2": true}}
-	nlc := New(env.Client, env.Factory, env.Recorder, Config{GracePeriod: 2 * time.Second, EvictionDelay: 300 * time.Millisecond, Period: 50 * time.Millisecond})
-	rsc := replicaset.New(env.Client, env.Factory, env.Recorder)
+	nlc := New(env.API, env.Factory, env.Recorder, Config{GracePeriod: 2 * time.Second, EvictionDelay: 300 * time.Millisecond, Period: 50 * time.Millisecond})
+	rsc := replicaset.New(env.API, env.Factory, env.Recorder)
 	env.Start(nlc.Run, func(ctx context.Context) { rsc.Run(ctx, 2) },
 		func(context.Context) { ag.run(env) }, func(context.Context) { schedule(env) })
 
@@ -221,7 +221,7 @@ func TestPodsOfDeletedNodeCollected(t *testing.T) {
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "on-n2", Namespace: "default", UID: "b"}, Spec: corev1.PodSpec{NodeName: "n2"}},
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: "default", UID: "c"}},
 	)
-	nlc := New(env.Client, env.Factory, env.Recorder, Config{Period: 20 * time.Millisecond, GracePeriod: time.Hour})
+	nlc := New(env.API, env.Factory, env.Recorder, Config{Period: 20 * time.Millisecond, GracePeriod: time.Hour})
 	env.Start(nlc.Run)
 	if err := env.Client.CoreV1().Nodes().Delete(env.Ctx, "n1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)

@@ -14,21 +14,20 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/drover/drover/cluster/controllers/internal/ctrlutil"
+	"github.com/drover/drover/cluster/kube"
 )
 
 var gvk = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
 
 // Controller is the ReplicaSet controller.
 type Controller struct {
-	client   kubernetes.Interface
+	client   kube.Interface
 	rsList   appslisters.ReplicaSetLister
 	podList  corelisters.PodLister
 	synced   []cache.InformerSynced
@@ -39,9 +38,9 @@ type Controller struct {
 }
 
 // New wires the controller to the factory's ReplicaSet and Pod informers.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, recorder record.EventRecorder) *Controller {
-	rsInf := factory.Apps().V1().ReplicaSets()
-	podInf := factory.Core().V1().Pods()
+func New(client kube.Interface, factory *kube.InformerFactory, recorder record.EventRecorder) *Controller {
+	rsInf := factory.ReplicaSets()
+	podInf := factory.Pods()
 	c := &Controller{
 		client:   client,
 		rsList:   rsInf.Lister(),

@@ -37,7 +37,7 @@ func run(t *testing.T, rs *appsv1.ReplicaSet, pods ...*corev1.Pod) *ctrltest.Env
 	if _, err := env.Client.AppsV1().ReplicaSets("default").Create(env.Ctx, rs, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	c := New(env.Client, env.Factory, env.Recorder)
+	c := New(env.API, env.Factory, env.Recorder)
 	env.Start(func(ctx context.Context) { c.Run(ctx, 2) })
 	return env
 }

@@ -16,10 +16,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
+
+	"github.com/drover/drover/cluster/kube"
+	"github.com/drover/drover/cluster/kube/kubefake"
 )
 
 // Env is a fake API with a shared informer factory over it.
@@ -27,7 +29,8 @@ type Env struct {
 	T        *testing.T
 	Ctx      context.Context
 	Client   *fake.Clientset
-	Factory  informers.SharedInformerFactory
+	API      kube.Interface // Client as the controllers take it
+	Factory  *kube.InformerFactory
 	Recorder *record.FakeRecorder
 	// Cancel ends Ctx before the test does.
 	Cancel context.CancelFunc
@@ -114,7 +117,8 @@ func New(t *testing.T, objs ...runtime.Object) *Env {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	return &Env{T: t, Ctx: ctx, Client: c, Factory: informers.NewSharedInformerFactory(c, 0), Recorder: record.NewFakeRecorder(1000), Cancel: cancel}
+	api := kubefake.Wrap(c)
+	return &Env{T: t, Ctx: ctx, Client: c, API: api, Factory: kube.NewInformerFactory(api, 0), Recorder: record.NewFakeRecorder(1000), Cancel: cancel}
 }
 
 // Start starts the informers and runs each function in its own goroutine

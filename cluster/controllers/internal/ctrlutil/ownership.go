@@ -11,7 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/drover/drover/cluster/kube"
 )
 
 // ControllerRef is the owner reference a controller puts on what it creates:
@@ -33,7 +34,7 @@ func ControllerRef(owner metav1.Object, gvk schema.GroupVersionKind) *metav1.Own
 // it and still matching, plus matching orphans it adopts; owned pods that no
 // longer match are released.
 type Claimer struct {
-	Client   kubernetes.Interface
+	Client   kube.Interface
 	Owner    metav1.Object
 	GVK      schema.GroupVersionKind
 	Selector labels.Selector

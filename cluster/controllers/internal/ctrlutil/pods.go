@@ -9,7 +9,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/drover/drover/cluster/kube"
 )
 
 // IsPodActive: not finished and not being deleted, so it counts toward a
@@ -82,7 +83,7 @@ func PodFromTemplate(t *corev1.PodTemplateSpec, namespace, prefix string, ref *m
 // The name is chosen here rather than left to generateName on the server so
 // that any API server (and client-go's fake tracker) gives the same names;
 // a clash is retried with fresh characters.
-func CreateWithRandomName(ctx context.Context, c kubernetes.Interface, p *corev1.Pod) (*corev1.Pod, error) {
+func CreateWithRandomName(ctx context.Context, c kube.Interface, p *corev1.Pod) (*corev1.Pod, error) {
 	var err error
 	for i := 0; i < 5; i++ {
 		p.Name = p.GenerateName + utilrand.String(5)
