@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -155,6 +156,7 @@ func New(cfg Config) (*Daemon, error) {
 			return nil, fmt.Errorf("create state directory: %w", err)
 		}
 	}
+	warnNestedSeal(cfg)
 	if !libcontainer.SeccompSupported() {
 		return nil, fmt.Errorf("this drover binary was built without seccomp support, so containers would run without their default syscall filter: rebuild with make (cgo, -tags seccomp, libseccomp-dev)")
 	}
@@ -394,4 +396,20 @@ func (d *Daemon) isRunning(id string) bool {
 	c := d.containers[id]
 	d.mu.Unlock()
 	return c != nil && c.running()
+}
+
+// warnNestedSeal warns when the runtime's state directory lies under the drover binary's
+// directory. libcontainer seals the binary for each container's init (CVE-2019-5736) with
+// a read-only overlay of those two directories; overlayfs refuses nested layers, and
+// libcontainer then copies the whole binary into memory for every container it starts.
+func warnNestedSeal(cfg Config) {
+	bin, err1 := filepath.EvalSymlinks(cfg.Self)
+	state, err2 := filepath.EvalSymlinks(cfg.ExecRoot)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	if rel, err := filepath.Rel(filepath.Dir(bin), state); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		cfg.Logger.Warn("the exec root is inside the drover binary's directory, so every container start copies the binary: move one of them",
+			"binary", bin, "exec-root", cfg.ExecRoot)
+	}
 }
