@@ -112,9 +112,7 @@ func (d *Daemon) createPod(ctx context.Context, req api.PodCreate) (_ *podRecord
 	cfg := api.ContainerConfig{
 		Name:     id[:12] + "-infra",
 		Hostname: hostname,
-		// The pause process only waits: one P and an eager GC keep its Go heap small.
-		Env:    []string{"GOMAXPROCS=1", "GOGC=20"},
-		Labels: map[string]string{"io.drover.pod": id},
+		Labels:   map[string]string{"io.drover.pod": id},
 		Host: api.HostConfig{
 			NetworkMode:  req.Network,
 			PortBindings: req.PortBindings,

@@ -1,6 +1,7 @@
 // Command drover is the whole platform in one binary. What it does depends on how it is
 // started: "drover init" is a container's first process (libcontainer's re-exec), "drover
-// shim" supervises one container, "drover daemon" is the engine, "drover runtime" (or the
+// shim" supervises one container, "pause" (argv[0]) is a pod's infra process (in C, before
+// Go starts: pause.go), "drover daemon" is the engine, "drover runtime" (or the
 // binary called as "drover-runtime") is a runc-compatible OCI runtime, anything else is
 // the CLI.
 package main
@@ -29,9 +30,6 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "runtime" {
 		// Engines call the runtime for every container operation: skip building the CLI.
 		os.Exit(runRuntime(runtimeCommand("drover runtime"), os.Args[2:]))
-	}
-	if filepath.Base(os.Args[0]) == pauseName {
-		os.Exit(runPause())
 	}
 	if len(os.Args) > 1 && os.Args[1] == "shim" {
 		os.Exit(runShim(os.Args[2:]))
