@@ -82,12 +82,15 @@ func (a *Agent) ensureWorker(pod *corev1.Pod, fromAPI bool) {
 		return
 	}
 	w, ok := a.workers[string(pod.UID)]
+	// The spec goes in before a new worker starts: its first sync reads it.
 	if !ok {
 		w = newPodWorker(a, pod)
 		a.workers[string(pod.UID)] = w
-		go w.run(a.runCtx)
 	}
 	w.update(pod, fromAPI)
+	if !ok {
+		go w.run(a.runCtx)
+	}
 }
 
 // podGone tells the worker of a pod that its API object is gone.
