@@ -111,12 +111,34 @@ func (d *Daemon) buildSpec(rec *record, rootfs string, plan netPlan) (*specs.Spe
 		}
 		o.InitPath = path
 	}
-	if !rec.Infra {
-		if _, err := spec.LookPath(rootfs, args[0], o.Env); err != nil {
+	if rec.Infra {
+		s, err := spec.Generate(o)
+		if err != nil {
 			return nil, err
 		}
+		return infraSpec(s), nil
+	}
+	if _, err := spec.LookPath(rootfs, args[0], o.Env); err != nil {
+		return nil, err
 	}
 	return spec.Generate(o)
+}
+
+// infraSpec trims a pod's infra container to what its pause process and the runtime's
+// init need: the binary, /dev and /proc (the init reads it after pivot_root). Each mount is
+// work at every pod's start (on cgroup v1 the cgroup filesystem alone is a bind mount per
+// controller), and pause reads nothing. Masked paths that are not there are skipped.
+func infraSpec(s *specs.Spec) *specs.Spec {
+	keep := s.Mounts[:0]
+	for _, m := range s.Mounts {
+		switch m.Destination {
+		case "/sys", "/sys/fs/cgroup", "/dev/pts", "/dev/mqueue", "/dev/shm":
+		default:
+			keep = append(keep, m)
+		}
+	}
+	s.Mounts = keep
+	return s
 }
 
 func loadSeccompFile(path string) (*spec.SeccompProfile, error) {
