@@ -48,21 +48,30 @@ func NewInformerFactory(client Interface, resync time.Duration) *InformerFactory
 		informers: map[reflect.Type]cache.SharedIndexInformer{}, started: map[reflect.Type]bool{}}
 }
 
-// informerFor returns the kind's informer, making it on first use.
-func informerFor[T runtime.Object](f *InformerFactory, obj T,
-	list func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error),
-	watchFn func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error)) cache.SharedIndexInformer {
+// lister is what a typed client gives an informer.
+type lister[L runtime.Object] interface {
+	List(ctx context.Context, opts metav1.ListOptions) (L, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// informerOf returns the informer of obj's kind over c (all namespaces), made on first
+// use, with a lister over its cache.
+func informerOf[T, L runtime.Object, Lister any](f *InformerFactory, obj T, c lister[L], newLister func(cache.Indexer) Lister) Informer[Lister] {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t := reflect.TypeOf(obj)
-	if inf, ok := f.informers[t]; ok {
-		return inf
+	inf, ok := f.informers[t]
+	if !ok {
+		lw := &cache.ListWatch{
+			ListWithContextFunc:  func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.List(ctx, o) },
+			WatchFuncWithContext: c.Watch,
+		}
+		// A client that cannot stream lists (the fake) says so, and the reflector lists instead.
+		inf = cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, f.client), obj, f.resync,
+			cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+		f.informers[t] = inf
 	}
-	// A client that cannot stream lists (the fake) says so, and the reflector lists instead.
-	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{ListWithContextFunc: list, WatchFuncWithContext: watchFn}, f.client)
-	inf := cache.NewSharedIndexInformer(lw, obj, f.resync, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
-	f.informers[t] = inf
-	return inf
+	return Informer[Lister]{inf, newLister(inf.GetIndexer())}
 }
 
 // Start runs every informer asked for so far that is not running yet, until stop closes.
@@ -109,107 +118,37 @@ func (f *InformerFactory) Shutdown() {
 }
 
 func (f *InformerFactory) Pods() Informer[corelisters.PodLister] {
-	c := f.client.CoreV1()
-	inf := informerFor(f, &corev1.Pod{},
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return c.Pods("").List(ctx, o)
-		},
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return c.Pods("").Watch(ctx, o)
-		})
-	return Informer[corelisters.PodLister]{inf, corelisters.NewPodLister(inf.GetIndexer())}
+	return informerOf(f, &corev1.Pod{}, f.client.CoreV1().Pods(""), corelisters.NewPodLister)
 }
 
 func (f *InformerFactory) Nodes() Informer[corelisters.NodeLister] {
-	c := f.client.CoreV1()
-	inf := informerFor(f, &corev1.Node{},
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return c.Nodes().List(ctx, o) },
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return c.Nodes().Watch(ctx, o)
-		})
-	return Informer[corelisters.NodeLister]{inf, corelisters.NewNodeLister(inf.GetIndexer())}
+	return informerOf(f, &corev1.Node{}, f.client.CoreV1().Nodes(), corelisters.NewNodeLister)
 }
 
 func (f *InformerFactory) Namespaces() Informer[corelisters.NamespaceLister] {
-	c := f.client.CoreV1()
-	inf := informerFor(f, &corev1.Namespace{},
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return c.Namespaces().List(ctx, o)
-		},
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return c.Namespaces().Watch(ctx, o)
-		})
-	return Informer[corelisters.NamespaceLister]{inf, corelisters.NewNamespaceLister(inf.GetIndexer())}
+	return informerOf(f, &corev1.Namespace{}, f.client.CoreV1().Namespaces(), corelisters.NewNamespaceLister)
 }
 
 func (f *InformerFactory) Deployments() Informer[appslisters.DeploymentLister] {
-	c := f.client.AppsV1()
-	inf := informerFor(f, &appsv1.Deployment{},
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return c.Deployments("").List(ctx, o)
-		},
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return c.Deployments("").Watch(ctx, o)
-		})
-	return Informer[appslisters.DeploymentLister]{inf, appslisters.NewDeploymentLister(inf.GetIndexer())}
+	return informerOf(f, &appsv1.Deployment{}, f.client.AppsV1().Deployments(""), appslisters.NewDeploymentLister)
 }
 
 func (f *InformerFactory) ReplicaSets() Informer[appslisters.ReplicaSetLister] {
-	c := f.client.AppsV1()
-	inf := informerFor(f, &appsv1.ReplicaSet{},
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return c.ReplicaSets("").List(ctx, o)
-		},
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return c.ReplicaSets("").Watch(ctx, o)
-		})
-	return Informer[appslisters.ReplicaSetLister]{inf, appslisters.NewReplicaSetLister(inf.GetIndexer())}
+	return informerOf(f, &appsv1.ReplicaSet{}, f.client.AppsV1().ReplicaSets(""), appslisters.NewReplicaSetLister)
 }
 
 func (f *InformerFactory) DaemonSets() Informer[appslisters.DaemonSetLister] {
-	c := f.client.AppsV1()
-	inf := informerFor(f, &appsv1.DaemonSet{},
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return c.DaemonSets("").List(ctx, o)
-		},
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return c.DaemonSets("").Watch(ctx, o)
-		})
-	return Informer[appslisters.DaemonSetLister]{inf, appslisters.NewDaemonSetLister(inf.GetIndexer())}
+	return informerOf(f, &appsv1.DaemonSet{}, f.client.AppsV1().DaemonSets(""), appslisters.NewDaemonSetLister)
 }
 
 func (f *InformerFactory) ControllerRevisions() Informer[appslisters.ControllerRevisionLister] {
-	c := f.client.AppsV1()
-	inf := informerFor(f, &appsv1.ControllerRevision{},
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return c.ControllerRevisions("").List(ctx, o)
-		},
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return c.ControllerRevisions("").Watch(ctx, o)
-		})
-	return Informer[appslisters.ControllerRevisionLister]{inf, appslisters.NewControllerRevisionLister(inf.GetIndexer())}
+	return informerOf(f, &appsv1.ControllerRevision{}, f.client.AppsV1().ControllerRevisions(""), appslisters.NewControllerRevisionLister)
 }
 
 func (f *InformerFactory) Jobs() Informer[batchlisters.JobLister] {
-	c := f.client.BatchV1()
-	inf := informerFor(f, &batchv1.Job{},
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return c.Jobs("").List(ctx, o)
-		},
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return c.Jobs("").Watch(ctx, o)
-		})
-	return Informer[batchlisters.JobLister]{inf, batchlisters.NewJobLister(inf.GetIndexer())}
+	return informerOf(f, &batchv1.Job{}, f.client.BatchV1().Jobs(""), batchlisters.NewJobLister)
 }
 
 func (f *InformerFactory) Leases() Informer[coordinationlisters.LeaseLister] {
-	c := f.client.CoordinationV1()
-	inf := informerFor(f, &coordinationv1.Lease{},
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return c.Leases("").List(ctx, o)
-		},
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return c.Leases("").Watch(ctx, o)
-		})
-	return Informer[coordinationlisters.LeaseLister]{inf, coordinationlisters.NewLeaseLister(inf.GetIndexer())}
+	return informerOf(f, &coordinationv1.Lease{}, f.client.CoordinationV1().Leases(""), coordinationlisters.NewLeaseLister)
 }
