@@ -15,13 +15,10 @@ import (
 
 	"github.com/drover/drover/internal/cli"
 	"github.com/drover/drover/runtime/libcontainer"
+	// In a container's init, libcontainer takes over during package initialisation.
+	_ "github.com/drover/drover/runtime/libcontainer/initproc"
 	"github.com/drover/drover/runtime/ocicli"
 )
-
-func init() {
-	// Must run before anything else: in a container's init, libcontainer takes over here.
-	libcontainer.Init()
-}
 
 func main() {
 	if filepath.Base(os.Args[0]) == "drover-runtime" {
