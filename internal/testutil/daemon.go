@@ -96,6 +96,10 @@ func (d *Daemon) Start() {
 		"--network-prefix", d.NetPrefix, "--resolv-conf", resolv, "--cni-conf-dir=")
 	d.log = &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = d.log, d.log
+	// A test binary that panics or is killed runs no cleanup: the daemon then stops with it
+	// rather than running on (the signal follows the thread that started it, which Go's
+	// runtime keeps unless a goroutine locked to it exits).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}
