@@ -1,7 +1,9 @@
 # drover builds with cgo and the seccomp tag (Debian: libseccomp-dev).
 # The binary is linked statically and stripped: drover starts three times per container
 # (CLI, shim, container init), and a static binary skips the dynamic loader each time.
-export GOFLAGS := -tags=seccomp,osusergo,netgo -buildvcs=false
+# grpcnotrace keeps gRPC's request tracing (golang.org/x/net/trace) out of the binary:
+# their package inits cost every drover process ~2 ms and ~230 page faults.
+export GOFLAGS := -tags=seccomp,osusergo,netgo,grpcnotrace -buildvcs=false
 LDFLAGS := -s -w -extldflags -static
 BIN := bin/drover
 

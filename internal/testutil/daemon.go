@@ -36,7 +36,7 @@ func DroverBinary(t testing.TB) string {
 			return "", err
 		}
 		bin := filepath.Join(dir, "drover")
-		cmd := exec.Command(goBin, "build", "-tags", "seccomp,osusergo,netgo", "-ldflags", "-s -w -extldflags -static",
+		cmd := exec.Command(goBin, "build", "-tags", "seccomp,osusergo,netgo,grpcnotrace", "-ldflags", "-s -w -extldflags -static",
 			"-o", bin, "github.com/drover/drover/cmd/drover")
 		cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
 		if out, err := cmd.CombinedOutput(); err != nil {

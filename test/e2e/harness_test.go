@@ -54,7 +54,7 @@ func droverBin(t *testing.T) string {
 		builtDir = dir
 		binPath = filepath.Join(dir, "drover")
 		// Static, as make builds it: pods run the binary as their infra process.
-		cmd := exec.Command("go", "build", "-tags", "seccomp,osusergo,netgo", "-ldflags", "-s -w -extldflags -static",
+		cmd := exec.Command("go", "build", "-tags", "seccomp,osusergo,netgo,grpcnotrace", "-ldflags", "-s -w -extldflags -static",
 			"-o", binPath, "github.com/drover/drover/cmd/drover")
 		cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
 		if out, err := cmd.CombinedOutput(); err != nil {
