@@ -70,6 +70,7 @@ func StartDaemon(t testing.TB) *Daemon {
 	t.Helper()
 	RequiresRoot(t)
 	bin := DroverBinary(t)
+	sweepOnce.Do(sweepStaleDaemons)
 	// Short paths: unix socket names are limited to 108 bytes.
 	dir, err := os.MkdirTemp("/tmp", "dd")
 	if err != nil {
@@ -80,6 +81,9 @@ func StartDaemon(t testing.TB) *Daemon {
 	d.Socket = filepath.Join(d.ExecRoot, "drover.sock")
 	d.NetPrefix = netPrefix(t, dir) // its lock's cleanup must run after the teardown
 	t.Cleanup(d.teardown)
+	if err := writeOwner(d); err != nil {
+		t.Fatal(err)
+	}
 	d.Start()
 	return d
 }
@@ -177,20 +181,11 @@ func (d *Daemon) teardown() {
 		d.t.Logf("drover daemon log:\n%s", d.log)
 	}
 	var left []string
-	// Mounts under the directory (namespace files, overlays, tmpfs volumes), deepest first.
-	if data, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
-		var mounts []string
-		for _, line := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], d.Dir) {
-				mounts = append(mounts, f[4])
-			}
-		}
-		for i := len(mounts) - 1; i >= 0; i-- {
-			// The namespace directory's own mount stays by design, as the bridges do.
-			if mounts[i] != filepath.Join(d.ExecRoot, "netns") {
-				left = append(left, "mount "+mounts[i])
-			}
-			_ = syscall.Unmount(mounts[i], syscall.MNT_DETACH)
+	// Mounts under the directory (namespace files, overlays, tmpfs volumes).
+	for _, m := range UnmountAll(d.Dir) {
+		// The namespace directory's own mount stays by design, as the bridges do.
+		if m != filepath.Join(d.ExecRoot, "netns") {
+			left = append(left, "mount "+m)
 		}
 	}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")

@@ -131,7 +131,15 @@ func TestCritest(t *testing.T) {
 		cmd.Args = append(cmd.Args, "--ginkgo.focus", focus) // to iterate on some specs
 	}
 	cmd.Dir = t.TempDir()
+	// critest makes its host paths (pod log directories, mount propagation sources) in
+	// TMPDIR and leaves a propagated mount behind now and then: a directory of the
+	// test's own, emptied after.
+	tmp := t.TempDir()
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	out, err := cmd.CombinedOutput()
+	if left := testutil.UnmountAll(tmp); len(left) > 0 {
+		t.Logf("critest left %d mounts (removed): %s", len(left), strings.Join(left, " "))
+	}
 	passed, skipped, failed := critestReport(t, reports)
 	t.Logf("critest: %d passed, %d skipped, %d failed", len(passed), len(skipped), len(failed))
 	for _, s := range skipped {

@@ -100,9 +100,22 @@ var tapOK = regexp.MustCompile(`^ok \d+ - (.*)$`)
 func validationPoints(t *testing.T, prog, work, runtime string) map[string]bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
+	// The programs make their bundles in TMPDIR and do not always unmount what their
+	// containers mounted there (a shared rootfs propagates the container's /proc, /dev
+	// and /sys back to the host): each run gets a directory of its own, emptied after.
+	tmp, err := os.MkdirTemp(work, "tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if left := testutil.UnmountAll(tmp); len(left) > 0 {
+			t.Logf("%s with %s left %d mounts (removed): %s", filepath.Base(prog), filepath.Base(runtime), len(left), strings.Join(left, " "))
+		}
+		os.RemoveAll(tmp)
+	}()
 	cmd := exec.CommandContext(ctx, prog)
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "RUNTIME="+runtime)
+	cmd.Env = append(os.Environ(), "RUNTIME="+runtime, "TMPDIR="+tmp)
 	out, _ := cmd.CombinedOutput() // a non-zero exit just means some point failed
 	points := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
