@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/drover/drover/client"
+	"github.com/drover/drover/cluster/kube"
 )
 
 // runPodInformer watches the pods bound to this node and hands each to its worker.
@@ -40,10 +41,7 @@ func (a *Agent) runPodInformer(ctx context.Context) {
 		AddFunc:    func(obj any) { a.podSeen(obj) },
 		UpdateFunc: func(_, obj any) { a.podSeen(obj) },
 		DeleteFunc: func(obj any) {
-			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = d.Obj
-			}
-			if p, ok := obj.(*corev1.Pod); ok && p.Spec.NodeName == a.cfg.NodeName {
+			if p, ok := kube.Deleted[*corev1.Pod](obj); ok && p.Spec.NodeName == a.cfg.NodeName {
 				a.podGone(p.UID)
 			}
 		},

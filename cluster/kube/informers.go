@@ -20,6 +20,17 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
+// Deleted is the object of an informer's delete notification: obj itself, or the last
+// state a tombstone (cache.DeletedFinalStateUnknown, when the watch missed the delete)
+// holds. ok is false when that is not a T.
+func Deleted[T any](obj any) (t T, ok bool) {
+	if d, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
+		obj = d.Obj
+	}
+	t, ok = obj.(T)
+	return t, ok
+}
+
 // Informer is one kind's shared informer and the lister over its cache.
 type Informer[L any] struct {
 	informer cache.SharedIndexInformer

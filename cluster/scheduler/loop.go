@@ -93,7 +93,7 @@ func (l *loop) run(ctx context.Context) error {
 		AddFunc:    func(obj any) { l.onNamespace(obj) },
 		UpdateFunc: func(_, obj any) { l.onNamespace(obj) },
 		DeleteFunc: func(obj any) {
-			if ns, ok := unwrap(obj).(*corev1.Namespace); ok {
+			if ns, ok := kube.Deleted[*corev1.Namespace](obj); ok {
 				l.cache.RemoveNamespace(ns.Name)
 			}
 		},
@@ -142,13 +142,6 @@ func terminal(pod *corev1.Pod) bool {
 	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 }
 
-func unwrap(obj any) any {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		return d.Obj
-	}
-	return obj
-}
-
 func (l *loop) onNode(obj any) {
 	node, ok := obj.(*corev1.Node)
 	if !ok {
@@ -159,7 +152,7 @@ func (l *loop) onNode(obj any) {
 }
 
 func (l *loop) onNodeDelete(obj any) {
-	if node, ok := unwrap(obj).(*corev1.Node); ok {
+	if node, ok := kube.Deleted[*corev1.Node](obj); ok {
 		l.cache.RemoveNode(node.Name)
 	}
 }
@@ -197,7 +190,7 @@ func (l *loop) onPod(oldObj, obj any) {
 }
 
 func (l *loop) onPodDelete(obj any) {
-	pod, ok := unwrap(obj).(*corev1.Pod)
+	pod, ok := kube.Deleted[*corev1.Pod](obj)
 	if !ok {
 		return
 	}

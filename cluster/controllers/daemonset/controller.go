@@ -82,10 +82,7 @@ func New(client kube.Interface, factory *kube.InformerFactory, recorder record.E
 			}
 		},
 		DeleteFunc: func(o interface{}) {
-			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-				o = t.Obj
-			}
-			if p, ok := o.(*corev1.Pod); ok {
+			if p, ok := kube.Deleted[*corev1.Pod](o); ok {
 				if ds := c.owner(p); ds != nil {
 					c.deletionObserved(ds, p)
 					c.loop.Enqueue(ds)

@@ -84,15 +84,9 @@ func New(client kube.Interface, factory *kube.InformerFactory, recorder record.E
 func (c *Controller) Run(ctx context.Context, workers int) { c.loop.Run(ctx, workers, c.synced...) }
 
 func (c *Controller) rsChanged(obj interface{}) {
-	rs, ok := obj.(*appsv1.ReplicaSet)
+	rs, ok := kube.Deleted[*appsv1.ReplicaSet](obj)
 	if !ok {
-		t, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if rs, ok = t.Obj.(*appsv1.ReplicaSet); !ok {
-			return
-		}
+		return
 	}
 	if ref := metav1.GetControllerOf(rs); ref != nil {
 		if d := c.owner(rs.Namespace, ref); d != nil {
@@ -122,15 +116,9 @@ func (c *Controller) owner(ns string, ref *metav1.OwnerReference) *appsv1.Deploy
 }
 
 func (c *Controller) podDeleted(obj interface{}) {
-	p, ok := obj.(*corev1.Pod)
+	p, ok := kube.Deleted[*corev1.Pod](obj)
 	if !ok {
-		t, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if p, ok = t.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOf(p)
 	if ref == nil || ref.Kind != rsGVK.Kind {

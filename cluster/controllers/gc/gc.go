@@ -93,10 +93,8 @@ func (c *Collector) enqueue(kindIdx int, obj interface{}) {
 // deleted wakes the dependents of a vanished object (their owner may be
 // gone) and its owners (one may be waiting for its dependents).
 func (c *Collector) deleted(obj interface{}) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	m, err := meta.Accessor(obj)
+	o, _ := kube.Deleted[any](obj)
+	m, err := meta.Accessor(o)
 	if err != nil {
 		return
 	}

@@ -108,10 +108,7 @@ func New(client kube.Interface, factory *kube.InformerFactory, recorder record.E
 		},
 		UpdateFunc: func(_, n interface{}) { c.podChanged(n.(*corev1.Pod)) },
 		DeleteFunc: func(o interface{}) {
-			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-				o = t.Obj
-			}
-			if p, ok := o.(*corev1.Pod); ok {
+			if p, ok := kube.Deleted[*corev1.Pod](o); ok {
 				c.mu.Lock()
 				delete(c.removed, p.UID)
 				c.mu.Unlock()

@@ -86,10 +86,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 }
 
 func (c *Controller) nodeDeleted(obj interface{}) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	n, ok := obj.(*corev1.Node)
+	n, ok := kube.Deleted[*corev1.Node](obj)
 	if !ok {
 		return
 	}

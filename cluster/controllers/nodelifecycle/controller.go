@@ -85,13 +85,8 @@ func New(client kube.Interface, factory *kube.InformerFactory, recorder record.E
 }
 
 func (c *Controller) nodeDeleted(obj interface{}) {
-	n, ok := obj.(*corev1.Node)
+	n, ok := kube.Deleted[*corev1.Node](obj)
 	if !ok {
-		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			n, _ = t.Obj.(*corev1.Node)
-		}
-	}
-	if n == nil {
 		return
 	}
 	c.mu.Lock()

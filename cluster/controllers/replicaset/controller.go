@@ -146,15 +146,9 @@ func (c *Controller) updatePod(old, cur interface{}) {
 }
 
 func (c *Controller) deletePod(obj interface{}) {
-	p, ok := obj.(*corev1.Pod)
+	p, ok := kube.Deleted[*corev1.Pod](obj)
 	if !ok {
-		t, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if p, ok = t.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	rs := c.owner(p.Namespace, metav1.GetControllerOf(p))
 	if rs == nil {
