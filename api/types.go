@@ -464,25 +464,29 @@ type CheckProblem struct {
 
 // NetworkCreate asks for a user network.
 type NetworkCreate struct {
-	Name     string            `json:"Name"`
-	Subnet   string            `json:"Subnet,omitempty"`
-	Gateway  string            `json:"Gateway,omitempty"`
-	Internal bool              `json:"Internal,omitempty"`
-	Labels   map[string]string `json:"Labels,omitempty"`
+	Name     string `json:"Name"`
+	Subnet   string `json:"Subnet,omitempty"`
+	Gateway  string `json:"Gateway,omitempty"`
+	Internal bool   `json:"Internal,omitempty"`
+	// NonMasquerade are IPv4 CIDRs the network's traffic reaches with its own source
+	// addresses (routed, not masqueraded).
+	NonMasquerade []string          `json:"NonMasquerade,omitempty"`
+	Labels        map[string]string `json:"Labels,omitempty"`
 }
 
 // Network is what network ls and inspect report.
 type Network struct {
-	ID         string                      `json:"Id"`
-	Name       string                      `json:"Name"`
-	Driver     string                      `json:"Driver"`
-	Subnet     string                      `json:"Subnet"`
-	Gateway    string                      `json:"Gateway"`
-	Bridge     string                      `json:"Bridge"`
-	Internal   bool                        `json:"Internal"`
-	Labels     map[string]string           `json:"Labels,omitempty"`
-	Created    time.Time                   `json:"Created"`
-	Containers map[string]NetworkContainer `json:"Containers"`
+	ID            string                      `json:"Id"`
+	Name          string                      `json:"Name"`
+	Driver        string                      `json:"Driver"`
+	Subnet        string                      `json:"Subnet"`
+	Gateway       string                      `json:"Gateway"`
+	Bridge        string                      `json:"Bridge"`
+	Internal      bool                        `json:"Internal"`
+	NonMasquerade []string                    `json:"NonMasquerade,omitempty"`
+	Labels        map[string]string           `json:"Labels,omitempty"`
+	Created       time.Time                   `json:"Created"`
+	Containers    map[string]NetworkContainer `json:"Containers"`
 }
 
 // NetworkContainer is one container attached to a network.

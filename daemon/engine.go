@@ -541,7 +541,8 @@ func (d *Daemon) InspectNetwork(ctx context.Context, ref string) (api.Network, e
 
 // CreateNetwork creates a bridge network with its DNS.
 func (d *Daemon) CreateNetwork(ctx context.Context, req api.NetworkCreate) (api.Network, error) {
-	n, err := d.net.Create(network.CreateOptions{Name: req.Name, Subnet: req.Subnet, Gateway: req.Gateway, Internal: req.Internal, Labels: req.Labels})
+	n, err := d.net.Create(network.CreateOptions{Name: req.Name, Subnet: req.Subnet, Gateway: req.Gateway, Internal: req.Internal,
+		NonMasquerade: req.NonMasquerade, Labels: req.Labels})
 	if err != nil {
 		return api.Network{}, err
 	}

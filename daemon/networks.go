@@ -80,7 +80,7 @@ func (d *Daemon) networkRoutes(handle func(string, func(http.ResponseWriter, *ht
 
 func (d *Daemon) networkView(n network.Network) api.Network {
 	out := api.Network{ID: n.ID, Name: n.Name, Driver: n.Driver, Subnet: n.Subnet, Gateway: n.Gateway, Bridge: n.Bridge,
-		Internal: n.Internal, Labels: n.Labels, Created: n.Created, Containers: map[string]api.NetworkContainer{}}
+		Internal: n.Internal, NonMasquerade: n.NonMasquerade, Labels: n.Labels, Created: n.Created, Containers: map[string]api.NetworkContainer{}}
 	for _, ep := range n.Endpoints {
 		name := ""
 		if c, err := d.lookup(ep.ContainerID); err == nil {

@@ -1,7 +1,11 @@
 package network
 
 import (
+	"errors"
+	"io"
 	"net"
+	"net/http"
+	"os"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -90,4 +94,91 @@ func TestInternalNetworkCannotLeave(t *testing.T) {
 			t.Fatalf("inside internal network: %q, %v", body, err)
 		}
 	})
+}
+
+// TestNonMasqueradeKeepsSourceAddress: traffic from a network to one of its
+// non-masquerade destinations (another machine's pods, routed) arrives with the
+// container's own address; to anywhere else it is masqueraded as before.
+func TestNonMasqueradeKeepsSourceAddress(t *testing.T) {
+	forEachFirewall(t, func(t *testing.T, fw string) {
+		m := newTestManager(t, Config{Firewall: fw})
+		routed, err := m.Create(CreateOptions{Name: "routed", NonMasquerade: []string{"198.18.78.0/24"}})
+		if err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		if got := routed.NonMasquerade; len(got) != 1 || got[0] != "198.18.78.0/24" {
+			t.Errorf("NonMasquerade = %v", got)
+		}
+		// A remote machine: a namespace behind a veth, with an address in the routed
+		// range and one outside it, and a route back to the network's subnet via the host.
+		remote := newNS(t, m, "remote")
+		hostIf, remoteIf := m.Prefix()[:3]+"rh", m.Prefix()[:3]+"rr"
+		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostIf}, PeerName: remoteIf}); err != nil {
+			t.Fatalf("veth: %v", err)
+		}
+		t.Cleanup(func() { deleteLink(hostIf) })
+		host, _ := netlink.LinkByName(hostIf)
+		peer, _ := netlink.LinkByName(remoteIf)
+		hostAddr, _ := netlink.ParseAddr("198.18.78.1/24")
+		if err := errors.Join(netlink.AddrAdd(host, hostAddr), netlink.LinkSetUp(host)); err != nil {
+			t.Fatal(err)
+		}
+		fd, err := os.Open(remote)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fd.Close()
+		if err := netlink.LinkSetNsFd(peer, int(fd.Fd())); err != nil {
+			t.Fatal(err)
+		}
+		if err := inNS(t, remote, func() error {
+			l, err := netlink.LinkByName(remoteIf)
+			if err != nil {
+				return err
+			}
+			a1, _ := netlink.ParseAddr("198.18.78.2/24")
+			a2, _ := netlink.ParseAddr("198.18.79.2/32")
+			_, back, _ := net.ParseCIDR(routed.Subnet)
+			lo, _ := netlink.LinkByName("lo")
+			return errors.Join(netlink.AddrAdd(l, a1), netlink.AddrAdd(l, a2), netlink.LinkSetUp(l), netlink.LinkSetUp(lo),
+				netlink.RouteAdd(&netlink.Route{Dst: back, Gw: net.ParseIP("198.18.78.1")}))
+		}); err != nil {
+			t.Fatalf("remote namespace: %v", err)
+		}
+		_, outside, _ := net.ParseCIDR("198.18.79.2/32")
+		if err := netlink.RouteAdd(&netlink.Route{Dst: outside, Gw: net.ParseIP("198.18.78.2")}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { netlink.RouteDel(&netlink.Route{Dst: outside, Gw: net.ParseIP("198.18.78.2")}) })
+		peerAddr := serveRemoteAddr(t, remote, "0.0.0.0:8080")
+		_, port, _ := net.SplitHostPort(peerAddr)
+
+		ns := newNS(t, m, "c1")
+		c := mustAttach(t, m, ns, AttachOptions{ContainerID: "c1", Network: routed.Name})
+		if got, err := get(t, ns, net.JoinHostPort("198.18.78.2", port)); err != nil || got != c.IP {
+			t.Errorf("to a non-masquerade destination the source should stay %s: got %q, %v", c.IP, got, err)
+		}
+		if got, err := get(t, ns, net.JoinHostPort("198.18.79.2", port)); err != nil || got != "198.18.78.1" {
+			t.Errorf("elsewhere the source should be masqueraded to 198.18.78.1: got %q, %v", got, err)
+		}
+	})
+}
+
+// serveRemoteAddr serves, inside the namespace at path, the address each client comes from.
+func serveRemoteAddr(t *testing.T, path, addr string) string {
+	t.Helper()
+	var l net.Listener
+	if err := inNS(t, path, func() (err error) {
+		l, err = net.Listen("tcp4", addr)
+		return err
+	}); err != nil {
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		io.WriteString(w, host)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
 }

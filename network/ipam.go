@@ -34,6 +34,23 @@ func parseSubnet(s string) (netip.Prefix, error) {
 	return p, nil
 }
 
+// parseNonMasquerade checks a network's unmasqueraded destinations: IPv4 CIDRs, for a
+// network that is not internal (which reaches nothing beyond its bridge anyway).
+func parseNonMasquerade(cidrs []string, internal bool) ([]string, error) {
+	if len(cidrs) > 0 && internal {
+		return nil, fmt.Errorf("an internal network reaches nothing beyond its bridge: non-masquerade destinations do not apply: %w", errdefs.ErrInvalidArgument)
+	}
+	var out []string
+	for _, s := range cidrs {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil || !p.Addr().Is4() {
+			return nil, fmt.Errorf("non-masquerade destination %q is not an IPv4 CIDR like 10.244.0.0/16: %w", s, errdefs.ErrInvalidArgument)
+		}
+		out = append(out, p.Masked().String())
+	}
+	return out, nil
+}
+
 // parseAddrIn parses an IPv4 address that must be a usable host address of subnet: not
 // the network or broadcast address.
 func parseAddrIn(what, s string, subnet netip.Prefix) (netip.Addr, error) {

@@ -74,6 +74,9 @@ func (f *iptablesFirewall) sync(nets []ruleNet, ports []rulePort) error {
 	}
 	for _, n := range nets {
 		if !n.Internal {
+			for _, dst := range n.NonMasquerade {
+				nat = append(nat, fmt.Sprintf("-A %s -s %s -d %s ! -o %s -j ACCEPT", post, n.Subnet, dst, n.Bridge))
+			}
 			nat = append(nat, fmt.Sprintf("-A %s -s %s ! -o %s -j MASQUERADE", post, n.Subnet, n.Bridge))
 		}
 		nat = append(nat,

@@ -180,15 +180,27 @@ func enslave(hostIf, bridge string) {
 	netlink.LinkSetUp(l)
 }
 
+// prefixes parses CIDRs a record holds (checked when it was made).
+func prefixes(cidrs []string) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(cidrs))
+	for _, s := range cidrs {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // sync rewrites the firewall rules from the in-memory state.
 func (m *Manager) sync() error {
 	var nets []ruleNet
 	for _, n := range m.sortedNets() {
 		nets = append(nets, ruleNet{
-			Bridge:   n.Bridge,
-			Subnet:   netip.MustParsePrefix(n.Subnet),
-			Gateway:  netip.MustParseAddr(n.Gateway),
-			Internal: n.Internal,
+			Bridge:        n.Bridge,
+			Subnet:        netip.MustParsePrefix(n.Subnet),
+			Gateway:       netip.MustParseAddr(n.Gateway),
+			Internal:      n.Internal,
+			NonMasquerade: prefixes(n.NonMasquerade),
 		})
 	}
 	var ports []rulePort

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -52,6 +53,10 @@ func (m *Manager) Create(o CreateOptions) (Network, error) {
 			return Network{}, err
 		}
 	}
+	nonMasq, err := parseNonMasquerade(o.NonMasquerade, o.Internal)
+	if err != nil {
+		return Network{}, err
+	}
 	gw := uintAddr(addrUint(subnet.Addr()) + 1)
 	if o.Gateway != "" {
 		if gw, err = parseAddrIn("gateway", o.Gateway, subnet); err != nil {
@@ -60,14 +65,15 @@ func (m *Manager) Create(o CreateOptions) (Network, error) {
 	}
 	id := newID()
 	rec := &netRecord{
-		ID:       id,
-		Name:     o.Name,
-		Subnet:   subnet.String(),
-		Gateway:  gw.String(),
-		Bridge:   m.cfg.userBridge(id),
-		Internal: o.Internal,
-		Labels:   maps.Clone(o.Labels),
-		Created:  time.Now().UTC(),
+		ID:            id,
+		Name:          o.Name,
+		Subnet:        subnet.String(),
+		Gateway:       gw.String(),
+		Bridge:        m.cfg.userBridge(id),
+		Internal:      o.Internal,
+		NonMasquerade: nonMasq,
+		Labels:        maps.Clone(o.Labels),
+		Created:       time.Now().UTC(),
 	}
 	if err := m.st.put(bucketNetworks, []byte(id), rec); err != nil {
 		return Network{}, fmt.Errorf("save network %s: %w", o.Name, err)
@@ -182,16 +188,17 @@ func (m *Manager) networkEndpoints(networkID string) []Endpoint {
 // view turns a record into the public Network value (a copy the caller may keep).
 func (m *Manager) view(n *netRecord) Network {
 	return Network{
-		ID:        n.ID,
-		Name:      n.Name,
-		Driver:    DriverBridge,
-		Subnet:    n.Subnet,
-		Gateway:   n.Gateway,
-		Bridge:    n.Bridge,
-		Internal:  n.Internal,
-		Labels:    maps.Clone(n.Labels),
-		Created:   n.Created,
-		Endpoints: m.networkEndpoints(n.ID),
+		ID:            n.ID,
+		Name:          n.Name,
+		Driver:        DriverBridge,
+		Subnet:        n.Subnet,
+		Gateway:       n.Gateway,
+		Bridge:        n.Bridge,
+		Internal:      n.Internal,
+		NonMasquerade: slices.Clone(n.NonMasquerade),
+		Labels:        maps.Clone(n.Labels),
+		Created:       n.Created,
+		Endpoints:     m.networkEndpoints(n.ID),
 	}
 }
 

@@ -41,6 +41,9 @@ func TestCreateBadInput(t *testing.T) {
 		{"gateway outside", CreateOptions{Name: "o8", Subnet: "10.216.0.0/24", Gateway: "10.216.1.1"}, errdefs.ErrInvalidArgument, "outside subnet"},
 		{"gateway broadcast", CreateOptions{Name: "o9", Subnet: "10.216.0.0/24", Gateway: "10.216.0.255"}, errdefs.ErrInvalidArgument, "broadcast"},
 		{"gateway without subnet", CreateOptions{Name: "o10", Gateway: "10.216.0.1"}, errdefs.ErrInvalidArgument, "needs a subnet"},
+		{"non-masquerade not a cidr", CreateOptions{Name: "o11", NonMasquerade: []string{"10.244.0.0"}}, errdefs.ErrInvalidArgument, "not an IPv4 CIDR"},
+		{"non-masquerade ipv6", CreateOptions{Name: "o12", NonMasquerade: []string{"fd00::/8"}}, errdefs.ErrInvalidArgument, "not an IPv4 CIDR"},
+		{"non-masquerade internal", CreateOptions{Name: "o13", Internal: true, NonMasquerade: []string{"10.244.0.0/16"}}, errdefs.ErrInvalidArgument, "internal"},
 	}
 	linksBefore := hostLinks(t, m.Prefix())
 	for _, tt := range tests {

@@ -17,6 +17,8 @@ type ruleNet struct {
 	Subnet   netip.Prefix
 	Gateway  netip.Addr
 	Internal bool
+	// NonMasquerade are destinations the network's traffic reaches unmasqueraded.
+	NonMasquerade []netip.Prefix
 }
 
 // rulePort is one published port, already resolved to its target.
@@ -104,6 +106,10 @@ func syncRules(table string, nets []ruleNet, ports []rulePort) error {
 	// itself included: the reply must come back through the host to be un-NATed).
 	for _, n := range nets {
 		if !n.Internal {
+			// Routed destinations first: an accept in a NAT chain leaves the source as is.
+			for _, dst := range n.NonMasquerade {
+				rule(post, cat(matchIPv4(), matchPrefix(12, n.Subnet, expr.CmpOpEq), matchPrefix(16, dst, expr.CmpOpEq), matchOifNot(n.Bridge), verdict(expr.VerdictAccept))...)
+			}
 			rule(post, cat(matchIPv4(), matchPrefix(12, n.Subnet, expr.CmpOpEq), matchOifNot(n.Bridge), masq())...)
 		}
 		rule(post, cat(matchOif(n.Bridge), matchIPv4(), matchPrefix(12, netip.MustParsePrefix("127.0.0.0/8"), expr.CmpOpEq), masq())...)

@@ -21,14 +21,16 @@ var (
 
 // netRecord is the persisted form of a network.
 type netRecord struct {
-	ID       string            `json:"id"`
-	Name     string            `json:"name"`
-	Subnet   string            `json:"subnet"`
-	Gateway  string            `json:"gateway"`
-	Bridge   string            `json:"bridge"`
-	Internal bool              `json:"internal,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
-	Created  time.Time         `json:"created"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Subnet   string `json:"subnet"`
+	Gateway  string `json:"gateway"`
+	Bridge   string `json:"bridge"`
+	Internal bool   `json:"internal,omitempty"`
+	// NonMasquerade: CreateOptions.NonMasquerade, canonical.
+	NonMasquerade []string          `json:"nonMasquerade,omitempty"`
+	Labels        map[string]string `json:"labels,omitempty"`
+	Created       time.Time         `json:"created"`
 	// LastIP is the address handed out last; allocation continues after it.
 	LastIP string `json:"lastIP,omitempty"`
 }

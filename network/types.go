@@ -20,22 +20,27 @@ type CreateOptions struct {
 	// Internal networks get no masquerade, no default route and no traffic beyond the
 	// bridge.
 	Internal bool
+	// NonMasquerade are IPv4 CIDRs that traffic from the network reaches with its own
+	// source address (the cluster's pod range, routed between machines); everything
+	// else that leaves the network is masqueraded.
+	NonMasquerade []string
 	// Labels are kept as given.
 	Labels map[string]string
 }
 
 // Network is one bridge network and its endpoints.
 type Network struct {
-	ID        string
-	Name      string
-	Driver    string
-	Subnet    string
-	Gateway   string
-	Bridge    string
-	Internal  bool
-	Labels    map[string]string
-	Created   time.Time
-	Endpoints []Endpoint
+	ID            string
+	Name          string
+	Driver        string
+	Subnet        string
+	Gateway       string
+	Bridge        string
+	Internal      bool
+	NonMasquerade []string
+	Labels        map[string]string
+	Created       time.Time
+	Endpoints     []Endpoint
 }
 
 // AttachOptions describe one container endpoint on one network.

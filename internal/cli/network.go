@@ -57,6 +57,7 @@ func networkCreateCommand() *cobra.Command {
 	f.StringVar(&req.Subnet, "subnet", "", "IPv4 subnet in CIDR form (default: a free one)")
 	f.StringVar(&req.Gateway, "gateway", "", "gateway address in the subnet (default: its first address)")
 	f.BoolVar(&req.Internal, "internal", false, "no access to or from outside the network")
+	stringsVar(f, &req.NonMasquerade, "non-masquerade", "", "reach this CIDR with the containers' own addresses, not masqueraded (routed networks)")
 	stringsVar(f, &labels, "label", "", "set metadata (KEY=VALUE)")
 	return cmd
 }
