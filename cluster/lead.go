@@ -81,10 +81,14 @@ func (s *serverRole) reapMembers(ctx context.Context, cs kube.Interface) {
 	}
 }
 
+// clusterCIDR is the cluster's pod range: the node IPAM controller gives each node a /24
+// of it, and the agents route it between the machines (Kubernetes' usual default).
+const clusterCIDR = "10.244.0.0/16"
+
 // runControllers runs kube-controller-manager's share on a fresh set of informers.
 func (s *serverRole) runControllers(ctx context.Context, cs kube.Interface) {
 	factory := kube.NewInformerFactory(cs, 0)
-	if err := controllers.Run(ctx, cs, factory, controllers.Options{}); err != nil && ctx.Err() == nil {
+	if err := controllers.Run(ctx, cs, factory, controllers.Options{ClusterCIDR: clusterCIDR}); err != nil && ctx.Err() == nil {
 		s.m.log.Error("controllers stopped", "err", err)
 	}
 }

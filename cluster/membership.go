@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/drover/drover/api"
+	"github.com/drover/drover/cluster/agent"
 	"github.com/drover/drover/cluster/join"
 	"github.com/drover/drover/cluster/pki"
 	"github.com/drover/drover/internal/errdefs"
@@ -282,6 +283,9 @@ func (m *Manager) leave(ctx context.Context, force bool) error {
 	local, cancelLocal := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancelLocal()
 	m.removeClusterPods(local)
+	if err := agent.RemoveRoutes(); err != nil {
+		m.log.Warn("remove the routes to other nodes' pods", "err", err)
+	}
 	m.member = nil
 	return m.fresh()
 }

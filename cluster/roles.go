@@ -84,14 +84,15 @@ func (m *Manager) startAgent(ctx context.Context, mb *membership) (*agentRole, e
 		return nil, err
 	}
 	ag, err := agent.New(agent.Config{
-		NodeName:  mb.NodeName,
-		Engine:    client.New(m.cfg.EngineSocket),
-		API:       cs,
-		StateDir:  filepath.Join(m.cfg.StateDir, "agent"),
-		Advertise: mb.Advertise,
-		TLS:       pki.ServerTLS(caCert, cert),
-		Labels:    roleLabels(mb.Role),
-		Logger:    m.log.With("role", "agent"),
+		NodeName:    mb.NodeName,
+		Engine:      client.New(m.cfg.EngineSocket),
+		API:         cs,
+		StateDir:    filepath.Join(m.cfg.StateDir, "agent"),
+		Advertise:   mb.Advertise,
+		ClusterCIDR: clusterCIDR,
+		TLS:         pki.ServerTLS(caCert, cert),
+		Labels:      roleLabels(mb.Role),
+		Logger:      m.log.With("role", "agent"),
 	})
 	if err != nil {
 		return nil, err

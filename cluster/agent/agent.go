@@ -53,6 +53,10 @@ type Config struct {
 	RegistryMirror string
 	// NetworkName is the engine network of the pods ("drover-cluster" when empty).
 	NetworkName string
+	// ClusterCIDR is the pod range of the whole cluster, which every node's podCIDR is a
+	// part of: traffic from the node's pods to it keeps the pods' own addresses (it is
+	// routed to the other nodes, not masqueraded). Empty masquerades everything.
+	ClusterCIDR string
 	// Logger receives what the agent does (slog.Default when nil).
 	Logger *slog.Logger
 }
@@ -154,10 +158,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.adoptNetwork(ctx)
 	// Pods known from before (an agent restart, the API down) run from their saved specs.
 	a.loadSavedPods(ctx, &wg)
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); a.runNode(ctx) }()
 	go func() { defer wg.Done(); a.runPodInformer(ctx) }()
 	go func() { defer wg.Done(); a.runHousekeeping(ctx) }()
+	go func() { defer wg.Done(); a.runRoutes(ctx) }()
 	<-ctx.Done()
 	a.mu.Lock()
 	a.stopping = true

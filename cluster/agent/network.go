@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 
 	"github.com/drover/drover/api"
 )
@@ -54,6 +55,10 @@ func (a *Agent) ensureNetwork(ctx context.Context, cidr string) (*netState, erro
 	}
 	cidr = ipnet.String()
 	name := a.cfg.NetworkName
+	var nonMasq []string
+	if a.cfg.ClusterCIDR != "" {
+		nonMasq = []string{a.cfg.ClusterCIDR}
+	}
 	nets, err := a.cfg.Engine.NetworkList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list engine networks: %w", err)
@@ -62,8 +67,18 @@ func (a *Agent) ensureNetwork(ctx context.Context, cidr string) (*netState, erro
 		if n.Name != name {
 			continue
 		}
-		if n.Subnet == cidr {
+		if n.Subnet == cidr && slices.Equal(n.NonMasquerade, nonMasq) {
 			return &netState{name: name, subnet: cidr}, nil
+		}
+		if n.Subnet == cidr {
+			// Made by an earlier version, which masqueraded pod-to-pod traffic: made
+			// again when no pod uses it, kept (pods across nodes then see the node's
+			// address) while one does.
+			if err := a.cfg.Engine.NetworkRemove(ctx, n.ID); err != nil {
+				a.log.Warn("pod network: traffic to other nodes' pods is masqueraded until its pods are gone", "network", name, "err", err)
+				return &netState{name: name, subnet: cidr}, nil
+			}
+			break
 		}
 		// The node's podCIDR changed (it was registered anew): the old network goes if
 		// nothing uses it any more.
@@ -71,7 +86,7 @@ func (a *Agent) ensureNetwork(ctx context.Context, cidr string) (*netState, erro
 			return nil, fmt.Errorf("pod network %s has subnet %s, the node's podCIDR is %s, and it cannot be removed: %w", name, n.Subnet, cidr, err)
 		}
 	}
-	if _, err := a.cfg.Engine.NetworkCreate(ctx, api.NetworkCreate{Name: name, Subnet: cidr,
+	if _, err := a.cfg.Engine.NetworkCreate(ctx, api.NetworkCreate{Name: name, Subnet: cidr, NonMasquerade: nonMasq,
 		Labels: map[string]string{labelNode: a.cfg.NodeName}}); err != nil {
 		return nil, fmt.Errorf("create pod network %s (%s): %w", name, cidr, err)
 	}

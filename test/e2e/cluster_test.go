@@ -204,7 +204,9 @@ spec:
       containers:
       - name: main
         image: busybox
-        command: ["sh", "-c", "echo hello from $HOSTNAME; exec sleep 3600"]
+        # An HTTP server whose CGI answers the caller's address (busybox httpd sets
+        # REMOTE_ADDR), to check that pods reach pods on other nodes unmasqueraded.
+        command: ["sh", "-c", "echo hello from $HOSTNAME; mkdir -p /www/cgi-bin; printf '#!/bin/sh\\necho\\necho $REMOTE_ADDR\\n' >/www/cgi-bin/peer; chmod +x /www/cgi-bin/peer; exec httpd -f -p 8080 -h /www"]
 `
 
 const daemonSetAndJob = `apiVersion: apps/v1
@@ -267,6 +269,24 @@ func TestCluster(t *testing.T) {
 	if out := c.mustKubectl("get", "deploy", "web"); !strings.Contains(out, "6/6") {
 		t.Errorf("kubectl get deploy web:\n%s", out)
 	}
+
+	// Pods reach pods on other nodes by their own addresses: routed between the
+	// machines, not masqueraded.
+	pods := podIPsByNode(t, c, "web")
+	if len(pods["n2"]) == 0 || len(pods["n3"]) == 0 {
+		t.Fatalf("no web pod on n2 or n3: %v", pods)
+	}
+	from, to := pods["n2"][0], pods["n3"][0]
+	c.eventually(30*time.Second, "a pod on n2 reaching a pod on n3 by its address", func() (bool, string) {
+		// nc, not wget: Debian's static busybox wget crashes (SIGSEGV) on any URL.
+		out, err := c.kubectl("exec", from.name, "--", "sh", "-c", `printf 'GET /cgi-bin/peer HTTP/1.0\r\n\r\n' | nc -w 3 `+to.ip+` 8080`)
+		fields := strings.Fields(out)
+		peer := ""
+		if len(fields) > 0 { // httpd listens on IPv6 too: [::ffff:10.244.1.2]
+			peer = strings.TrimPrefix(strings.Trim(fields[len(fields)-1], "[]"), "::ffff:")
+		}
+		return err == nil && peer == from.ip, fmt.Sprintf("%s (%s) -> %s (%s): %q, %v", from.name, from.ip, to.name, to.ip, out, err)
+	})
 
 	// Logs and exec reach the pod through its node's agent.
 	pod := strings.TrimPrefix(strings.TrimSpace(c.mustKubectl("get", "pods", "-l", "app=web", "-o", "name")), "pod/")
@@ -350,6 +370,22 @@ func TestCluster(t *testing.T) {
 		counts, out := c.podsByNode("web")
 		return counts[lost] == 0 && counts["n1"]+counts[otherAgent(lost)] == 4, out
 	})
+}
+
+type podAddr struct{ name, ip string }
+
+// podIPsByNode lists the Running pods of an app with their addresses, by node.
+func podIPsByNode(t *testing.T, c *localCluster, app string) map[string][]podAddr {
+	t.Helper()
+	out := c.mustKubectl("get", "pods", "-l", "app="+app, "--field-selector", "status.phase=Running",
+		"-o", `jsonpath={range .items[*]}{.metadata.name} {.status.podIP} {.spec.nodeName}{"\n"}{end}`)
+	byNode := map[string][]podAddr{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(line); len(f) == 3 {
+			byNode[f[2]] = append(byNode[f[2]], podAddr{name: f[0], ip: f[1]})
+		}
+	}
+	return byNode
 }
 
 func otherAgent(n string) string {
