@@ -317,8 +317,23 @@ type Stats struct {
 	MemoryUsage uint64    `json:"MemoryUsage"` // bytes, page cache excluded
 	MemoryLimit uint64    `json:"MemoryLimit"`
 	Pids        uint64    `json:"Pids"`
-	BlockRead   uint64    `json:"BlockRead"`
-	BlockWrite  uint64    `json:"BlockWrite"`
+	BlockRead   uint64    `json:"BlockRead"`  // bytes read from block devices
+	BlockWrite  uint64    `json:"BlockWrite"` // bytes written to block devices
+	// Networks are the counters of each interface of the container's network namespace
+	// (loopback left out); none for a container on the host's network.
+	Networks map[string]NetworkStats `json:"Networks,omitempty"`
+}
+
+// NetworkStats are one interface's counters since it was made.
+type NetworkStats struct {
+	RxBytes   uint64 `json:"RxBytes"`
+	RxPackets uint64 `json:"RxPackets"`
+	RxErrors  uint64 `json:"RxErrors"`
+	RxDropped uint64 `json:"RxDropped"`
+	TxBytes   uint64 `json:"TxBytes"`
+	TxPackets uint64 `json:"TxPackets"`
+	TxErrors  uint64 `json:"TxErrors"`
+	TxDropped uint64 `json:"TxDropped"`
 }
 
 // PruneResponse answers a prune.

@@ -320,9 +320,7 @@ func (d *Daemon) Stats(ctx context.Context, ref string) (api.Stats, error) {
 	if !c.running() {
 		return api.Stats{}, fmt.Errorf("container %s is not running: %w", c.rec.Name, errdefs.ErrConflict)
 	}
-	s := cgroupStats(d.containerCgroup(c.rec))
-	s.ID, s.Name = c.rec.ID, c.rec.Name
-	return s, nil
+	return d.containerStats(c), nil
 }
 
 // ArchiveGet writes a tar of path in the container.

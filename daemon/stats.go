@@ -20,10 +20,51 @@ func (d *Daemon) handleStats(w http.ResponseWriter, r *http.Request, c *containe
 	if !c.running() {
 		return fmt.Errorf("container %s is not running: %w", c.rec.Name, errdefs.ErrConflict)
 	}
+	writeJSON(w, http.StatusOK, d.containerStats(c))
+	return nil
+}
+
+// containerStats samples a running container: its cgroup's counters and its network
+// namespace's interfaces.
+func (d *Daemon) containerStats(c *container) api.Stats {
 	s := cgroupStats(d.containerCgroup(c.rec))
 	s.ID, s.Name = c.rec.ID, c.rec.Name
-	writeJSON(w, http.StatusOK, s)
-	return nil
+	c.mu.Lock()
+	pid, hostNet := c.rec.State.Pid, c.rec.Config.Host.NetworkMode == "host"
+	c.mu.Unlock()
+	if pid > 0 && !hostNet {
+		s.Networks = netDevStats(fmt.Sprintf("/proc/%d/net/dev", pid))
+	}
+	return s
+}
+
+// netDevStats reads a /proc/PID/net/dev table: the counters of every interface of that
+// process's network namespace but loopback.
+func netDevStats(path string) map[string]api.NetworkStats {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	out := map[string]api.NetworkStats{}
+	for _, line := range strings.Split(string(data), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "lo" || strings.Contains(name, "|") {
+			continue // the two header lines have '|' and no ':' before them
+		}
+		f := strings.Fields(rest)
+		if len(f) < 12 {
+			continue
+		}
+		n := make([]uint64, 12)
+		for i := range n {
+			n[i], _ = strconv.ParseUint(f[i], 10, 64)
+		}
+		// Receive: bytes packets errs drop fifo frame compressed multicast; then transmit.
+		out[name] = api.NetworkStats{RxBytes: n[0], RxPackets: n[1], RxErrors: n[2], RxDropped: n[3],
+			TxBytes: n[8], TxPackets: n[9], TxErrors: n[10], TxDropped: n[11]}
+	}
+	return out
 }
 
 func cgroupVersion() string {
@@ -44,6 +85,7 @@ func cgroupStats(path string) api.Stats {
 		s.MemoryLimit = readUint(filepath.Join(dir, "memory.max"))
 		s.CPUUsageNs = statValue(filepath.Join(dir, "cpu.stat"), "usage_usec") * 1000
 		s.Pids = readUint(filepath.Join(dir, "pids.current"))
+		s.BlockRead, s.BlockWrite = ioStatV2(filepath.Join(dir, "io.stat"))
 		return s
 	}
 	mem := filepath.Join("/sys/fs/cgroup/memory", path)
@@ -56,7 +98,49 @@ func cgroupStats(path string) api.Stats {
 	s.MemoryLimit = readUint(filepath.Join(mem, "memory.limit_in_bytes"))
 	s.CPUUsageNs = readUint(filepath.Join("/sys/fs/cgroup/cpuacct", path, "cpuacct.usage"))
 	s.Pids = readUint(filepath.Join("/sys/fs/cgroup/pids", path, "pids.current"))
+	s.BlockRead, s.BlockWrite = blkioV1(filepath.Join("/sys/fs/cgroup/blkio", path, "blkio.throttle.io_service_bytes_recursive"))
 	return s
+}
+
+// blkioV1 sums the Read and Write lines ("MAJ:MIN Read N") of a cgroup v1 blkio file
+// over the devices, as Docker reports them.
+func blkioV1(path string) (read, write uint64) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		n, _ := strconv.ParseUint(f[2], 10, 64)
+		switch f[1] {
+		case "Read":
+			read += n
+		case "Write":
+			write += n
+		}
+	}
+	return read, write
+}
+
+// ioStatV2 sums rbytes and wbytes of a cgroup v2 io.stat ("MAJ:MIN rbytes=N wbytes=N ...").
+func ioStatV2(path string) (read, write uint64) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0
+	}
+	for _, f := range strings.Fields(string(data)) {
+		if v, ok := strings.CutPrefix(f, "rbytes="); ok {
+			n, _ := strconv.ParseUint(v, 10, 64)
+			read += n
+		} else if v, ok := strings.CutPrefix(f, "wbytes="); ok {
+			n, _ := strconv.ParseUint(v, 10, 64)
+			write += n
+		}
+	}
+	return read, write
 }
 
 func readUint(path string) uint64 {

@@ -541,6 +541,11 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, c api.Conta
 		if total := hostMemory(); st.MemoryLimit == 0 || st.MemoryLimit > total {
 			st.MemoryLimit = total // no limit: the host's memory, as Docker reports
 		}
+		nets := map[string]container.NetworkStats{}
+		for name, n := range st.Networks {
+			nets[name] = container.NetworkStats{RxBytes: n.RxBytes, RxPackets: n.RxPackets, RxErrors: n.RxErrors, RxDropped: n.RxDropped,
+				TxBytes: n.TxBytes, TxPackets: n.TxPackets, TxErrors: n.TxErrors, TxDropped: n.TxDropped}
+		}
 		return container.StatsResponse{
 			ID: c.ID, Name: "/" + c.Name, OSType: "linux", Read: st.Read,
 			CPUStats:    container.CPUStats{CPUUsage: container.CPUUsage{TotalUsage: st.CPUUsageNs}, SystemUsage: st.SystemNs, OnlineCPUs: uint32(st.OnlineCPUs)},
@@ -549,7 +554,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, c api.Conta
 			BlkioStats: container.BlkioStats{IoServiceBytesRecursive: []container.BlkioStatEntry{
 				{Op: "read", Value: st.BlockRead}, {Op: "write", Value: st.BlockWrite},
 			}},
-			Networks: map[string]container.NetworkStats{},
+			Networks: nets,
 		}
 	}
 	prev := sample()

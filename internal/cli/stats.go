@@ -14,12 +14,12 @@ import (
 )
 
 type statsRow struct {
-	ID, Name, CPUPerc, MemUsage, MemPerc, PIDs string
+	ID, Name, CPUPerc, MemUsage, MemPerc, NetIO, BlockIO, PIDs string
 }
 
-const statsTable = `{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.PIDs}}`
+const statsTable = `{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}`
 
-var statsHeader = []string{"CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"}
+var statsHeader = []string{"CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"}
 
 // statsRowOf computes percentages from two samples of one container.
 func statsRowOf(prev, cur api.Stats) statsRow {
@@ -35,11 +35,21 @@ func statsRowOf(prev, cur api.Stats) statsRow {
 	if limit > 0 {
 		memPerc = float64(cur.MemoryUsage) / float64(limit) * 100
 	}
+	var rx, tx uint64
+	for _, n := range cur.Networks {
+		rx, tx = rx+n.RxBytes, tx+n.TxBytes
+	}
 	return statsRow{
 		ID: shortID(cur.ID), Name: cur.Name, CPUPerc: fmt.Sprintf("%.2f%%", cpu),
 		MemUsage: units.BytesSize(float64(cur.MemoryUsage)) + " / " + units.BytesSize(float64(limit)),
-		MemPerc:  fmt.Sprintf("%.2f%%", memPerc), PIDs: fmt.Sprint(cur.Pids),
+		MemPerc:  fmt.Sprintf("%.2f%%", memPerc),
+		NetIO:    ioPair(rx, tx), BlockIO: ioPair(cur.BlockRead, cur.BlockWrite), PIDs: fmt.Sprint(cur.Pids),
 	}
+}
+
+// ioPair is "IN / OUT" in decimal units, as docker stats prints them.
+func ioPair(in, out uint64) string {
+	return units.HumanSizeWithPrecision(float64(in), 3) + " / " + units.HumanSizeWithPrecision(float64(out), 3)
 }
 
 func hostMemory() uint64 {

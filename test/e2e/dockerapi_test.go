@@ -255,6 +255,11 @@ func TestDockerAPIClients(t *testing.T) {
 			if out := e.mustDocker(bin, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", cpName); !strings.HasPrefix(out, cpName+" 1") {
 				t.Fatalf("stats: %q", out)
 			}
+			// Network counters: traffic to the gateway shows both ways.
+			e.mustDocker(bin, "exec", cpName, "sh", "-c", `ping -c 2 -W 2 $(ip route | awk '/default/ {print $3}')`)
+			if out := e.mustDocker(bin, "stats", "--no-stream", "--format", "{{.NetIO}}|{{.BlockIO}}", cpName); strings.HasPrefix(out, "0B / ") || strings.Contains(out, " / 0B|") || !strings.Contains(out, "B|") {
+				t.Fatalf("stats NET I/O after two pings, then BLOCK I/O: %q", out)
+			}
 			if out := e.mustDocker(bin, "top", cpName); !strings.Contains(out, "sleep 100") {
 				t.Fatalf("top: %q", out)
 			}

@@ -78,7 +78,8 @@ func TestDetached(t *testing.T) {
 	if out := e.must("top", "ticker"); !strings.Contains(out, "sh -c") || !strings.Contains(out, "PID") {
 		t.Fatalf("top:\n%s", out)
 	}
-	if out := e.must("stats", "--no-stream", "ticker"); !strings.Contains(out, "ticker") || !strings.Contains(out, "MEM") {
+	if out := e.must("stats", "--no-stream", "ticker"); !strings.Contains(out, "ticker") || !strings.Contains(out, "MEM") ||
+		!strings.Contains(out, "NET I/O") || !strings.Contains(out, "BLOCK I/O") {
 		t.Fatalf("stats:\n%s", out)
 	}
 
