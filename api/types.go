@@ -604,3 +604,21 @@ const DockerfileHeader = "X-Drover-Dockerfile"
 
 // ContextSizeHeader announces the bytes of file content in the context of POST /build.
 const ContextSizeHeader = "X-Drover-Context-Size"
+
+// CommitRequest asks for an image of a container's changes (docker commit).
+type CommitRequest struct {
+	// Ref names the image (REPOSITORY[:TAG]); empty leaves it unnamed.
+	Ref     string   `json:"Ref,omitempty"`
+	Author  string   `json:"Author,omitempty"`
+	Comment string   `json:"Comment,omitempty"`
+	Changes []string `json:"Changes,omitempty"` // Dockerfile instructions, as docker commit --change
+	// NoPause commits a running container without freezing it first.
+	NoPause bool `json:"NoPause,omitempty"`
+}
+
+// Change is one path a container changed in its root filesystem: Kind 0 modified, 1
+// added, 2 deleted (the Docker API's numbers).
+type Change struct {
+	Path string `json:"Path"`
+	Kind int    `json:"Kind"`
+}

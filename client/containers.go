@@ -199,6 +199,20 @@ func (c *Client) ContainerRename(ctx context.Context, id, name string) error {
 	return c.call(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/rename", q, nil, nil)
 }
 
+// ContainerChanges lists what a container changed in its root filesystem.
+func (c *Client) ContainerChanges(ctx context.Context, id string) ([]api.Change, error) {
+	var out []api.Change
+	err := c.call(ctx, http.MethodGet, "/containers/"+url.PathEscape(id)+"/changes", nil, nil, &out)
+	return out, err
+}
+
+// ContainerCommit makes an image of a container's changes.
+func (c *Client) ContainerCommit(ctx context.Context, id string, req api.CommitRequest) (api.Image, error) {
+	var out api.Image
+	err := c.call(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/commit", nil, req, &out)
+	return out, err
+}
+
 func (c *Client) ContainerPause(ctx context.Context, id string) error {
 	return c.call(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/pause", nil, nil, nil)
 }

@@ -55,6 +55,8 @@ func (d *Daemon) routes() http.Handler {
 	handle("POST /containers/{id}/unpause", d.withContainer(func(w http.ResponseWriter, r *http.Request, c *container) error {
 		return noContent(w, d.unpause(r.Context(), c))
 	}))
+	handle("POST /containers/{id}/commit", d.withContainer(d.handleCommit))
+	handle("GET /containers/{id}/changes", d.withContainer(d.handleChanges))
 	handle("GET /containers/{id}/archive", d.withContainer(d.handleArchiveGet))
 	handle("PUT /containers/{id}/archive", d.withContainer(d.handleArchivePut))
 	d.imageRoutes(handle)

@@ -1,6 +1,7 @@
 package dockerapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -137,12 +139,15 @@ func (s *Server) containerRoutes() {
 		}
 		return nil
 	}))
-	s.handle("GET /containers/{id}/changes", func(w http.ResponseWriter, r *http.Request) error {
-		return fmt.Errorf("container diff is not supported by drover: %w", errNotImplemented)
-	})
-	s.handle("POST /commit", func(w http.ResponseWriter, r *http.Request) error {
-		return fmt.Errorf("commit is not supported by drover: build an image with a Dockerfile: %w", errNotImplemented)
-	})
+	s.handle("GET /containers/{id}/changes", s.withContainer(func(w http.ResponseWriter, r *http.Request, c api.Container) error {
+		changes, err := s.engine.ContainerChanges(r.Context(), c.ID)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, changes)
+		return nil
+	}))
+	s.handle("POST /commit", s.handleCommit)
 }
 
 // withContainer resolves the {id} of the path first, so an unknown container is a 404
@@ -665,5 +670,45 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, c api.Cont
 		}
 	}
 	writeJSON(w, http.StatusOK, container.UpdateResponse{Warnings: []string{}})
+	return nil
+}
+
+// handleCommit is docker commit: the query names the container, the image and the
+// changes; a config in the body (which the docker CLI leaves empty) is refused.
+func (s *Server) handleCommit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	ref := q.Get("container")
+	if ref == "" {
+		return fmt.Errorf("container is required: name the container to commit: %w", errdefs.ErrInvalidArgument)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		var cfg container.Config
+		if err := json.Unmarshal(body, &cfg); err != nil {
+			return fmt.Errorf("commit: the body is not a container config: %v: %w", err, errdefs.ErrInvalidArgument)
+		}
+		if !reflect.ValueOf(cfg).IsZero() {
+			return fmt.Errorf("commit with a container config in the body is not supported: give Dockerfile instructions as changes (docker commit --change): %w", errdefs.ErrInvalidArgument)
+		}
+	}
+	if _, err := s.engine.InspectContainer(r.Context(), ref); err != nil {
+		return notFound(err, "container", ref)
+	}
+	name := ""
+	if repo := q.Get("repo"); repo != "" {
+		name = joinRef(repo, q.Get("tag"))
+	}
+	pause := q.Get("pause")
+	img, err := s.engine.CommitContainer(r.Context(), ref, api.CommitRequest{
+		Ref: name, Author: q.Get("author"), Comment: q.Get("comment"), Changes: q["changes"],
+		NoPause: pause == "0" || pause == "false",
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"Id": img.ID})
 	return nil
 }

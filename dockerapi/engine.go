@@ -79,6 +79,10 @@ type Engine interface {
 	PruneImages(ctx context.Context, all bool) (api.ImagePruneReport, error)
 	SaveImages(ctx context.Context, refs []string, w io.Writer) error
 	LoadImages(ctx context.Context, r io.Reader) ([]api.Image, error)
+	// CommitContainer makes an image of a container's changes (docker commit).
+	CommitContainer(ctx context.Context, ref string, req api.CommitRequest) (api.Image, error)
+	// ContainerChanges lists what a container changed in its root filesystem.
+	ContainerChanges(ctx context.Context, ref string) ([]api.Change, error)
 	// ImportImage makes an image of one layer from a root filesystem tarball.
 	ImportImage(ctx context.Context, r io.Reader, ref string, changes []string, message string) (api.Image, error)
 	// Login checks credentials against a registry.

@@ -25,20 +25,32 @@ import (
 // a skipped directory is left out with its contents. Only the overlay driver keeps the
 // changes apart from the image's files.
 func (s *Snapshotter) Diff(key string, w io.Writer, skip func(rel string) bool) error {
-	if err := validKey(key); err != nil {
+	tw := tar.NewWriter(w)
+	links := map[uint64]string{} // inode -> first name, for hardlinks
+	if _, err := s.walkUpper(key, "diff", skip, func(p, rel string, _ fs.DirEntry) error {
+		return writeDiffEntry(tw, p, rel, links)
+	}); err != nil {
 		return err
+	}
+	return tw.Close()
+}
+
+// walkUpper calls fn for each path of container layer key's overlayfs upper directory
+// (parents first; rel slash-separated, relative to the root) that skip keeps, and returns
+// the layer's directory. what names the operation in errors.
+func (s *Snapshotter) walkUpper(key, what string, skip func(rel string) bool, fn func(p, rel string, d fs.DirEntry) error) (string, error) {
+	if err := validKey(key); err != nil {
+		return "", err
 	}
 	dir := s.containerDir(key)
 	driver, err := readMeta(dir, "driver")
 	if err != nil {
-		return fmt.Errorf("diff %s: %w", key, err)
+		return "", fmt.Errorf("%s %s: %w", what, key, err)
 	}
 	if Driver(driver) != DriverOverlay {
-		return fmt.Errorf("diff %s: the %s driver keeps no separate changes (building images needs overlayfs): %w", key, driver, errdefs.ErrInvalidArgument)
+		return "", fmt.Errorf("%s %s: the %s driver keeps no separate changes (this needs overlayfs): %w", what, key, driver, errdefs.ErrInvalidArgument)
 	}
 	upper := filepath.Join(dir, "upper")
-	tw := tar.NewWriter(w)
-	links := map[uint64]string{} // inode -> first name, for hardlinks
 	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -54,12 +66,12 @@ func (s *Snapshotter) Diff(key string, w io.Writer, skip func(rel string) bool) 
 			}
 			return nil
 		}
-		return writeDiffEntry(tw, p, rel, links)
+		return fn(p, rel, d)
 	})
 	if err != nil {
-		return fmt.Errorf("diff %s: %w", key, err)
+		return "", fmt.Errorf("%s %s: %w", what, key, err)
 	}
-	return tw.Close()
+	return dir, nil
 }
 
 func writeDiffEntry(tw *tar.Writer, p, rel string, links map[uint64]string) error {

@@ -45,6 +45,54 @@ func importCommand() *cobra.Command {
 	return cmd
 }
 
+func diffCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:               "diff CONTAINER",
+		Short:             "Inspect changes to files or directories on a container's filesystem",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeContainers,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			changes, err := clientFor().ContainerChanges(cmd.Context(), args[0])
+			if err != nil {
+				return exitCode(1, err.Error())
+			}
+			for _, c := range changes {
+				fmt.Printf("%c %s\n", "CAD"[c.Kind%3], c.Path)
+			}
+			return nil
+		},
+	}
+}
+
+func commitCommand() *cobra.Command {
+	var req api.CommitRequest
+	pause := true
+	cmd := &cobra.Command{
+		Use:               "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+		Short:             "Create a new image from a container's changes",
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: completeContainers,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 2 {
+				req.Ref = args[1]
+			}
+			req.NoPause = !pause
+			img, err := clientFor().ContainerCommit(cmd.Context(), args[0], req)
+			if err != nil {
+				return exitCode(1, err.Error())
+			}
+			fmt.Println(img.ID)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&req.Author, "author", "a", "", `author (e.g., "John Hannibal Smith <hannibal@a-team.com>")`)
+	f.StringVarP(&req.Comment, "message", "m", "", "commit message")
+	f.BoolVarP(&pause, "pause", "p", true, "pause the container during commit")
+	stringsVar(f, &req.Changes, "change", "c", "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, VOLUME, LABEL, STOPSIGNAL)")
+	return cmd
+}
+
 func loadCommand() *cobra.Command {
 	var input string
 	var quiet bool

@@ -175,6 +175,6 @@ func containerCommand() *cobra.Command {
 	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"ps", "list"}
 	cmd.AddCommand(ls, runCommand(), createCommand(), startCommand(), stopCommand(), killCommand(), restartCommand(),
 		rmCommand(), logsCommand(), execCommand(), inspectCommand(), waitCommand(), topCommand(), statsCommand(),
-		renameCommand(), pauseCommand(), unpauseCommand(), cpCommand(), attachCommand(), pruneCommand())
+		renameCommand(), pauseCommand(), unpauseCommand(), cpCommand(), attachCommand(), commitCommand(), diffCommand(), pruneCommand())
 	return cmd
 }

@@ -52,7 +52,7 @@ func NewRoot() *cobra.Command {
 		runCommand(), createCommand(), startCommand(), stopCommand(), killCommand(), restartCommand(),
 		rmCommand(), psCommand(), logsCommand(), execCommand(), inspectCommand(), waitCommand(),
 		topCommand(), statsCommand(), renameCommand(), pauseCommand(), unpauseCommand(), cpCommand(),
-		attachCommand(), containerCommand(),
+		attachCommand(), commitCommand(), diffCommand(), containerCommand(),
 		importCommand(), loadCommand(), saveCommand(), imagesCommand(), rmiCommand(), tagCommand(), imageCommand(),
 		pullCommand(), pushCommand(), loginCommand(), logoutCommand(), systemCommand(), historyCommand(),
 		networkCommand(), portCommand(), podCommand(), volumeCommand(), buildCommand(), builderCommand(),

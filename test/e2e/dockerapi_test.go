@@ -260,6 +260,15 @@ func TestDockerAPIClients(t *testing.T) {
 			if out := e.mustDocker(bin, "stats", "--no-stream", "--format", "{{.NetIO}}|{{.BlockIO}}", cpName); strings.HasPrefix(out, "0B / ") || strings.Contains(out, " / 0B|") || !strings.Contains(out, "B|") {
 				t.Fatalf("stats NET I/O after two pings, then BLOCK I/O: %q", out)
 			}
+			// docker diff and commit: the copied file is a change, and in the image.
+			if out := e.mustDocker(bin, "diff", cpName); !strings.Contains(out, "A /tmp/in.txt") || strings.Contains(out, "/etc/hosts") {
+				t.Fatalf("diff: %q", out)
+			}
+			e.mustDocker(bin, "commit", "-m", "with in.txt", "-c", "ENV COMMITTED=1", cpName, "committed-"+name+":v1")
+			if out := e.mustDocker(bin, "run", "--rm", "committed-"+name+":v1", "sh", "-c", "cat /tmp/in.txt; echo $COMMITTED"); out != "copied in\n1\n" {
+				t.Fatalf("run of the committed image: %q", out)
+			}
+			e.mustDocker(bin, "rmi", "committed-"+name+":v1")
 			if out := e.mustDocker(bin, "top", cpName); !strings.Contains(out, "sleep 100") {
 				t.Fatalf("top: %q", out)
 			}
