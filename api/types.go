@@ -2,7 +2,10 @@
 // (/v1/...). No logic lives here.
 package api
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Version is the API path prefix.
 const Version = "v1"
@@ -334,6 +337,37 @@ type NetworkStats struct {
 	TxPackets uint64 `json:"TxPackets"`
 	TxErrors  uint64 `json:"TxErrors"`
 	TxDropped uint64 `json:"TxDropped"`
+}
+
+// PruneFilter narrows a prune, as Docker's prune filters do: to what was created before
+// Until, carries every label of Labels and none of NotLabels.
+type PruneFilter struct {
+	Until     time.Time `json:"Until,omitempty"`     // zero: whenever
+	Labels    []string  `json:"Labels,omitempty"`    // "key" or "key=value"
+	NotLabels []string  `json:"NotLabels,omitempty"` // "key" or "key=value"
+}
+
+// Match reports whether an object with labels, created at created, is to be pruned.
+func (f PruneFilter) Match(labels map[string]string, created time.Time) bool {
+	if !f.Until.IsZero() && !created.Before(f.Until) {
+		return false
+	}
+	has := func(l string) bool {
+		k, v, withValue := strings.Cut(l, "=")
+		got, ok := labels[k]
+		return ok && (!withValue || got == v)
+	}
+	for _, l := range f.Labels {
+		if !has(l) {
+			return false
+		}
+	}
+	for _, l := range f.NotLabels {
+		if has(l) {
+			return false
+		}
+	}
+	return true
 }
 
 // PruneResponse answers a prune.

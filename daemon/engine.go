@@ -375,9 +375,9 @@ func (d *Daemon) PathStat(ctx context.Context, ref, p string) (fs.FileInfo, stri
 	return fi, link, err
 }
 
-// PruneContainers removes every stopped container.
-func (d *Daemon) PruneContainers(ctx context.Context) (api.PruneResponse, error) {
-	return d.prune(ctx)
+// PruneContainers removes every stopped container f matches.
+func (d *Daemon) PruneContainers(ctx context.Context, f api.PruneFilter) (api.PruneResponse, error) {
+	return d.prune(ctx, f)
 }
 
 // ListImages returns every image.
@@ -466,8 +466,16 @@ func (d *Daemon) ImageHistory(ctx context.Context, ref string) ([]api.HistoryIte
 }
 
 // PruneImages removes dangling images (all: every image no container uses).
-func (d *Daemon) PruneImages(ctx context.Context, all bool) (api.ImagePruneReport, error) {
-	untagged, deleted, freed, err := d.images.Prune(all, d.imageInUse)
+func (d *Daemon) PruneImages(ctx context.Context, all bool, f api.PruneFilter) (api.ImagePruneReport, error) {
+	// An image the filter leaves out counts as in use: kept.
+	keep := func(id string) bool {
+		if d.imageInUse(id) {
+			return true
+		}
+		img, err := d.images.Get(id)
+		return err == nil && !f.Match(img.Config.Config.Labels, img.Created)
+	}
+	untagged, deleted, freed, err := d.images.Prune(all, keep)
 	if err != nil {
 		return api.ImagePruneReport{}, err
 	}
@@ -590,9 +598,9 @@ func (d *Daemon) DisconnectNetwork(ctx context.Context, netRef, ref string) erro
 }
 
 // PruneNetworks removes the networks no container uses.
-func (d *Daemon) PruneNetworks(ctx context.Context) ([]string, error) {
+func (d *Daemon) PruneNetworks(ctx context.Context, f api.PruneFilter) ([]string, error) {
 	before, _ := d.net.List()
-	removed, err := d.net.Prune()
+	removed, err := d.net.Prune(func(n network.Network) bool { return f.Match(n.Labels, n.Created) })
 	if err != nil {
 		return nil, err
 	}

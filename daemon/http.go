@@ -241,7 +241,7 @@ func (d *Daemon) handleRename(w http.ResponseWriter, r *http.Request, c *contain
 }
 
 func (d *Daemon) handlePrune(w http.ResponseWriter, r *http.Request) error {
-	res, err := d.prune(r.Context())
+	res, err := d.prune(r.Context(), api.PruneFilter{})
 	if err != nil {
 		return err
 	}

@@ -420,7 +420,7 @@ func (d *Daemon) waitResult(c *container) api.WaitResponse {
 	return api.WaitResponse{StatusCode: c.rec.State.ExitCode, Error: c.rec.State.Error}
 }
 
-func (d *Daemon) prune(ctx context.Context) (api.PruneResponse, error) {
+func (d *Daemon) prune(ctx context.Context, f api.PruneFilter) (api.PruneResponse, error) {
 	out := api.PruneResponse{Deleted: []string{}}
 	d.mu.Lock()
 	var list []*container
@@ -430,9 +430,9 @@ func (d *Daemon) prune(ctx context.Context) (api.PruneResponse, error) {
 	d.mu.Unlock()
 	for _, c := range list {
 		c.mu.Lock()
-		s := c.rec.State.Status
+		s, labels, created := c.rec.State.Status, c.rec.Config.Labels, c.rec.Created
 		c.mu.Unlock()
-		if s != api.StatusExited && s != api.StatusCreated && s != api.StatusDead {
+		if s != api.StatusExited && s != api.StatusCreated && s != api.StatusDead || !f.Match(labels, created) {
 			continue
 		}
 		size := d.images.Snapshots().Usage(c.rec.ID)

@@ -38,7 +38,7 @@ func (d *Daemon) networkRoutes(handle func(string, func(http.ResponseWriter, *ht
 		return nil
 	})
 	handle("POST /networks/prune", func(w http.ResponseWriter, r *http.Request) error {
-		removed, err := d.PruneNetworks(r.Context())
+		removed, err := d.PruneNetworks(r.Context(), api.PruneFilter{})
 		if err != nil {
 			return err
 		}

@@ -36,16 +36,9 @@ func (d *Daemon) handleCheck(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (d *Daemon) handleImagePrune(w http.ResponseWriter, r *http.Request) error {
-	untagged, deleted, freed, err := d.images.Prune(boolQuery(r, "all"), d.imageInUse)
+	out, err := d.PruneImages(r.Context(), boolQuery(r, "all"), api.PruneFilter{})
 	if err != nil {
 		return err
-	}
-	out := api.ImagePruneReport{ImagesDeleted: []api.ImageDeleteItem{}, SpaceReclaimed: freed}
-	for _, u := range untagged {
-		out.ImagesDeleted = append(out.ImagesDeleted, api.ImageDeleteItem{Untagged: u})
-	}
-	for _, del := range deleted {
-		out.ImagesDeleted = append(out.ImagesDeleted, api.ImageDeleteItem{Deleted: del})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -425,10 +425,11 @@ func (s *Server) handlePrune(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if len(f) > 0 {
-		return fmt.Errorf("container prune filters are not supported by drover: prune without --filter: %w", errdefs.ErrInvalidArgument)
+	pf, err := f.prune()
+	if err != nil {
+		return err
 	}
-	res, err := s.engine.PruneContainers(r.Context())
+	res, err := s.engine.PruneContainers(r.Context(), pf)
 	if err != nil {
 		return err
 	}

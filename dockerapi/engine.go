@@ -67,7 +67,7 @@ type Engine interface {
 	// PathStat describes path in the container (symlinks not followed) and, for a
 	// symlink, its target.
 	PathStat(ctx context.Context, ref, path string) (fs.FileInfo, string, error)
-	PruneContainers(ctx context.Context) (api.PruneResponse, error)
+	PruneContainers(ctx context.Context, f api.PruneFilter) (api.PruneResponse, error)
 
 	ListImages(ctx context.Context) ([]api.Image, error)
 	InspectImage(ctx context.Context, ref string) (api.Image, error)
@@ -76,7 +76,7 @@ type Engine interface {
 	TagImage(ctx context.Context, src, ref string) error
 	RemoveImage(ctx context.Context, ref string, force bool) ([]api.ImageDeleteItem, error)
 	ImageHistory(ctx context.Context, ref string) ([]api.HistoryItem, error)
-	PruneImages(ctx context.Context, all bool) (api.ImagePruneReport, error)
+	PruneImages(ctx context.Context, all bool, f api.PruneFilter) (api.ImagePruneReport, error)
 	SaveImages(ctx context.Context, refs []string, w io.Writer) error
 	LoadImages(ctx context.Context, r io.Reader) ([]api.Image, error)
 	// CommitContainer makes an image of a container's changes (docker commit).
@@ -94,7 +94,7 @@ type Engine interface {
 	RemoveNetwork(ctx context.Context, ref string) error
 	ConnectNetwork(ctx context.Context, network, container string, ep api.EndpointConfig) error
 	DisconnectNetwork(ctx context.Context, network, container string) error
-	PruneNetworks(ctx context.Context) ([]string, error)
+	PruneNetworks(ctx context.Context, f api.PruneFilter) ([]string, error)
 
 	ListVolumes(ctx context.Context) ([]api.Volume, error)
 	InspectVolume(ctx context.Context, name string) (api.Volume, error)

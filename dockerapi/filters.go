@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drover/drover/api"
 	"github.com/drover/drover/internal/errdefs"
 )
 
@@ -80,6 +81,25 @@ func (f filters) matchLabels(labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// prune reads the filters every prune takes: until, label and label!.
+func (f filters) prune() (api.PruneFilter, error) {
+	if err := f.validate("until", "label", "label!"); err != nil {
+		return api.PruneFilter{}, err
+	}
+	var pf api.PruneFilter
+	for _, v := range f["until"] {
+		t, err := parseTime(v, time.Now())
+		if err != nil {
+			return api.PruneFilter{}, err
+		}
+		if pf.Until.IsZero() || t.Before(pf.Until) {
+			pf.Until = t
+		}
+	}
+	pf.Labels, pf.NotLabels = f["label"], f["label!"]
+	return pf, nil
 }
 
 // parseTime reads since/until values: RFC 3339, Unix seconds (with fraction) or a

@@ -397,16 +397,18 @@ func (s *Server) handleImagePrune(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if err := f.validate("dangling"); err != nil {
-		return err
-	}
 	all := false
 	for _, v := range f["dangling"] {
 		if v == "false" || v == "0" {
 			all = true
 		}
 	}
-	res, err := s.engine.PruneImages(r.Context(), all)
+	delete(f, "dangling")
+	pf, err := f.prune()
+	if err != nil {
+		return err
+	}
+	res, err := s.engine.PruneImages(r.Context(), all, pf)
 	if err != nil {
 		return err
 	}

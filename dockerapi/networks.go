@@ -22,10 +22,11 @@ func (s *Server) networkRoutes() {
 		if err != nil {
 			return err
 		}
-		if len(f) > 0 {
-			return fmt.Errorf("network prune filters are not supported by drover: prune without --filter: %w", errdefs.ErrInvalidArgument)
+		pf, err := f.prune()
+		if err != nil {
+			return err
 		}
-		removed, err := s.engine.PruneNetworks(r.Context())
+		removed, err := s.engine.PruneNetworks(r.Context(), pf)
 		if err != nil {
 			return err
 		}

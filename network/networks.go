@@ -154,7 +154,7 @@ func (m *Manager) remove(n *netRecord) error {
 }
 
 // Prune removes the user networks without endpoints and returns their names.
-func (m *Manager) Prune() ([]string, error) {
+func (m *Manager) Prune(match func(Network) bool) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.checkOpen(); err != nil {
@@ -162,7 +162,7 @@ func (m *Manager) Prune() ([]string, error) {
 	}
 	var removed []string
 	for _, n := range m.sortedNets() {
-		if n.Name == DefaultNetwork || len(m.networkEndpoints(n.ID)) > 0 {
+		if n.Name == DefaultNetwork || len(m.networkEndpoints(n.ID)) > 0 || match != nil && !match(m.view(n)) {
 			continue
 		}
 		if err := m.remove(n); err != nil {

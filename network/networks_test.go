@@ -105,8 +105,13 @@ func TestNetworkLifecycle(t *testing.T) {
 	if err := m.Remove(DefaultNetwork); !errors.Is(err, errdefs.ErrConflict) {
 		t.Errorf("Remove default: %v", err)
 	}
-	pruned, err := m.Prune()
-	if err != nil || strings.Join(pruned, ",") != "a,c" {
+	// A prune narrowed by a filter leaves the others.
+	pruned, err := m.Prune(func(n Network) bool { return n.Name == "c" })
+	if err != nil || strings.Join(pruned, ",") != "c" {
+		t.Errorf("Prune of c alone = %v, %v", pruned, err)
+	}
+	pruned, err = m.Prune(nil)
+	if err != nil || strings.Join(pruned, ",") != "a" {
 		t.Errorf("Prune = %v, %v", pruned, err)
 	}
 	if err := m.Detach("x", "b"); err != nil {

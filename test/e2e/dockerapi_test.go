@@ -353,8 +353,25 @@ func TestDockerAPIClients(t *testing.T) {
 				t.Fatalf("kill of a stopped container: code %d %q", code, errOut)
 			}
 			e.mustDocker(bin, "rm", cpName)
+			// Prune filters: only the stopped container with the label goes.
+			e.mustDocker(bin, "create", "--name", "pruned-"+name, "--label", "prune=me", "busybox", "true")
+			e.mustDocker(bin, "create", "--name", "kept-"+name, "busybox", "true")
+			e.mustDocker(bin, "container", "prune", "-f", "--filter", "label=prune=me", "--filter", "until=1h")
+			if out := e.mustDocker(bin, "ps", "-a", "--format", "{{.Names}}"); !strings.Contains(out, "pruned-"+name) || !strings.Contains(out, "kept-"+name) {
+				t.Fatalf("container prune --filter label=prune=me --filter until=1h should keep everything: it is newer than an hour:\n%s", out)
+			}
+			e.mustDocker(bin, "container", "prune", "-f", "--filter", "label=prune=me")
+			if out := e.mustDocker(bin, "ps", "-a", "--format", "{{.Names}}"); strings.Contains(out, "pruned-"+name) || !strings.Contains(out, "kept-"+name) {
+				t.Fatalf("container prune --filter label=prune=me:\n%s", out)
+			}
+			if _, errOut, code := e.docker(bin, nil, "container", "prune", "-f", "--filter", "color=red"); code == 0 || !strings.Contains(errOut, "invalid filter 'color'") {
+				t.Fatalf("container prune with an unknown filter: code %d %q", code, errOut)
+			}
 			if out := e.mustDocker(bin, "system", "prune", "-f"); !strings.Contains(out, "reclaimed") {
 				t.Fatalf("system prune: %q", out)
+			}
+			if out := e.mustDocker(bin, "ps", "-a", "--format", "{{.Names}}"); strings.Contains(out, "kept-"+name) {
+				t.Fatalf("system prune kept a stopped container:\n%s", out)
 			}
 
 			// Images: tag, push to and pull from a local registry, rmi.
