@@ -3,8 +3,12 @@
 package api
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/drover/drover/internal/errdefs"
 )
 
 // Version is the API path prefix.
@@ -655,4 +659,60 @@ type CommitRequest struct {
 type Change struct {
 	Path string `json:"Path"`
 	Kind int    `json:"Kind"`
+}
+
+// ParseTime reads a since/until value: RFC 3339, Unix seconds (with fraction) or a
+// duration before now.
+func ParseTime(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	sec, frac, hasFrac := strings.Cut(v, ".")
+	if s, err := strconv.ParseInt(sec, 10, 64); err == nil {
+		var ns int64
+		if hasFrac {
+			frac = (frac + "000000000")[:9]
+			if ns, err = strconv.ParseInt(frac, 10, 64); err != nil {
+				return time.Time{}, fmt.Errorf("invalid time %q: %w", v, errdefs.ErrInvalidArgument)
+			}
+		}
+		return time.Unix(s, ns), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid time %q: use RFC 3339, Unix seconds or a duration such as 10m: %w", v, errdefs.ErrInvalidArgument)
+}
+
+// ParsePruneFilter reads prune filters given as KEY=VALUE (the CLI's --filter): until,
+// label and label!, as Docker's prune commands take them.
+func ParsePruneFilter(kvs []string, now time.Time) (PruneFilter, error) {
+	var f PruneFilter
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok:
+			return f, fmt.Errorf("bad format of filter %q (expected name=value): %w", kv, errdefs.ErrInvalidArgument)
+		case k == "until":
+			t, err := ParseTime(v, now)
+			if err != nil {
+				return f, err
+			}
+			if f.Until.IsZero() || t.Before(f.Until) {
+				f.Until = t
+			}
+		case k == "label":
+			f.Labels = append(f.Labels, v)
+		case k == "label!":
+			f.NotLabels = append(f.NotLabels, v)
+		default:
+			return f, fmt.Errorf("invalid filter '%s': prunes take until, label and label!: %w", k, errdefs.ErrInvalidArgument)
+		}
+	}
+	return f, nil
 }

@@ -235,9 +235,10 @@ func (c *Client) CopyToContainer(ctx context.Context, id, path string, r io.Read
 	return c.call(ctx, http.MethodPut, "/containers/"+url.PathEscape(id)+"/archive", url.Values{"path": {path}}, r, nil)
 }
 
-func (c *Client) ContainersPrune(ctx context.Context) (api.PruneResponse, error) {
+// ContainersPrune removes the stopped containers f matches.
+func (c *Client) ContainersPrune(ctx context.Context, f api.PruneFilter) (api.PruneResponse, error) {
 	var out api.PruneResponse
-	err := c.call(ctx, http.MethodPost, "/containers/prune", nil, nil, &out)
+	err := c.call(ctx, http.MethodPost, "/containers/prune", nil, f, &out)
 	return out, err
 }
 

@@ -36,9 +36,9 @@ func (c *Client) NetworkRemove(ctx context.Context, ref string) error {
 }
 
 // NetworkPrune removes the user networks no container uses.
-func (c *Client) NetworkPrune(ctx context.Context) (api.PruneResponse, error) {
+func (c *Client) NetworkPrune(ctx context.Context, f api.PruneFilter) (api.PruneResponse, error) {
 	var out api.PruneResponse
-	err := c.call(ctx, http.MethodPost, "/networks/prune", nil, nil, &out)
+	err := c.call(ctx, http.MethodPost, "/networks/prune", nil, f, &out)
 	return out, err
 }
 

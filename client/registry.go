@@ -67,13 +67,13 @@ func (c *Client) SystemCheck(ctx context.Context, repair bool) ([]api.CheckProbl
 }
 
 // ImagePrune removes dangling images (all unused ones with all).
-func (c *Client) ImagePrune(ctx context.Context, all bool) (api.ImagePruneReport, error) {
+func (c *Client) ImagePrune(ctx context.Context, all bool, f api.PruneFilter) (api.ImagePruneReport, error) {
 	q := url.Values{}
 	if all {
 		q.Set("all", "1")
 	}
 	var out api.ImagePruneReport
-	err := c.call(ctx, http.MethodPost, "/images/prune", q, nil, &out)
+	err := c.call(ctx, http.MethodPost, "/images/prune", q, f, &out)
 	return out, err
 }
 

@@ -241,12 +241,26 @@ func (d *Daemon) handleRename(w http.ResponseWriter, r *http.Request, c *contain
 }
 
 func (d *Daemon) handlePrune(w http.ResponseWriter, r *http.Request) error {
-	res, err := d.prune(r.Context(), api.PruneFilter{})
+	f, err := pruneFilter(r)
+	if err != nil {
+		return err
+	}
+	res, err := d.prune(r.Context(), f)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
+}
+
+// pruneFilter reads a prune's filter from the request body (none: everything unused).
+func pruneFilter(r *http.Request) (api.PruneFilter, error) {
+	var f api.PruneFilter
+	if r.ContentLength == 0 {
+		return f, nil
+	}
+	err := decodeBody(r, &f)
+	return f, err
 }
 
 func (d *Daemon) handleResize(w http.ResponseWriter, r *http.Request, c *container) error {

@@ -38,7 +38,11 @@ func (d *Daemon) networkRoutes(handle func(string, func(http.ResponseWriter, *ht
 		return nil
 	})
 	handle("POST /networks/prune", func(w http.ResponseWriter, r *http.Request) error {
-		removed, err := d.PruneNetworks(r.Context(), api.PruneFilter{})
+		f, err := pruneFilter(r)
+		if err != nil {
+			return err
+		}
+		removed, err := d.PruneNetworks(r.Context(), f)
 		if err != nil {
 			return err
 		}

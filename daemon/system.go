@@ -36,7 +36,11 @@ func (d *Daemon) handleCheck(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (d *Daemon) handleImagePrune(w http.ResponseWriter, r *http.Request) error {
-	out, err := d.PruneImages(r.Context(), boolQuery(r, "all"), api.PruneFilter{})
+	f, err := pruneFilter(r)
+	if err != nil {
+		return err
+	}
+	out, err := d.PruneImages(r.Context(), boolQuery(r, "all"), f)
 	if err != nil {
 		return err
 	}

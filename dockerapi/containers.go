@@ -456,12 +456,12 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c api.Contai
 	now := time.Now()
 	var err error
 	if v := q.Get("since"); v != "" && v != "0" {
-		if opts.Since, err = parseTime(v, now); err != nil {
+		if opts.Since, err = api.ParseTime(v, now); err != nil {
 			return err
 		}
 	}
 	if v := q.Get("until"); v != "" && v != "0" {
-		if opts.Until, err = parseTime(v, now); err != nil {
+		if opts.Until, err = api.ParseTime(v, now); err != nil {
 			return err
 		}
 	}

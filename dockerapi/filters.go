@@ -3,7 +3,6 @@ package dockerapi
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -90,7 +89,7 @@ func (f filters) prune() (api.PruneFilter, error) {
 	}
 	var pf api.PruneFilter
 	for _, v := range f["until"] {
-		t, err := parseTime(v, time.Now())
+		t, err := api.ParseTime(v, time.Now())
 		if err != nil {
 			return api.PruneFilter{}, err
 		}
@@ -100,32 +99,4 @@ func (f filters) prune() (api.PruneFilter, error) {
 	}
 	pf.Labels, pf.NotLabels = f["label"], f["label!"]
 	return pf, nil
-}
-
-// parseTime reads since/until values: RFC 3339, Unix seconds (with fraction) or a
-// duration before now.
-func parseTime(v string, now time.Time) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(v); err == nil {
-		return now.Add(-d), nil
-	}
-	sec, frac, hasFrac := strings.Cut(v, ".")
-	if s, err := strconv.ParseInt(sec, 10, 64); err == nil {
-		var ns int64
-		if hasFrac {
-			frac = (frac + "000000000")[:9]
-			if ns, err = strconv.ParseInt(frac, 10, 64); err != nil {
-				return time.Time{}, fmt.Errorf("invalid time %q: %w", v, errdefs.ErrInvalidArgument)
-			}
-		}
-		return time.Unix(s, ns), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("invalid time %q: use RFC 3339, Unix seconds or a duration such as 10m: %w", v, errdefs.ErrInvalidArgument)
 }

@@ -256,10 +256,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	now := time.Now()
 	var since, until time.Time
 	var err error
-	if since, err = parseTime(q.Get("since"), now); err != nil {
+	if since, err = api.ParseTime(q.Get("since"), now); err != nil {
 		return err
 	}
-	if until, err = parseTime(q.Get("until"), now); err != nil {
+	if until, err = api.ParseTime(q.Get("until"), now); err != nil {
 		return err
 	}
 	f, err := parseFilters(q.Get("filters"))

@@ -10,6 +10,7 @@ import (
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
+	"github.com/drover/drover/api"
 	"github.com/drover/drover/client"
 )
 
@@ -134,15 +135,20 @@ func renameCommand() *cobra.Command {
 
 func pruneCommand() *cobra.Command {
 	var force bool
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all stopped containers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := api.ParsePruneFilter(filters, time.Now())
+			if err != nil {
+				return exitCode(1, err.Error())
+			}
 			if !force && !confirm("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ") {
 				return nil
 			}
-			res, err := clientFor().ContainersPrune(cmd.Context())
+			res, err := clientFor().ContainersPrune(cmd.Context(), f)
 			if err != nil {
 				return exitCode(1, err.Error())
 			}
@@ -158,8 +164,12 @@ func pruneCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	stringsVar(cmd.Flags(), &filters, "filter", "", pruneFilterUsage)
 	return cmd
 }
+
+// pruneFilterUsage is the --filter help of every prune.
+const pruneFilterUsage = `only what matches: until=TIME (created before; a duration such as 24h, or a timestamp), label=KEY[=VALUE], label!=KEY[=VALUE]`
 
 func confirm(prompt string) bool {
 	fmt.Fprint(os.Stderr, prompt)

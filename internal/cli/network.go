@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -181,15 +182,20 @@ func networkDisconnectCommand() *cobra.Command {
 
 func networkPruneCommand() *cobra.Command {
 	var force bool
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all networks no container uses",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := api.ParsePruneFilter(filters, time.Now())
+			if err != nil {
+				return exitCode(1, err.Error())
+			}
 			if !force && !confirm("This will remove all custom networks not used by at least one container.") {
 				return nil
 			}
-			res, err := clientFor().NetworkPrune(cmd.Context())
+			res, err := clientFor().NetworkPrune(cmd.Context(), f)
 			if err != nil {
 				return exitCode(1, err.Error())
 			}
@@ -202,6 +208,7 @@ func networkPruneCommand() *cobra.Command {
 			return nil
 		},
 	}
+	stringsVar(cmd.Flags(), &filters, "filter", "", pruneFilterUsage)
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	return cmd
 }

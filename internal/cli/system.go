@@ -149,13 +149,18 @@ func checkCommand() *cobra.Command {
 
 func imagePruneCommand() *cobra.Command {
 	var all, force bool
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused images (dangling ones only, unless -a)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_ = force // no prompt: drover never asks, as with --force
-			rep, err := clientFor().ImagePrune(cmd.Context(), all)
+			f, err := api.ParsePruneFilter(filters, time.Now())
+			if err != nil {
+				return exitCode(1, err.Error())
+			}
+			rep, err := clientFor().ImagePrune(cmd.Context(), all, f)
 			if err != nil {
 				return exitCode(1, err.Error())
 			}
@@ -176,6 +181,7 @@ func imagePruneCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
+	stringsVar(cmd.Flags(), &filters, "filter", "", pruneFilterUsage)
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	return cmd
 }

@@ -152,6 +152,19 @@ func TestDetached(t *testing.T) {
 	e.must("rm", "-f", "victim")
 	e.must("run", "--name", "done1", "busybox", "true")
 	e.must("create", "--name", "never", "busybox", "true")
+	e.must("create", "--name", "labelled", "--label", "tier=batch", "busybox", "true")
+	// Filters narrow a prune: only the labelled one, and not while it is newer than an hour.
+	e.must("container", "prune", "-f", "--filter", "label=tier=batch", "--filter", "until=1h")
+	if out := e.must("ps", "-a", "--format", "{{.Names}}"); !strings.Contains(out, "labelled") {
+		t.Fatalf("prune --filter until=1h removed a container made just now:\n%s", out)
+	}
+	e.must("container", "prune", "-f", "--filter", "label=tier=batch")
+	if out := e.must("ps", "-a", "--format", "{{.Names}}"); strings.Contains(out, "labelled") || !strings.Contains(out, "never") {
+		t.Fatalf("prune --filter label=tier=batch:\n%s", out)
+	}
+	if _, errOut, code := e.drover("container", "prune", "-f", "--filter", "color=red"); code == 0 || !strings.Contains(errOut, "invalid filter 'color'") {
+		t.Fatalf("prune with an unknown filter: exit %d, %q", code, errOut)
+	}
 	out = e.must("container", "prune", "-f")
 	if !strings.Contains(out, "Total reclaimed space") && !strings.Contains(out, "Deleted") {
 		t.Fatalf("prune output: %q", out)
