@@ -152,13 +152,7 @@ func pruneCommand() *cobra.Command {
 			if err != nil {
 				return exitCode(1, err.Error())
 			}
-			if len(res.Deleted) > 0 {
-				fmt.Println("Deleted Containers:")
-				for _, id := range res.Deleted {
-					fmt.Println(id)
-				}
-				fmt.Println()
-			}
+			printList("Deleted Containers:", res.Deleted)
 			fmt.Printf("Total reclaimed space: %s\n", units.HumanSize(float64(res.SpaceReclaimed)))
 			return nil
 		},

@@ -199,12 +199,7 @@ func networkPruneCommand() *cobra.Command {
 			if err != nil {
 				return exitCode(1, err.Error())
 			}
-			if len(res.Deleted) > 0 {
-				fmt.Println("Deleted Networks:")
-				for _, n := range res.Deleted {
-					fmt.Println(n)
-				}
-			}
+			printList("Deleted Networks:", res.Deleted)
 			return nil
 		},
 	}

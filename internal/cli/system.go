@@ -16,8 +16,107 @@ import (
 
 func systemCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "system", Short: "Manage drover"}
-	cmd.AddCommand(dfCommand(), checkCommand(), infoCommand())
+	cmd.AddCommand(dfCommand(), checkCommand(), infoCommand(), systemPruneCommand())
 	return cmd
+}
+
+// systemPruneCommand is docker system prune: stopped containers, unused networks,
+// dangling images (every unused one with -a), the build cache and, with --volumes,
+// unused anonymous volumes.
+func systemPruneCommand() *cobra.Command {
+	var all, force, volumes bool
+	var filters []string
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused data",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := api.ParsePruneFilter(filters, time.Now())
+			if err != nil {
+				return exitCode(1, err.Error())
+			}
+			if !force {
+				what := "  - all stopped containers\n  - all networks not used by at least one container\n"
+				if volumes {
+					what += "  - all anonymous volumes not used by at least one container\n"
+				}
+				if all {
+					what += "  - all images without at least one container associated to them\n"
+				} else {
+					what += "  - all dangling images\n"
+				}
+				what += "  - all build cache\n"
+				if !confirm("WARNING! This will remove:\n" + what + "\nAre you sure you want to continue? [y/N] ") {
+					return nil
+				}
+			}
+			ctx, c := cmd.Context(), clientFor()
+			var freed int64
+			ctrs, err := c.ContainersPrune(ctx, f)
+			if err != nil {
+				return exitCode(1, err.Error())
+			}
+			printList("Deleted Containers:", ctrs.Deleted)
+			freed += ctrs.SpaceReclaimed
+			nets, err := c.NetworkPrune(ctx, f)
+			if err != nil {
+				return exitCode(1, err.Error())
+			}
+			printList("Deleted Networks:", nets.Deleted)
+			if volumes {
+				vols, err := c.VolumePrune(ctx, false)
+				if err != nil {
+					return exitCode(1, err.Error())
+				}
+				printList("Deleted Volumes:", vols.Deleted)
+				freed += vols.SpaceReclaimed
+			}
+			imgs, err := c.ImagePrune(ctx, all, f)
+			if err != nil {
+				return exitCode(1, err.Error())
+			}
+			printList("Deleted Images:", imageDeleteLines(imgs.ImagesDeleted))
+			freed += imgs.SpaceReclaimed
+			cache, err := c.BuildCachePrune(ctx)
+			if err != nil {
+				return exitCode(1, err.Error())
+			}
+			freed += cache.SpaceReclaimed
+			fmt.Printf("Total reclaimed space: %s\n", humanSize(freed))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove all unused images, not just dangling ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	cmd.Flags().BoolVar(&volumes, "volumes", false, "prune anonymous volumes")
+	stringsVar(cmd.Flags(), &filters, "filter", "", pruneFilterUsage)
+	return cmd
+}
+
+// imageDeleteLines are the lines docker prints for removed images.
+func imageDeleteLines(items []api.ImageDeleteItem) []string {
+	var out []string
+	for _, it := range items {
+		if it.Untagged != "" {
+			out = append(out, "untagged: "+it.Untagged)
+		}
+		if it.Deleted != "" {
+			out = append(out, "deleted: "+it.Deleted)
+		}
+	}
+	return out
+}
+
+// printList prints a titled list and a blank line, or nothing when it is empty.
+func printList(title string, items []string) {
+	if len(items) == 0 {
+		return
+	}
+	fmt.Println(title)
+	for _, it := range items {
+		fmt.Println(it)
+	}
+	fmt.Println()
 }
 
 func humanSize(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }
@@ -164,18 +263,7 @@ func imagePruneCommand() *cobra.Command {
 			if err != nil {
 				return exitCode(1, err.Error())
 			}
-			if len(rep.ImagesDeleted) > 0 {
-				fmt.Println("Deleted Images:")
-				for _, it := range rep.ImagesDeleted {
-					if it.Untagged != "" {
-						fmt.Println("untagged: " + it.Untagged)
-					}
-					if it.Deleted != "" {
-						fmt.Println("deleted: " + it.Deleted)
-					}
-				}
-				fmt.Println()
-			}
+			printList("Deleted Images:", imageDeleteLines(rep.ImagesDeleted))
 			fmt.Printf("Total reclaimed space: %s\n", humanSize(rep.SpaceReclaimed))
 			return nil
 		},

@@ -172,6 +172,20 @@ func TestDetached(t *testing.T) {
 	if out := e.must("ps", "-aq"); strings.TrimSpace(out) != "" {
 		t.Fatalf("containers after prune: %q", out)
 	}
+
+	// system prune: stopped containers and unused networks go; tagged images stay.
+	e.must("create", "--name", "stopped", "busybox", "true")
+	e.must("network", "create", "unused-net")
+	out = e.must("system", "prune", "-f")
+	if !strings.Contains(out, "Deleted Containers:") || !strings.Contains(out, "unused-net") || !strings.Contains(out, "Total reclaimed space") {
+		t.Fatalf("system prune:\n%s", out)
+	}
+	if out := e.must("ps", "-aq"); strings.TrimSpace(out) != "" {
+		t.Fatalf("containers after system prune: %q", out)
+	}
+	if out := e.must("images", "--format", "{{.Repository}}"); !strings.Contains(out, "busybox") {
+		t.Fatalf("system prune without -a removed a tagged image:\n%s", out)
+	}
 }
 
 // TestDaemonRestart kills the daemon (SIGTERM and SIGKILL) under running containers.
