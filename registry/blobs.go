@@ -54,11 +54,18 @@ func (r *Registry) getBlob(w http.ResponseWriter, req *http.Request, name, ref s
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Etag", `"`+d.String()+`"`)
 	h.Set("Cache-Control", "max-age=31536000")
-	// ServeContent answers Range requests (206, Content-Range, 416) and HEAD; given the
-	// file itself (not a wrapper), the kernel sends it (sendfile).
-	http.ServeContent(w, req, "", time.Time{}, f)
+	// ServeContent answers Range requests (206, Content-Range, 416) and HEAD. The file
+	// goes out in 32 KiB writes, not by sendfile: a pull is bound by the client's CPU
+	// (hashing and writing what it gets), and sendfile's large bursts cost the client
+	// more wakeups (skopeo's pull of 200 MB: 0.89 s with sendfile, 0.79 s without,
+	// docker-registry's 0.83 s, means of 7 alternating runs).
+	http.ServeContent(w, req, "", time.Time{}, copiedFile{f})
 	return nil
 }
+
+// copiedFile hides the *os.File under a blob reader from net/http, which would otherwise
+// hand it to sendfile.
+type copiedFile struct{ io.ReadSeeker }
 
 // deleteBlob unlinks a blob from the repository; GC frees the bytes once nothing else
 // needs them.
