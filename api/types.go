@@ -199,6 +199,15 @@ type Container struct {
 	NetworkSettings NetworkSettings `json:"NetworkSettings"`
 	// Mounts are the volumes and binds as they were mounted.
 	Mounts []MountPoint `json:"Mounts,omitempty"`
+	// GraphDriver is where the root filesystem's layers are (inspect only).
+	GraphDriver *GraphDriver `json:"GraphDriver,omitempty"`
+}
+
+// GraphDriver names a container's storage driver and its directories (LowerDir,
+// UpperDir, WorkDir, MergedDir for overlay), as Docker's inspect shows them.
+type GraphDriver struct {
+	Name string            `json:"Name"`
+	Data map[string]string `json:"Data"`
 }
 
 // NetworkSettings is a running container's networking, as inspect shows it.
@@ -392,6 +401,10 @@ type Image struct {
 	Labels      map[string]string `json:"Labels,omitempty"`
 	Os          string            `json:"Os"`
 	Arch        string            `json:"Architecture"`
+	// Author is the image config's; Comment is its last history entry's (a commit's
+	// message, an import's).
+	Author  string `json:"Author,omitempty"`
+	Comment string `json:"Comment,omitempty"`
 }
 
 // ImageConfig is the runtime part of an image's configuration.

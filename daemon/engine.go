@@ -18,6 +18,7 @@ import (
 	"github.com/drover/drover/dockerapi"
 	"github.com/drover/drover/image"
 	"github.com/drover/drover/image/remote"
+	"github.com/drover/drover/image/snapshot"
 	"github.com/drover/drover/internal/archive"
 	"github.com/drover/drover/internal/errdefs"
 	"github.com/drover/drover/internal/jsonlog"
@@ -67,7 +68,15 @@ func (d *Daemon) InspectContainer(ctx context.Context, ref string) (api.Containe
 	if err != nil {
 		return api.Container{}, err
 	}
-	return c.snapshot(), nil
+	out := c.snapshot()
+	if driver, dirs, err := d.images.Snapshots().Dirs(out.ID); err == nil {
+		if driver == snapshot.DriverOverlay {
+			driver = "overlay2" // the name Docker's tools look for
+			dirs["MergedDir"] = filepath.Join(c.rec.Bundle, "rootfs")
+		}
+		out.GraphDriver = &api.GraphDriver{Name: string(driver), Data: dirs}
+	}
+	return out, nil
 }
 
 // ListContainers returns every container.

@@ -29,10 +29,14 @@ func toAPIImage(img *image.Image) api.Image {
 		Os:          img.Config.OS,
 		Arch:        img.Config.Architecture,
 		Labels:      c.Labels,
+		Author:      img.Config.Author,
 		Config: api.ImageConfig{
 			Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User,
 			ExposedPorts: c.ExposedPorts, StopSignal: c.StopSignal, Labels: c.Labels,
 		},
+	}
+	if h := img.Config.History; len(h) > 0 {
+		out.Comment = h[len(h)-1].Comment
 	}
 	if out.RepoTags == nil {
 		out.RepoTags = []string{}

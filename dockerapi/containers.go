@@ -28,11 +28,12 @@ func (s *Server) containerRoutes() {
 	s.handle("GET /containers/json", s.handleList)
 	s.handle("POST /containers/prune", s.handlePrune)
 	s.handle("GET /containers/{id}/json", s.withContainer(func(w http.ResponseWriter, r *http.Request, c api.Container) error {
+		execs := s.execs.live(c.ID)
 		if versionLess(requestVersion(r), "1.52") {
-			writeJSON(w, http.StatusOK, toLegacyInspect(c))
+			writeJSON(w, http.StatusOK, toLegacyInspect(c, execs))
 			return nil
 		}
-		writeJSON(w, http.StatusOK, toInspect(c))
+		writeJSON(w, http.StatusOK, toInspect(c, execs))
 		return nil
 	}))
 	s.handle("POST /containers/{id}/start", s.withContainer(s.handleStart))

@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/storage"
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/internal/errdefs"
@@ -306,7 +307,7 @@ func dockerTime(t time.Time) string {
 }
 
 // toInspect renders drover's view of a container as Docker's inspect answer.
-func toInspect(c api.Container) container.InspectResponse {
+func toInspect(c api.Container, execIDs []string) container.InspectResponse {
 	st := c.State
 	state := &container.State{
 		Status: container.ContainerState(st.Status), Running: st.Running, Paused: st.Paused, Restarting: st.Restarting,
@@ -322,11 +323,14 @@ func toInspect(c api.Container) container.InspectResponse {
 	out := container.InspectResponse{
 		ID: c.ID, Created: dockerTime(c.Created), Path: c.Path, Args: c.Args, State: state, Image: c.Image,
 		Name: "/" + c.Name, RestartCount: c.RestartCount, Driver: "overlay2", Platform: "linux", LogPath: c.LogPath,
-		ExecIDs: nil, HostConfig: toHostConfig(c.Config.Host), Config: toConfig(c), Mounts: toMountPoints(c.Mounts),
+		ExecIDs: execIDs, HostConfig: toHostConfig(c.Config.Host), Config: toConfig(c), Mounts: toMountPoints(c.Mounts),
 		NetworkSettings: toNetworkSettings(c),
 	}
 	if out.Args == nil {
 		out.Args = []string{}
+	}
+	if g := c.GraphDriver; g != nil {
+		out.GraphDriver = &storage.DriverData{Name: g.Name, Data: g.Data}
 	}
 	return out
 }
@@ -629,8 +633,8 @@ type legacyNetworkSettings struct {
 	MacAddress             string
 }
 
-func toLegacyInspect(c api.Container) legacyInspect {
-	in := toInspect(c)
+func toLegacyInspect(c api.Container, execIDs []string) legacyInspect {
+	in := toInspect(c, execIDs)
 	ns := &legacyNetworkSettings{NetworkSettings: *in.NetworkSettings, IPAddress: c.NetworkSettings.IPAddress, Gateway: c.NetworkSettings.Gateway}
 	for _, name := range networkNames(c.Config) {
 		if ep, ok := c.NetworkSettings.Networks[name]; ok {

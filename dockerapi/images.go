@@ -108,7 +108,7 @@ func toImageInspect(img api.Image) image.InspectResponse {
 	}
 	out := image.InspectResponse{
 		ID: img.ID, RepoTags: img.RepoTags, RepoDigests: img.RepoDigests, Created: dockerTime(img.Created),
-		Config: cfg, Architecture: img.Arch, Os: img.Os, Size: img.Size,
+		Config: cfg, Architecture: img.Arch, Os: img.Os, Size: img.Size, Author: img.Author, Comment: img.Comment,
 		RootFS: image.RootFS{Type: "layers", Layers: img.Layers},
 	}
 	if out.RepoTags == nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -290,6 +291,24 @@ func (t *execTable) get(id string) (*execInstance, error) {
 		return e, nil
 	}
 	return nil, fmt.Errorf("No such exec instance: %s: %w", id, errdefs.ErrNotFound)
+}
+
+// live lists the exec instances of a container that are running or not yet started, as
+// Docker's inspect names them in ExecIDs (nil for none).
+func (t *execTable) live(containerID string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var ids []string
+	for id, e := range t.byID {
+		e.mu.Lock()
+		live := e.containerID == containerID && (e.running || !e.started)
+		e.mu.Unlock()
+		if live {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // maxExecs bounds the table so clients that create execs and never start them cannot

@@ -32,6 +32,36 @@ func (s *Snapshotter) containerDir(key string) string {
 	return filepath.Join(s.root, "containers", key)
 }
 
+// Dirs describes container layer key as Docker's inspect does (GraphDriver): its driver
+// and, for overlay, the lower, upper and work directories.
+func (s *Snapshotter) Dirs(key string) (driver Driver, dirs map[string]string, err error) {
+	if err := validKey(key); err != nil {
+		return "", nil, err
+	}
+	dir := s.containerDir(key)
+	d, err := readMeta(dir, "driver")
+	if err != nil {
+		return "", nil, fmt.Errorf("container layer %s: %w", key, errdefs.ErrNotFound)
+	}
+	driver = Driver(d)
+	if driver != DriverOverlay {
+		return driver, map[string]string{}, nil
+	}
+	parent, err := readMeta(dir, "parent")
+	if err != nil {
+		return "", nil, err
+	}
+	dirs = map[string]string{"UpperDir": filepath.Join(dir, "upper"), "WorkDir": filepath.Join(dir, "work")}
+	if parent != "" {
+		lowers, err := s.lowers(digest.Digest(parent))
+		if err != nil {
+			return "", nil, err
+		}
+		dirs["LowerDir"] = strings.Join(lowers, ":")
+	}
+	return driver, dirs, nil
+}
+
 // Driver is the driver new container layers get: the forced one, else overlay when a
 // probe mount works, else copy.
 func (s *Snapshotter) Driver() Driver {

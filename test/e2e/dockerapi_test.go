@@ -268,7 +268,21 @@ func TestDockerAPIClients(t *testing.T) {
 			if out := e.mustDocker(bin, "run", "--rm", "committed-"+name+":v1", "sh", "-c", "cat /tmp/in.txt; echo $COMMITTED"); out != "copied in\n1\n" {
 				t.Fatalf("run of the committed image: %q", out)
 			}
+			if out := e.mustDocker(bin, "image", "inspect", "-f", "{{.Comment}}", "committed-"+name+":v1"); out != "with in.txt\n" {
+				t.Fatalf("image inspect of the committed image: Comment %q", out)
+			}
 			e.mustDocker(bin, "rmi", "committed-"+name+":v1")
+			// GraphDriver: where the container's root filesystem is, as tools look for it.
+			gd := strings.Fields(e.mustDocker(bin, "inspect", "-f", `{{.GraphDriver.Name}} {{index .GraphDriver.Data "MergedDir"}} {{index .GraphDriver.Data "UpperDir"}}`, cpName))
+			if len(gd) != 3 || gd[0] != "overlay2" {
+				t.Fatalf("inspect GraphDriver: %q", gd)
+			}
+			if data, err := os.ReadFile(filepath.Join(gd[1], "tmp", "in.txt")); err != nil || string(data) != "copied in\n" {
+				t.Fatalf("GraphDriver MergedDir %s: %v %q", gd[1], err, data)
+			}
+			if _, err := os.Stat(filepath.Join(gd[2], "tmp", "in.txt")); err != nil {
+				t.Fatalf("GraphDriver UpperDir %s lacks the copied file: %v", gd[2], err)
+			}
 			if out := e.mustDocker(bin, "top", cpName); !strings.Contains(out, "sleep 100") {
 				t.Fatalf("top: %q", out)
 			}
