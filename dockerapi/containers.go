@@ -28,12 +28,31 @@ func (s *Server) containerRoutes() {
 	s.handle("GET /containers/json", s.handleList)
 	s.handle("POST /containers/prune", s.handlePrune)
 	s.handle("GET /containers/{id}/json", s.withContainer(func(w http.ResponseWriter, r *http.Request, c api.Container) error {
-		execs := s.execs.live(c.ID)
+		in := toInspect(c, s.execs.live(c.ID))
+		if boolQuery(r, "size") { // docker inspect -s: the writable layer and the whole root filesystem
+			du, err := s.engine.DiskUsage(r.Context())
+			if err != nil {
+				return err
+			}
+			var rw, img int64
+			for _, dc := range du.Containers {
+				if dc.ID == c.ID {
+					rw = dc.SizeRw
+				}
+			}
+			for _, di := range du.Images {
+				if di.ID == c.Image {
+					img = di.Size
+				}
+			}
+			root := rw + img
+			in.SizeRw, in.SizeRootFs = &rw, &root
+		}
 		if versionLess(requestVersion(r), "1.52") {
-			writeJSON(w, http.StatusOK, toLegacyInspect(c, execs))
+			writeJSON(w, http.StatusOK, toLegacyInspect(c, in))
 			return nil
 		}
-		writeJSON(w, http.StatusOK, toInspect(c, execs))
+		writeJSON(w, http.StatusOK, in)
 		return nil
 	}))
 	s.handle("POST /containers/{id}/start", s.withContainer(s.handleStart))

@@ -633,8 +633,8 @@ type legacyNetworkSettings struct {
 	MacAddress             string
 }
 
-func toLegacyInspect(c api.Container, execIDs []string) legacyInspect {
-	in := toInspect(c, execIDs)
+// toLegacyInspect is in, Docker's inspect of c, in the shape API versions before 1.52 have.
+func toLegacyInspect(c api.Container, in container.InspectResponse) legacyInspect {
 	ns := &legacyNetworkSettings{NetworkSettings: *in.NetworkSettings, IPAddress: c.NetworkSettings.IPAddress, Gateway: c.NetworkSettings.Gateway}
 	for _, name := range networkNames(c.Config) {
 		if ep, ok := c.NetworkSettings.Networks[name]; ok {

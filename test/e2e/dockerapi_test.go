@@ -283,6 +283,16 @@ func TestDockerAPIClients(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(gd[2], "tmp", "in.txt")); err != nil {
 				t.Fatalf("GraphDriver UpperDir %s lacks the copied file: %v", gd[2], err)
 			}
+			// inspect -s: the writable layer's size, and with the image's the whole.
+			sizes := strings.Fields(e.mustDocker(bin, "inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", cpName))
+			if len(sizes) != 2 {
+				t.Fatalf("inspect -s: %q", sizes)
+			}
+			if rw, err := strconv.ParseInt(sizes[0], 10, 64); err != nil || rw <= 0 {
+				t.Fatalf("inspect -s SizeRw: %q", sizes)
+			} else if root, err := strconv.ParseInt(sizes[1], 10, 64); err != nil || root <= rw {
+				t.Fatalf("inspect -s SizeRootFs: %q", sizes)
+			}
 			if out := e.mustDocker(bin, "top", cpName); !strings.Contains(out, "sleep 100") {
 				t.Fatalf("top: %q", out)
 			}
