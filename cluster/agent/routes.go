@@ -118,7 +118,8 @@ func peerRoutes(self string, cluster netip.Prefix, nodes []*corev1.Node) map[net
 }
 
 // syncRoutes makes the agent's routes in the main table exactly want: routes it made
-// that are no longer wanted go, wanted ones are made or corrected.
+// that are no longer wanted go, wanted ones are made or corrected. A route someone else
+// made to the same destination is left alone and reported.
 func syncRoutes(want map[netip.Prefix]peerRoute) error {
 	have, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Protocol: routeProtocol, Table: unix.RT_TABLE_MAIN},
 		netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
@@ -151,9 +152,12 @@ func syncRoutes(want map[netip.Prefix]peerRoute) error {
 		w := want[p]
 		r := &netlink.Route{Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)},
 			Gw: w.via.AsSlice(), Protocol: routeProtocol, Table: unix.RT_TABLE_MAIN}
-		if err := netlink.RouteReplace(r); err != nil {
-			if errors.Is(err, unix.ENETUNREACH) {
+		if err := netlink.RouteAdd(r); err != nil {
+			switch {
+			case errors.Is(err, unix.ENETUNREACH):
 				err = fmt.Errorf("%w: %s is not on a network this machine is attached to; pods reach other nodes' pods only when the machines share a network segment", err, w.via)
+			case errors.Is(err, unix.EEXIST):
+				err = fmt.Errorf("this machine has a route to %s that drover did not make (see ip route): remove it for the node's pods to be reachable", p)
 			}
 			errs = append(errs, fmt.Errorf("route to node %s's pods (%s) via %s: %w", w.node, p, w.via, err))
 		}

@@ -92,7 +92,7 @@ func TestSyncRoutes(t *testing.T) {
 		for _, r := range rs {
 			if r.Dst != nil && r.Gw != nil {
 				out[r.Dst.String()] = r.Gw.String()
-				if r.Protocol != routeProtocol && r.Dst.String() != "10.98.0.0/24" {
+				if r.Protocol != routeProtocol && r.Dst.String() != "10.98.0.0/24" && r.Dst.String() != "10.244.7.0/24" {
 					t.Errorf("route to %s has protocol %d", r.Dst, r.Protocol)
 				}
 			}
@@ -127,6 +127,21 @@ func TestSyncRoutes(t *testing.T) {
 	}
 	if got := routes(); got["10.244.2.0/24"] != "10.99.0.4" {
 		t.Errorf("after the failed sync: %v", got)
+	}
+	// Someone else's route to a node's pod range is left alone, and reported.
+	_, foreign, _ := net.ParseCIDR("10.244.7.0/24")
+	if err := netlink.RouteAdd(&netlink.Route{Dst: foreign, Gw: net.ParseIP("10.99.0.8"), Protocol: unix.RTPROT_STATIC}); err != nil {
+		t.Fatal(err)
+	}
+	err = syncRoutes(map[netip.Prefix]peerRoute{netip.MustParsePrefix("10.244.7.0/24"): pr("n7", "10.99.0.7")})
+	if err == nil || !strings.Contains(err.Error(), "did not make") {
+		t.Errorf("a foreign route in the way: %v", err)
+	}
+	if got := routes(); got["10.244.7.0/24"] != "10.99.0.8" {
+		t.Errorf("the foreign route was changed: %v", got)
+	}
+	if err := netlink.RouteDel(&netlink.Route{Dst: foreign, Gw: net.ParseIP("10.99.0.8"), Protocol: unix.RTPROT_STATIC}); err != nil {
+		t.Fatal(err)
 	}
 	if err := RemoveRoutes(); err != nil {
 		t.Fatal(err)
