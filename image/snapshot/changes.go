@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"sort"
@@ -30,46 +31,40 @@ type Change struct {
 // (there below too). A directory that is there below counts as changed only when
 // something in it does; skip leaves out paths, as for Diff.
 func (s *Snapshotter) Changes(key string, skip func(rel string) bool) ([]Change, error) {
-	var out []Change
-	var dirs []string // directories there below too: changed only if something in them is
+	if err := validKey(key); err != nil {
+		return nil, err
+	}
+	// The layers the container was prepared on, top first.
 	var lowers []string
-	loaded := false
-	below := func(dir, rel string) (bool, error) {
-		if !loaded { // the layers the container was prepared on
-			loaded = true
-			parent, err := readMeta(dir, "parent")
-			if err != nil {
-				return false, err
-			}
-			if parent != "" {
-				if lowers, err = s.lowers(digest.Digest(parent)); err != nil {
-					return false, err
-				}
-			}
+	if parent, err := readMeta(s.containerDir(key), "parent"); err != nil {
+		return nil, fmt.Errorf("changes of %s: %w", key, err)
+	} else if parent != "" {
+		if lowers, err = s.lowers(digest.Digest(parent)); err != nil {
+			return nil, err
 		}
-		for _, l := range lowers { // top layer first: a whiteout there hides what is deeper
+	}
+	below := func(rel string) bool {
+		for _, l := range lowers { // a whiteout in a higher layer hides what is deeper
 			var st unix.Stat_t
 			if unix.Lstat(filepath.Join(l, rel), &st) == nil {
-				return !(st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0), nil
+				return !isWhiteout(&st)
 			}
 		}
-		return false, nil
+		return false
 	}
-	dir := s.containerDir(key)
-	_, err := s.walkUpper(key, "changes of", skip, func(p, rel string, d fs.DirEntry) error {
+	var out []Change
+	var dirs []string // directories there below too: changed only if something in them is
+	err := s.walkUpper(key, "changes of", skip, func(p, rel string, d fs.DirEntry) error {
 		var st unix.Stat_t
 		if err := unix.Lstat(p, &st); err != nil {
 			return err
 		}
-		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
+		if isWhiteout(&st) {
 			out = append(out, Change{"/" + rel, Deleted})
 			return nil
 		}
-		there, err := below(dir, rel)
 		switch {
-		case err != nil:
-			return err
-		case !there:
+		case !below(rel):
 			out = append(out, Change{"/" + rel, Added})
 		case d.IsDir():
 			dirs = append(dirs, rel)
@@ -91,4 +86,9 @@ func (s *Snapshotter) Changes(key string, skip func(rel string) bool) ([]Change,
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
+}
+
+// isWhiteout tells an overlayfs deletion mark: a 0/0 character device.
+func isWhiteout(st *unix.Stat_t) bool {
+	return st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
 }

@@ -27,7 +27,7 @@ import (
 func (s *Snapshotter) Diff(key string, w io.Writer, skip func(rel string) bool) error {
 	tw := tar.NewWriter(w)
 	links := map[uint64]string{} // inode -> first name, for hardlinks
-	if _, err := s.walkUpper(key, "diff", skip, func(p, rel string, _ fs.DirEntry) error {
+	if err := s.walkUpper(key, "diff", skip, func(p, rel string, _ fs.DirEntry) error {
 		return writeDiffEntry(tw, p, rel, links)
 	}); err != nil {
 		return err
@@ -36,19 +36,19 @@ func (s *Snapshotter) Diff(key string, w io.Writer, skip func(rel string) bool) 
 }
 
 // walkUpper calls fn for each path of container layer key's overlayfs upper directory
-// (parents first; rel slash-separated, relative to the root) that skip keeps, and returns
-// the layer's directory. what names the operation in errors.
-func (s *Snapshotter) walkUpper(key, what string, skip func(rel string) bool, fn func(p, rel string, d fs.DirEntry) error) (string, error) {
+// (parents first; rel slash-separated, relative to the root) that skip keeps. what names
+// the operation in errors.
+func (s *Snapshotter) walkUpper(key, what string, skip func(rel string) bool, fn func(p, rel string, d fs.DirEntry) error) error {
 	if err := validKey(key); err != nil {
-		return "", err
+		return err
 	}
 	dir := s.containerDir(key)
 	driver, err := readMeta(dir, "driver")
 	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", what, key, err)
+		return fmt.Errorf("%s %s: %w", what, key, err)
 	}
 	if Driver(driver) != DriverOverlay {
-		return "", fmt.Errorf("%s %s: the %s driver keeps no separate changes (this needs overlayfs): %w", what, key, driver, errdefs.ErrInvalidArgument)
+		return fmt.Errorf("%s %s: the %s driver keeps no separate changes (this needs overlayfs): %w", what, key, driver, errdefs.ErrInvalidArgument)
 	}
 	upper := filepath.Join(dir, "upper")
 	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
@@ -69,9 +69,9 @@ func (s *Snapshotter) walkUpper(key, what string, skip func(rel string) bool, fn
 		return fn(p, rel, d)
 	})
 	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", what, key, err)
+		return fmt.Errorf("%s %s: %w", what, key, err)
 	}
-	return dir, nil
+	return nil
 }
 
 func writeDiffEntry(tw *tar.Writer, p, rel string, links map[uint64]string) error {
@@ -84,7 +84,7 @@ func writeDiffEntry(tw *tar.Writer, p, rel string, links map[uint64]string) erro
 		return err
 	}
 	mode := st.Mode & unix.S_IFMT
-	if mode == unix.S_IFCHR && st.Rdev == 0 {
+	if isWhiteout(&st) {
 		// overlayfs records a deletion as a 0/0 character device.
 		dirName, base := filepath.Split(rel)
 		return tw.WriteHeader(&tar.Header{
