@@ -13,14 +13,14 @@ import (
 	"time"
 
 	"github.com/drover/drover/api"
-	"github.com/drover/drover/internal/errdefs"
 )
 
 func (d *Daemon) handleStats(w http.ResponseWriter, r *http.Request, c *container) error {
-	if !c.running() {
-		return fmt.Errorf("container %s is not running: %w", c.rec.Name, errdefs.ErrConflict)
+	s, err := d.Stats(r.Context(), c.rec.ID)
+	if err != nil {
+		return err
 	}
-	writeJSON(w, http.StatusOK, d.containerStats(c))
+	writeJSON(w, http.StatusOK, s)
 	return nil
 }
 
