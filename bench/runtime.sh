@@ -14,7 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
 CYCLES=${CYCLES:-20}
-BIN="$PWD/bin/drover"
+# bin/drover-runtime: the per-container part of drover that make builds and bin/drover
+# carries (cmd/drover-runtime), the binary to give podman or containerd.
+BIN="$PWD/bin/drover-runtime"
 [ -x "$BIN" ] || make build >/dev/null
 for tool in runc crun unshare; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is missing: apt-get install $tool" >&2; exit 1; }

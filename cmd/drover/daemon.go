@@ -15,6 +15,7 @@ import (
 	"github.com/drover/drover/cluster"
 	"github.com/drover/drover/daemon"
 	"github.com/drover/drover/image/policy"
+	"github.com/drover/drover/internal/percontainer"
 )
 
 // defaultPolicy is the trust policy the daemon reads when --signature-policy is not given.
@@ -74,6 +75,14 @@ running when the daemon stops; the next daemon picks them up again.`,
 			// The cluster's roles (cluster/) live in the daemon, driving it through its socket.
 			cfg.Extensions = append(cfg.Extensions, cluster.New(cluster.Config{
 				StateDir: filepath.Join(cfg.Root, "cluster"), EngineSocket: socket, Logger: cfg.Logger}))
+			if len(leanRuntime) > 0 {
+				// Containers' shims, inits and pauses run the lean binary this one carries.
+				self, err := percontainer.Install(filepath.Join(cfg.Root, "bin"), leanRuntime)
+				if err != nil {
+					return err
+				}
+				cfg.Self = self
+			}
 			d, err := daemon.New(cfg)
 			if err != nil {
 				return err

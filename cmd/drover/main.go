@@ -1,60 +1,43 @@
 // Command drover is the whole platform in one binary. What it does depends on how it is
-// started: "drover init" is a container's first process (libcontainer's re-exec), "drover
-// shim" supervises one container, "pause" (argv[0]) is a pod's infra process (in C, before
-// Go starts: pause.go), "drover daemon" is the engine, "drover runtime" (or the
-// binary called as "drover-runtime") is a runc-compatible OCI runtime, anything else is
-// the CLI.
+// started: the processes drover runs for each container ("drover init", "drover shim", a
+// pod's "pause", "drover runtime" or the binary called as "drover-runtime") are
+// internal/percontainer's; "drover daemon" is the engine; anything else is the CLI.
+//
+// Built with make, the binary carries cmd/drover-runtime (the same per-container entry
+// points without the rest of drover) and the daemon runs that for its containers (lean.go).
 package main
 
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/drover/drover/internal/cli"
-	"github.com/drover/drover/runtime/libcontainer"
-	// In a container's init, libcontainer takes over during package initialisation.
-	_ "github.com/drover/drover/runtime/libcontainer/initproc"
-	"github.com/drover/drover/runtime/ocicli"
+	"github.com/drover/drover/internal/percontainer"
 )
 
 func main() {
-	if filepath.Base(os.Args[0]) == "drover-runtime" {
-		os.Exit(runRuntime(runtimeCommand("drover-runtime"), os.Args[1:]))
-	}
-	if len(os.Args) > 1 && os.Args[1] == "runtime" {
-		// Engines call the runtime for every container operation: skip building the CLI.
-		os.Exit(runRuntime(runtimeCommand("drover runtime"), os.Args[2:]))
-	}
-	if len(os.Args) > 1 && os.Args[1] == "shim" {
-		os.Exit(runShim(os.Args[2:]))
+	if code, ok := percontainer.Run(os.Args); ok {
+		os.Exit(code)
 	}
 	root := cli.NewRoot()
-	root.AddCommand(daemonCommand(), shimCommand(), runtimeCommand("runtime"), registryCommand())
+	root.AddCommand(daemonCommand(), shimCommand(), percontainer.RuntimeCommand("runtime"), registryCommand())
 	os.Exit(cli.Execute(root))
 }
 
-func runtimeCommand(use string) *cobra.Command {
-	return ocicli.NewCommand(use, ocicli.Hooks{
-		New: func(c ocicli.Config) ocicli.Runtime {
-			rt := libcontainer.New(c.Root)
-			rt.SystemdCgroup = c.SystemdCgroup
-			return rt
+// shimCommand documents "drover shim" in the help; main runs it before cobra.
+func shimCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "shim [BUNDLE]",
+		Short:  "Supervise containers (started by the daemon)",
+		Hidden: true,
+		Args:   cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := percontainer.Shim(args); code != 0 {
+				return fmt.Errorf("shim failed")
+			}
+			return nil
 		},
-		ExampleSpec: libcontainer.ExampleSpec,
-		Features:    libcontainer.Features,
-	})
-}
-
-// runRuntime runs the runtime command line on its own: errors on stderr, and the exit code
-// of the container's process for run and exec in the foreground, as runc does.
-func runRuntime(cmd *cobra.Command, args []string) int {
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	if err != nil && !ocicli.IsExit(err) {
-		fmt.Fprintln(os.Stderr, cmd.Name()+":", err)
 	}
-	return ocicli.ExitCode(err)
 }

@@ -67,6 +67,19 @@ func droverBin(t *testing.T) string {
 	return binPath
 }
 
+// runtimeBin is the binary to run as drover-runtime: make's bin/drover-runtime beside
+// DROVER_BIN (the per-container part of drover, which podman users get), else the drover
+// binary itself, which is the same runtime when called by that name.
+func runtimeBin(t *testing.T) string {
+	bin := droverBin(t)
+	if lean := filepath.Join(filepath.Dir(bin), "drover-runtime"); os.Getenv("DROVER_BIN") != "" {
+		if _, err := os.Stat(lean); err == nil {
+			return lean
+		}
+	}
+	return bin
+}
+
 // env is one daemon with its own state directories and cgroup parent.
 type env struct {
 	t      *testing.T

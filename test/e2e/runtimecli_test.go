@@ -26,7 +26,7 @@ func TestDroverRuntimeCLI(t *testing.T) {
 	e := newEnv(t)
 	e.importBusybox("busybox")
 	link := filepath.Join(e.dir, "drover-runtime")
-	if err := os.Symlink(e.bin, link); err != nil {
+	if err := os.Symlink(runtimeBin(t), link); err != nil {
 		t.Fatal(err)
 	}
 	out, _, code := e.drover("run", "--rm", "--runtime", link, "busybox", "sh", "-c", "echo via drover-runtime; exit 4")
@@ -40,7 +40,7 @@ func TestDroverRuntimeCLI(t *testing.T) {
 // state directory or cgroup is left.
 type rtEnv struct {
 	t      *testing.T
-	bin    string // the drover binary linked as drover-runtime
+	bin    string // a link named drover-runtime to runtimeBin
 	dir    string
 	root   string
 	cgroup string
@@ -56,7 +56,7 @@ func newRtEnv(t *testing.T) *rtEnv {
 	}
 	r := &rtEnv{t: t, dir: dir, root: filepath.Join(dir, "state"), cgroup: "drover-rt-" + filepath.Base(dir)}
 	r.bin = filepath.Join(dir, "drover-runtime")
-	if err := os.Symlink(droverBin(t), r.bin); err != nil {
+	if err := os.Symlink(runtimeBin(t), r.bin); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.cleanup)

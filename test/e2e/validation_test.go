@@ -44,7 +44,7 @@ func TestRuntimeToolsValidation(t *testing.T) {
 		}
 	}
 	link := filepath.Join(t.TempDir(), "drover-runtime")
-	if err := os.Symlink(droverBin(t), link); err != nil {
+	if err := os.Symlink(runtimeBin(t), link); err != nil {
 		t.Fatal(err)
 	}
 	var missing []string

@@ -1,4 +1,4 @@
-package main
+package percontainer
 
 import (
 	"fmt"
@@ -7,36 +7,17 @@ import (
 	gosync "sync"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/drover/drover/runtime"
 	"github.com/drover/drover/runtime/libcontainer"
 	"github.com/drover/drover/runtime/oci"
 	"github.com/drover/drover/shim"
 )
 
-// shimCommand documents "drover shim"; main dispatches it before cobra to keep the
-// per-container process's start-up small.
-func shimCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:    "shim [BUNDLE]",
-		Short:  "Supervise containers (started by the daemon)",
-		Hidden: true,
-		Args:   cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if code := runShim(args); code != 0 {
-				return fmt.Errorf("shim failed")
-			}
-			return nil
-		},
-	}
-}
-
-// runShim supervises the containers the daemon hands it. fd 3 is the daemon's socket:
+// Shim supervises the containers the daemon hands it. fd 3 is the daemon's socket:
 // without a BUNDLE argument the shim waits there for bundles (a warm shim) and answers
 // "ok PID" or "error MSG" for each, until the daemon closes it; it exits once its
 // containers have. With BUNDLE it serves that one container.
-func runShim(args []string) int {
+func Shim(args []string) int {
 	if len(args) > 1 {
 		fmt.Fprintln(os.Stderr, "usage: drover shim [BUNDLE]")
 		return 2

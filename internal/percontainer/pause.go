@@ -1,4 +1,4 @@
-package main
+package percontainer
 
 // A pod's infra process only holds the pod's namespaces open, so drover started under the
 // name "pause" (the infra container runs the binary as /pause) does its work in C, in a
