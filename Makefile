@@ -17,6 +17,7 @@ LEAN := bin/drover-runtime
 build:
 	go build -ldflags '$(LDFLAGS)' -o $(LEAN) ./cmd/drover-runtime
 	cp $(LEAN) cmd/drover/drover-runtime.bin
+	sha256sum $(LEAN) | cut -d' ' -f1 | tr -d '\n' > cmd/drover/drover-runtime.sha256
 	go build -tags=$(TAGS),leanruntime -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/drover
 
 # All tests. Integration tests need root; they build bin/drover themselves.
@@ -38,4 +39,4 @@ demo: build
 	scripts/demo.sh
 
 clean:
-	rm -rf bin cmd/drover/drover-runtime.bin
+	rm -rf bin cmd/drover/drover-runtime.bin cmd/drover/drover-runtime.sha256

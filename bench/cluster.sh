@@ -21,6 +21,7 @@
 #
 #   bench/cluster.sh                                  # REPLICAS=100 API_N=500 API_CONC=16 SETTLE=30
 #   SCHED=0 REPLICAS=30 API_N=100 SETTLE=5 bench/cluster.sh   # quick
+#   SCHED=0 API=0 DROVER_BIN=/other/drover bench/cluster.sh  # RSS and pod start-up of another build
 #
 # Needs root, busybox-static, docker-registry, iproute2, and Go (bench/cluster and
 # bench/scheduler are built here). CLUSTER_NET (default 10.79.0) is the clusters' /24.
@@ -31,7 +32,8 @@ API_N=${API_N:-500}
 API_CONC=${API_CONC:-16}
 SETTLE=${SETTLE:-30}
 SCHED=${SCHED:-1}
-BIN="$PWD/bin/drover"
+API=${API:-1}
+BIN="${DROVER_BIN:-$PWD/bin/drover}"
 [ -x "$BIN" ] || make build >/dev/null
 command -v go >/dev/null || { echo "bench: go is missing: put /usr/local/go/bin on PATH" >&2; exit 1; }
 
@@ -132,6 +134,10 @@ kc delete deployment bench-start --wait=false >/dev/null
 "$LOCAL" down >/dev/null 2>&1
 
 # Cluster B: three servers.
+if [ "$API" = 0 ]; then
+	log "API=0: no cluster B; figures in $OUT (removed on exit); copied to stdout above"
+	exit 0
+fi
 log "cluster B: NODES=3 SERVERS=3"
 up 3 3
 log "settling for ${SETTLE}s"

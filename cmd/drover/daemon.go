@@ -77,7 +77,8 @@ running when the daemon stops; the next daemon picks them up again.`,
 				StateDir: filepath.Join(cfg.Root, "cluster"), EngineSocket: socket, Logger: cfg.Logger}))
 			if len(leanRuntime) > 0 {
 				// Containers' shims, inits and pauses run the lean binary this one carries.
-				self, err := percontainer.Install(filepath.Join(cfg.Root, "bin"), leanRuntime)
+				self, err := percontainer.Install(filepath.Join(cfg.Root, "bin"), leanRuntime, leanRuntimeDigest)
+				releaseLeanRuntime()
 				if err != nil {
 					return err
 				}

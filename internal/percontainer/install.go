@@ -14,13 +14,17 @@ import (
 
 // Install writes bin, the drover-runtime binary that a drover binary carries, to
 // dir/VERSION/drover-runtime, where the daemon runs its containers' processes from, and
-// returns that path. VERSION is the binary's digest, so each build is written once and
-// every path holds exactly one build; a temporary file renamed into place means a crash
-// never leaves half a binary there. Earlier builds' copies go once no process runs them
-// (a shim or a pod's pause from before an upgrade keeps its own).
-func Install(dir string, bin []byte) (string, error) {
-	sum := sha256.Sum256(bin)
-	version := hex.EncodeToString(sum[:8])
+// returns that path. VERSION is the binary's SHA-256 (digest, computed at build time, or
+// here when empty), so each build is written once and every path holds exactly one build;
+// a temporary file renamed into place means a crash never leaves half a binary there.
+// Earlier builds' copies go once no process runs them (a shim or a pod's pause from before
+// an upgrade keeps its own).
+func Install(dir string, bin []byte, digest string) (string, error) {
+	if len(digest) < 16 {
+		sum := sha256.Sum256(bin)
+		digest = hex.EncodeToString(sum[:])
+	}
+	version := digest[:16]
 	path := filepath.Join(dir, version, RuntimeName)
 	if fi, err := os.Stat(path); err != nil || fi.Size() != int64(len(bin)) {
 		err := os.MkdirAll(filepath.Dir(path), 0o700)

@@ -11,7 +11,7 @@ import (
 func TestInstall(t *testing.T) {
 	dir := t.TempDir()
 	bin := []byte("#!/bin/sh\nexit 0\n")
-	path, err := Install(dir, bin)
+	path, err := Install(dir, bin, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestInstall(t *testing.T) {
 	// A crash's leftover temporary file goes; the same build installs to the same path.
 	leftover := filepath.Join(filepath.Dir(path), RuntimeName+".tmp123")
 	os.WriteFile(leftover, []byte("half"), 0o600)
-	again, err := Install(dir, bin)
+	again, err := Install(dir, bin, "")
 	if err != nil || again != path {
 		t.Fatalf("second install: %q, %v; want %q", again, err, path)
 	}
@@ -44,7 +44,7 @@ func TestInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := Install(dir, sleepBin)
+	old, err := Install(dir, sleepBin, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if _, err := Install(dir, bin); err != nil {
+	if _, err := Install(dir, bin, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(old); err != nil {
@@ -64,7 +64,7 @@ func TestInstall(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	if _, err := Install(dir, bin); err != nil {
+	if _, err := Install(dir, bin, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Dir(old)); !os.IsNotExist(err) {
