@@ -6,13 +6,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,48 +21,11 @@ import (
 	"github.com/drover/drover/network"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	builtDir  string // removed after the tests when this binary built drover itself
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtDir != "" {
-		os.RemoveAll(builtDir)
-	}
-	os.Exit(code)
-}
-
-// droverBin builds cmd/drover once per test binary.
+// droverBin is the drover binary under test: DROVER_BIN (make test passes the one it built),
+// else one built once per test binary.
 func droverBin(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		if p := os.Getenv("DROVER_BIN"); p != "" {
-			binPath = p // make test passes the binary it built
-			return
-		}
-		dir, err := os.MkdirTemp("", "drover-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtDir = dir
-		binPath = filepath.Join(dir, "drover")
-		// Static, as make builds it: pods run the binary as their infra process.
-		cmd := exec.Command("go", "build", "-tags", "seccomp,osusergo,netgo,grpcnotrace", "-ldflags", "-s -w -extldflags -static",
-			"-o", binPath, "github.com/drover/drover/cmd/drover")
-		cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build drover: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return testutil.DroverBinary(t)
 }
 
 // runtimeBin is the binary to run as drover-runtime: make's bin/drover-runtime beside
@@ -72,10 +33,9 @@ func droverBin(t *testing.T) string {
 // binary itself, which is the same runtime when called by that name.
 func runtimeBin(t *testing.T) string {
 	bin := droverBin(t)
-	if lean := filepath.Join(filepath.Dir(bin), "drover-runtime"); os.Getenv("DROVER_BIN") != "" {
-		if _, err := os.Stat(lean); err == nil {
-			return lean
-		}
+	lean := filepath.Join(filepath.Dir(bin), "drover-runtime")
+	if _, err := os.Stat(lean); err == nil {
+		return lean
 	}
 	return bin
 }
