@@ -132,7 +132,7 @@ func (d *Daemon) handleExec(w http.ResponseWriter, r *http.Request, c *container
 	if err := decodeBody(r, &cfg); err != nil {
 		return err
 	}
-	sc, err := d.execStart(context.WithoutCancel(r.Context()), c, cfg)
+	sc, err := d.execStart(context.WithoutCancel(r.Context()), c, cfg, false)
 	if err != nil {
 		return err
 	}

@@ -271,13 +271,14 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, opts jsonlog.Rea
 	return jsonlog.Read(ctx, logPath, opts, fn)
 }
 
-// Exec starts a process in a running container.
+// Exec starts a process in a running container. A detached exec's stream ends when the
+// process exits, with its exit code, which Docker's exec inspect reports.
 func (d *Daemon) Exec(ctx context.Context, ref string, cfg api.ExecConfig) (dockerapi.Stream, error) {
 	c, err := d.lookup(ref)
 	if err != nil {
 		return nil, err
 	}
-	sc, err := d.execStart(ctx, c, cfg)
+	sc, err := d.execStart(ctx, c, cfg, true)
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +286,13 @@ func (d *Daemon) Exec(ctx context.Context, ref string, cfg api.ExecConfig) (dock
 	shimPid := c.rec.ShimPid
 	c.mu.Unlock()
 	return execStream{sc, shimPid}, nil
+}
+
+// ContainerEvent publishes an event of the container ref, if it still exists.
+func (d *Daemon) ContainerEvent(ref, action string, extra map[string]string) {
+	if c, err := d.lookup(ref); err == nil {
+		d.emitContainer(c, action, extra)
+	}
 }
 
 // execStream is an exec's stream that also tells the process's host PID (exec inspect)

@@ -17,8 +17,9 @@ import (
 )
 
 // execStart starts cfg.Cmd in the running container c; the returned connection carries its
-// framed stdio and ends with its exit code.
-func (d *Daemon) execStart(ctx context.Context, c *container, cfg api.ExecConfig) (*shim.Conn, error) {
+// framed stdio and ends with its exit code. A detached exec's connection ends at once
+// (exit code 0), or with waitExit once the process has exited, with its code.
+func (d *Daemon) execStart(ctx context.Context, c *container, cfg api.ExecConfig, waitExit bool) (*shim.Conn, error) {
 	if len(cfg.Cmd) == 0 {
 		return nil, fmt.Errorf("no command given to exec: %w", errdefs.ErrInvalidArgument)
 	}
@@ -39,7 +40,7 @@ func (d *Daemon) execStart(ctx context.Context, c *container, cfg api.ExecConfig
 		return nil, err
 	}
 	req := shim.Request{Op: shim.OpExec, Process: p, Terminal: cfg.Tty && !cfg.Detach, Stdin: cfg.Stdin && !cfg.Detach,
-		Detach: cfg.Detach, Width: cfg.Width, Height: cfg.Height}
+		Detach: cfg.Detach, WaitExit: waitExit && cfg.Detach, Width: cfg.Width, Height: cfg.Height}
 	conn, err := c.shim().Dial(ctx, req)
 	if err != nil {
 		return nil, startError(err)

@@ -142,7 +142,7 @@ func (d *Daemon) recordProbe(c *container, res api.HealthResult, retries int, st
 
 // execCollect runs cmd in c and writes its output (stdout and stderr) to out.
 func (d *Daemon) execCollect(ctx context.Context, c *container, cfg api.ExecConfig, out *bytes.Buffer) (int, error) {
-	conn, err := d.execStart(ctx, c, cfg)
+	conn, err := d.execStart(ctx, c, cfg, false)
 	if err != nil {
 		return -1, err
 	}

@@ -191,6 +191,28 @@ func TestMatchEvent(t *testing.T) {
 	}
 }
 
+func TestEventMatches(t *testing.T) {
+	for _, c := range []struct {
+		filter, action string
+		want           bool
+	}{
+		{"die", "die", true},
+		{"die", "destroy", false},
+		{"exec_create", "exec_create: sh -c exit 3", true},
+		{"exec_start", "exec_start: ls", true},
+		{"exec_create", "exec_start: ls", false},
+		{"health_status", "health_status: healthy", true},
+		{"health_status: healthy", "health_status: healthy", true},
+		{"health_status: healthy", "health_status: unhealthy", false},
+		{"exec_die", "exec_die", true},
+		{"exec", "exec_die", false},
+	} {
+		if got := eventMatches(c.filter, c.action); got != c.want {
+			t.Errorf("event=%q on %q: %v, want %v", c.filter, c.action, got, c.want)
+		}
+	}
+}
+
 func TestReferenceMatch(t *testing.T) {
 	for _, c := range []struct {
 		filter, tag string

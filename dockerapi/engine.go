@@ -57,8 +57,12 @@ type Engine interface {
 	// ContainerLogs calls fn for each log line; with opts.Follow it follows the log
 	// until the container stops or ctx ends.
 	ContainerLogs(ctx context.Context, ref string, opts jsonlog.ReadOptions, fn func(jsonlog.Message) error) error
-	// Exec starts a process in a running container.
+	// Exec starts a process in a running container. A detached exec's stream ends when the
+	// process has exited, with its exit code.
 	Exec(ctx context.Context, ref string, cfg api.ExecConfig) (Stream, error)
+	// ContainerEvent publishes a container event with the container's attributes and
+	// extra: the Docker API's exec_create, exec_start and exec_die.
+	ContainerEvent(ref, action string, extra map[string]string)
 	Top(ctx context.Context, ref string, psArgs []string) (api.TopResponse, error)
 	Stats(ctx context.Context, ref string) (api.Stats, error)
 	// ArchiveGet writes a tar of path in the container to w; ArchivePut unpacks a tar into it.

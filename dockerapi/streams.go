@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -408,6 +409,7 @@ func (s *Server) handleExecCreate(w http.ResponseWriter, r *http.Request, c api.
 	if err := s.execs.add(e); err != nil {
 		return err
 	}
+	s.engine.ContainerEvent(c.ID, "exec_create: "+strings.Join(req.Cmd, " "), map[string]string{"execID": e.id})
 	writeJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: e.id})
 	return nil
 }
@@ -446,6 +448,7 @@ func (s *Server) handleExecStart(w http.ResponseWriter, r *http.Request) error {
 		e.running, e.exitCode, e.fw = false, &code, nil
 		e.mu.Unlock()
 		s.execs.forgetLater(e.id)
+		s.engine.ContainerEvent(e.containerID, "exec_die", map[string]string{"execID": e.id, "exitCode": strconv.Itoa(code)})
 	}
 	ctx := context.WithoutCancel(r.Context())
 	st, err := s.engine.Exec(ctx, e.containerID, cfg)
@@ -467,11 +470,15 @@ func (s *Server) handleExecStart(w http.ResponseWriter, r *http.Request) error {
 		e.pid = p.Pid()
 	}
 	e.mu.Unlock()
+	s.engine.ContainerEvent(e.containerID, "exec_start: "+strings.Join(cfg.Cmd, " "), map[string]string{"execID": e.id})
 	if cfg.Detach {
 		go func() {
 			defer st.Close()
-			_, _ = io.Copy(io.Discard, st)
-			finish(0)
+			code, err := stream.WaitExit(st)
+			if err != nil {
+				code = 137 // the stream broke off before the exit, as an attached exec's does
+			}
+			finish(code)
 		}()
 		w.WriteHeader(http.StatusOK)
 		return nil

@@ -231,10 +231,20 @@ func toEventMessage(ev Event) eventMessage {
 	return m
 }
 
+// eventMatches is the "event" filter: the action itself, or, as Docker does for the
+// actions that carry a detail ("health_status: healthy", "exec_create: sh -c ..."), its name.
+func eventMatches(filter, action string) bool {
+	switch filter {
+	case "health_status", "exec_create", "exec_start":
+		return action == filter || strings.HasPrefix(action, filter+": ")
+	}
+	return filter == action
+}
+
 func matchEvent(f filters, ev Event) bool {
 	name := ev.Attributes["name"]
 	return f.match("type", func(v string) bool { return v == ev.Type }) &&
-		f.match("event", func(v string) bool { return v == ev.Action }) &&
+		f.match("event", func(v string) bool { return eventMatches(v, ev.Action) }) &&
 		f.match("scope", func(v string) bool { return v == "local" }) &&
 		f.match("container", func(v string) bool {
 			return ev.Type == "container" && (strings.HasPrefix(ev.ID, v) || name == strings.TrimPrefix(v, "/"))

@@ -131,6 +131,12 @@ func (s *server) execDetached(conn *net.UnixConn, req Request) {
 		return
 	}
 	writeResponse(conn, Response{Pid: p.Pid})
-	_ = stream.NewWriter(conn).WriteExit(0)
+	w := stream.NewWriter(conn)
+	if req.WaitExit {
+		ws, werr := waitPid(p.Pid)
+		_ = w.WriteExit(exitCode(ws, werr))
+		return
+	}
+	_ = w.WriteExit(0)
 	go func() { _, _ = waitPid(p.Pid) }()
 }

@@ -38,8 +38,11 @@ type Request struct {
 	// Process and Terminal describe an exec.
 	Process  *specs.Process `json:"process,omitempty"`
 	Terminal bool           `json:"terminal,omitempty"`
-	// Detach runs an exec in the background with /dev/null as its stdio.
-	Detach bool `json:"detach,omitempty"`
+	// Detach runs an exec in the background with /dev/null as its stdio. Its Exit frame
+	// follows at once, unless WaitExit holds it until the process has exited (Docker's
+	// exec inspect reports a detached exec's exit code).
+	Detach   bool `json:"detach,omitempty"`
+	WaitExit bool `json:"waitExit,omitempty"`
 	// Width and Height size a terminal (resize, or a new exec's terminal).
 	Width  uint16 `json:"width,omitempty"`
 	Height uint16 `json:"height,omitempty"`

@@ -164,19 +164,11 @@ func (a *Agent) execCode(ctx context.Context, containerID string, cmd []string) 
 		<-ctx.Done()
 		h.Close() // the probe's timeout
 	}()
-	r := stream.NewReader(h)
-	for {
-		kind, p, err := r.ReadFrame()
-		if err != nil {
-			return -1, fmt.Errorf("exec %s: %w", cmd[0], err)
-		}
-		switch kind {
-		case stream.Exit:
-			return stream.ParseExit(p)
-		case stream.Error:
-			return -1, fmt.Errorf("exec %s: %s", cmd[0], p)
-		}
+	code, err := stream.WaitExit(h)
+	if err != nil {
+		return -1, fmt.Errorf("exec %s: %w", cmd[0], err)
 	}
+	return code, nil
 }
 
 func httpProbe(ctx context.Context, g *corev1.HTTPGetAction, c *corev1.Container, podIP string, timeout time.Duration) (bool, error) {

@@ -132,6 +132,24 @@ func ParseExit(p []byte) (int, error) {
 	return code, nil
 }
 
+// WaitExit reads frames from r, dropping output, until the Exit frame, and returns its
+// code. An Error frame, or the stream's end before any Exit, is an error.
+func WaitExit(r io.Reader) (int, error) {
+	fr := NewReader(r)
+	for {
+		kind, p, err := fr.ReadFrame()
+		if err != nil {
+			return -1, err
+		}
+		switch kind {
+		case Exit:
+			return ParseExit(p)
+		case Error:
+			return -1, errors.New(string(p))
+		}
+	}
+}
+
 // ParseResize decodes a Resize frame's payload.
 func ParseResize(p []byte) (width, height uint16, err error) {
 	var w, h uint16

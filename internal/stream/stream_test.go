@@ -93,3 +93,24 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestWaitExit(t *testing.T) {
+	var b bytes.Buffer
+	w := NewWriter(&b)
+	w.WriteFrame(Stdout, []byte("out"))
+	w.WriteFrame(Stderr, []byte("err"))
+	w.WriteExit(3)
+	if code, err := WaitExit(&b); err != nil || code != 3 {
+		t.Fatalf("WaitExit = %d, %v; want 3", code, err)
+	}
+	b.Reset()
+	w.WriteFrame(Error, []byte("no such file"))
+	if _, err := WaitExit(&b); err == nil || err.Error() != "no such file" {
+		t.Fatalf("an Error frame gave %v", err)
+	}
+	b.Reset()
+	w.WriteFrame(Stdout, []byte("out"))
+	if _, err := WaitExit(&b); err == nil {
+		t.Fatal("a stream that ends before its Exit frame gave no error")
+	}
+}

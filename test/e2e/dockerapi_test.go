@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -856,5 +857,75 @@ func TestDockerAPIBuild(t *testing.T) {
 	}
 	if out := e.must("images", "--format", "{{.Repository}}"); strings.Contains(out, "bad") {
 		t.Fatalf("a failed build tagged an image: %q", out)
+	}
+}
+
+// TestDockerAPIDetachedExec: a detached exec is running until its process exits, exec
+// inspect then reports its exit code, and docker events shows exec_create, exec_start and
+// exec_die (with the code) for it, filtered by event name as Docker filters them.
+func TestDockerAPIDetachedExec(t *testing.T) {
+	var bin string
+	for _, b := range dockerClients(t) {
+		bin = b
+	}
+	e := newEnv(t)
+	e.importBusybox("busybox")
+	e.mustDocker(bin, "run", "-d", "--name", "execd", "busybox", "sleep", "600")
+	since := time.Now().Add(-time.Second).Unix()
+	hc := e.dockerHTTP()
+	post := func(path, body string) []byte {
+		t.Helper()
+		resp, err := hc.Post("http://docker"+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 300 {
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, data)
+		}
+		return data
+	}
+	inspect := func(id string) (running bool, code *int) {
+		t.Helper()
+		resp, err := hc.Get("http://docker/exec/" + id + "/json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Running  bool
+			ExitCode *int
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out.Running, out.ExitCode
+	}
+	var created struct{ ID string }
+	if err := json.Unmarshal(post("/containers/execd/exec", `{"Cmd":["sh","-c","sleep 1; exit 3"]}`), &created); err != nil || created.ID == "" {
+		t.Fatalf("exec create: %q, %v", created.ID, err)
+	}
+	post("/exec/"+created.ID+"/start", `{"Detach":true}`)
+	if running, _ := inspect(created.ID); !running {
+		t.Fatal("a detached exec whose process sleeps is not running right after its start")
+	}
+	e.eventually(20*time.Second, "the detached exec's exit", func() bool {
+		running, code := inspect(created.ID)
+		return !running && code != nil
+	})
+	if _, code := inspect(created.ID); *code != 3 {
+		t.Fatalf("detached exec's exit code %d, want 3", *code)
+	}
+	out := e.mustDocker(bin, "events", "--since", strconv.FormatInt(since, 10), "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
+		"--filter", "container=execd", "--filter", "event=exec_create", "--filter", "event=exec_start", "--filter", "event=exec_die",
+		"--format", `{{.Action}} {{index .Actor.Attributes "exitCode"}} {{index .Actor.Attributes "execID"}}`)
+	want := []string{
+		"exec_create: sh -c sleep 1; exit 3  " + created.ID,
+		"exec_start: sh -c sleep 1; exit 3  " + created.ID,
+		"exec_die 3 " + created.ID,
+	}
+	if got := strings.Split(strings.TrimSpace(out), "\n"); !slices.Equal(got, want) {
+		t.Fatalf("docker events:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
 	}
 }
