@@ -613,6 +613,10 @@ type PodCreate struct {
 	// that share its namespaces, in the host's PID or IPC namespace.
 	PidMode string `json:"PidMode,omitempty"`
 	IpcMode string `json:"IpcMode,omitempty"`
+	// SharePID gives the pod one PID namespace, which its containers join with PidMode
+	// "container:INFRA": the pod then keeps a pause process as that namespace's PID 1.
+	// Without it the pod's namespaces are files and no process runs for the pod itself.
+	SharePID bool `json:"SharePid,omitempty"`
 	// CNIArgs go to the CNI plugins as CNI_ARGS when Network is NetworkCNI.
 	CNIArgs map[string]string `json:"CNIArgs,omitempty"`
 }

@@ -73,8 +73,11 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 	} else if err := s.cniNetwork(ctx, md, &pc); err != nil {
 		return nil, toStatus(err, "run pod sandbox %s/%s", md.GetNamespace(), md.GetName())
 	}
-	if ns.GetPid() == runtimeapi.NamespaceMode_NODE {
+	switch ns.GetPid() {
+	case runtimeapi.NamespaceMode_NODE:
 		pc.PidMode = "host"
+	case runtimeapi.NamespaceMode_POD: // the CRI's default; the kubelet sends CONTAINER unless shareProcessNamespace
+		pc.SharePID = true
 	}
 	if ns.GetIpc() == runtimeapi.NamespaceMode_NODE {
 		pc.IpcMode = "host"

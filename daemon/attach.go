@@ -24,6 +24,9 @@ func (d *Daemon) handleAttach(w http.ResponseWriter, r *http.Request, c *contain
 	if err := wantsStream(r); err != nil {
 		return err
 	}
+	if err := noProcess(c); err != nil {
+		return err
+	}
 	stdin := boolQuery(r, "stdin")
 	ctx := context.WithoutCancel(r.Context())
 	var sc *shim.Conn
@@ -152,6 +155,9 @@ func (d *Daemon) handleExec(w http.ResponseWriter, r *http.Request, c *container
 }
 
 func (d *Daemon) resize(ctx context.Context, c *container, width, height uint16) error {
+	if err := noProcess(c); err != nil {
+		return err
+	}
 	if !c.running() {
 		return fmt.Errorf("container %s is not running: %w", c.rec.Name, errdefs.ErrConflict)
 	}

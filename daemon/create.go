@@ -104,8 +104,10 @@ func (d *Daemon) register(cfg api.ContainerConfig, fill func(*record), chain dig
 		Bundle: filepath.Join(d.cfg.ExecRoot, "containers", id),
 	}
 	fill(rec)
-	if err := d.images.Snapshots().Prepare(id, chain); err != nil {
-		return nil, fmt.Errorf("prepare root filesystem: %w", err)
+	if !rec.Pinned { // a pinned infra container has no root filesystem
+		if err := d.images.Snapshots().Prepare(id, chain); err != nil {
+			return nil, fmt.Errorf("prepare root filesystem: %w", err)
+		}
 	}
 	defer func() {
 		if retErr != nil {

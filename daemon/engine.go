@@ -140,6 +140,9 @@ func (d *Daemon) AttachContainer(ctx context.Context, ref string, stdin bool) (d
 	if !c.running() {
 		return nil, fmt.Errorf("container %s is not running: %w", c.rec.Name, errdefs.ErrConflict)
 	}
+	if err := noProcess(c); err != nil {
+		return nil, err
+	}
 	return c.shim().Dial(ctx, shim.Request{Op: shim.OpAttach, Stdin: stdin})
 }
 

@@ -23,6 +23,9 @@ func (d *Daemon) execStart(ctx context.Context, c *container, cfg api.ExecConfig
 	if len(cfg.Cmd) == 0 {
 		return nil, fmt.Errorf("no command given to exec: %w", errdefs.ErrInvalidArgument)
 	}
+	if err := noProcess(c); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	status := c.rec.State.Status
 	bundle, pid := c.rec.Bundle, c.rec.State.Pid

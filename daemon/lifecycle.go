@@ -39,6 +39,9 @@ func (d *Daemon) kill(ctx context.Context, c *container, sig syscall.Signal) err
 	if !c.running() {
 		return fmt.Errorf("container %s is not running: %w", c.rec.Name, errdefs.ErrConflict)
 	}
+	if c.rec.Pinned {
+		return d.endPinned(c) // no process: any signal ends it, as it would end a pause
+	}
 	rt, err := d.runtimeFor(c.rec.RuntimePath)
 	if err != nil {
 		return err
@@ -91,6 +94,9 @@ func (d *Daemon) stopLocked(ctx context.Context, c *container, timeout *time.Dur
 	}
 	if !c.running() {
 		return nil
+	}
+	if c.rec.Pinned {
+		return d.endPinned(c)
 	}
 	sig := syscall.SIGTERM
 	if sigName != "" {
@@ -162,6 +168,9 @@ func (d *Daemon) unpause(ctx context.Context, c *container) error {
 
 // setPaused freezes or thaws every process of a running container.
 func (d *Daemon) setPaused(ctx context.Context, c *container, pause bool) error {
+	if err := noProcess(c); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	verb, from, to := "unpause", api.StatusPaused, api.StatusRunning

@@ -132,8 +132,11 @@ func (d *Daemon) joinNetwork(c *container, cfg api.ContainerConfig) (netPlan, er
 	pid, running := other.rec.State.Pid, other.rec.State.Running
 	mode, settings, bundle := other.rec.Config.Host.NetworkMode, other.rec.NetworkSettings, other.rec.Bundle
 	other.mu.Unlock()
-	if !running || pid == 0 {
+	if !running || pid == 0 && !other.rec.Pinned {
 		return p, fmt.Errorf("cannot join the network of %s %s: it is not running: start it first: %w", what, other.rec.Name, errdefs.ErrConflict)
+	}
+	if other.rec.Pinned {
+		return d.joinPinned(other, cfg)
 	}
 	if mode == "host" {
 		p.mode = spec.NetworkHost

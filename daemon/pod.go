@@ -72,8 +72,10 @@ const pauseDest = "/pause"
 // createPod records a pod and starts its infra container, which holds the pod's network
 // (with the published ports), IPC and UTS namespaces. Nothing is left when it fails.
 func (d *Daemon) createPod(ctx context.Context, req api.PodCreate) (_ *podRecord, retErr error) {
-	if err := d.checkStaticSelf(); err != nil {
-		return nil, err
+	if req.SharePID {
+		if err := d.checkStaticSelf(); err != nil {
+			return nil, err
+		}
 	}
 	id := newID()
 	name := req.Name
@@ -132,7 +134,7 @@ func (d *Daemon) createPod(ctx context.Context, req api.PodCreate) (_ *podRecord
 	if err := d.validateNetwork(&cfg); err != nil {
 		return nil, err
 	}
-	c, err := d.createInfra(cfg)
+	c, err := d.createInfra(cfg, !req.SharePID)
 	if err != nil {
 		return nil, err
 	}
@@ -149,11 +151,11 @@ func (d *Daemon) createPod(ctx context.Context, req api.PodCreate) (_ *podRecord
 	return pod, nil
 }
 
-// createInfra records the infra container of a pod: an empty root filesystem with the
-// drover binary mounted read-only as /pause.
-func (d *Daemon) createInfra(cfg api.ContainerConfig) (*container, error) {
+// createInfra records the infra container of a pod: with a pause process, an empty root
+// filesystem with the drover binary mounted read-only as /pause; pinned, no process at all.
+func (d *Daemon) createInfra(cfg api.ContainerConfig, pinned bool) (*container, error) {
 	return d.register(cfg, func(rec *record) {
-		rec.ImageName, rec.Path, rec.Runtime, rec.Infra = "drover/pause", pauseDest, runtimeName(""), true
+		rec.ImageName, rec.Path, rec.Runtime, rec.Infra, rec.Pinned = "drover/pause", pauseDest, runtimeName(""), true, pinned
 	}, "", true)
 }
 

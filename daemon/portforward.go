@@ -28,14 +28,18 @@ func (d *Daemon) DialPod(ctx context.Context, ref string, port int) (net.Conn, e
 		return nil, fmt.Errorf("pod %s lost its infra container: remove the pod and create it again: %w", p.Name, err)
 	}
 	s := infra.snapshot()
-	if !s.State.Running || s.State.Pid <= 0 {
+	if !s.State.Running {
 		return nil, fmt.Errorf("pod %s is not running: start it first: %w", p.Name, errdefs.ErrConflict)
 	}
 	// The bind-mounted namespace file where there is one; the infra process's own
-	// namespace otherwise (host network, none).
+	// namespace otherwise (host network, none); a pinned pod without one is on the host's.
 	nsPath := s.NetworkSettings.SandboxKey
-	if nsPath == "" {
+	switch {
+	case nsPath != "":
+	case s.State.Pid > 0:
 		nsPath = "/proc/" + strconv.Itoa(s.State.Pid) + "/ns/net"
+	default:
+		nsPath = "/proc/self/ns/net"
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	conn, err := network.DialIn(ctx, nsPath, addr)

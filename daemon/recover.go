@@ -81,6 +81,10 @@ func (d *Daemon) recoverContainer(c *container) {
 	rec := c.rec
 	switch rec.State.Status {
 	case api.StatusRunning, api.StatusPaused:
+		if rec.Pinned {
+			d.recoverPinned(c)
+			return
+		}
 		exited := make(chan struct{})
 		c.exited = exited
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

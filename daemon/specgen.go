@@ -202,6 +202,9 @@ func (d *Daemon) pidNamespace(mode string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("share the PID namespace of %s: %w", ref, err)
 	}
+	if other.rec.Pinned {
+		return "", pinnedPID(other.rec.Name)
+	}
 	other.mu.Lock()
 	pid, running := other.rec.State.Pid, other.rec.State.Running
 	other.mu.Unlock()

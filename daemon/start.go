@@ -40,6 +40,12 @@ func (d *Daemon) start(ctx context.Context, c *container, run starter) (retErr e
 			d.recordStartError(c, retErr)
 		}
 	}()
+	if c.rec.Pinned {
+		if run != nil {
+			return noProcess(c)
+		}
+		return d.startPinned(c)
+	}
 	// The runtime will move the container's init into its cgroups; the kernel's wait that
 	// comes with the first such move runs meanwhile.
 	cgroupwarm.Warm()
@@ -258,7 +264,11 @@ func (d *Daemon) releaseRun(c *container) {
 
 // cleanupBundle removes the runtime's state, the rootfs mount and the bundle of a run.
 func (d *Daemon) cleanupBundle(c *container) {
-	if rt, err := d.runtimeFor(c.rec.RuntimePath); err == nil {
+	if c.rec.Pinned {
+		if err := d.unpinPodNamespaces(c.rec.ID); err != nil {
+			d.log.Warn("remove pod namespaces", "container", c.rec.ID, "err", err)
+		}
+	} else if rt, err := d.runtimeFor(c.rec.RuntimePath); err == nil {
 		_ = rt.Delete(context.Background(), c.rec.ID, true)
 	}
 	rootfs := filepath.Join(c.rec.Bundle, "rootfs")

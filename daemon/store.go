@@ -26,9 +26,10 @@ type record struct {
 	ManuallyStopped bool `json:"manuallyStopped,omitempty"`
 	// ShimPid is the pid of the shim supervising the current run.
 	ShimPid int `json:"shimPid,omitempty"`
-	// Infra marks the infra container of a pod: it runs drover itself as a pause process
-	// and holds the pod's namespaces.
-	Infra bool `json:"infra,omitempty"`
+	// Infra marks the infra container of a pod: it holds the pod's namespaces, with drover
+	// itself as a pause process, or, when Pinned, as namespace files (podns.go).
+	Infra  bool `json:"infra,omitempty"`
+	Pinned bool `json:"pinned,omitempty"`
 }
 
 // store keeps container records in bbolt, one JSON value per container ID.

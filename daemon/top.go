@@ -18,6 +18,9 @@ func (d *Daemon) handleTop(w http.ResponseWriter, r *http.Request, c *container)
 	if !c.running() {
 		return fmt.Errorf("container %s is not running: %w", c.rec.Name, errdefs.ErrConflict)
 	}
+	if err := noProcess(c); err != nil {
+		return err
+	}
 	rt, err := d.runtimeFor(c.rec.RuntimePath)
 	if err != nil {
 		return err

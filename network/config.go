@@ -14,6 +14,8 @@ type Config struct {
 	StateFile string
 	// NetnsDir is where namespace files are bind-mounted (e.g. /run/drover/netns); a
 	// container's namespace lives at NetnsDir/<containerID> (see Manager.NamespacePath).
+	// Subdirectories are not the manager's: the daemon keeps a pod's IPC and UTS
+	// namespace files there, under the same shared mount.
 	NetnsDir string
 	// Prefix names every host object the manager creates (bridges, veths, nft tables);
 	// default "drover". It must be 4 to 12 lowercase letters or digits starting with a letter.

@@ -354,7 +354,10 @@ func (m *Manager) Restore(alive func(containerID string) bool) error {
 	}
 	if entries, err := os.ReadDir(m.cfg.NetnsDir); err == nil {
 		for _, ent := range entries {
-			ids[ent.Name()] = true
+			// Directories hold the other namespace files of a pod (the daemon's).
+			if !ent.IsDir() {
+				ids[ent.Name()] = true
+			}
 		}
 	}
 	var errs []error

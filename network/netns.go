@@ -1,7 +1,6 @@
 package network
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +8,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/drover/drover/internal/nsfile"
 )
 
 // NewNamespace creates a network namespace, bind-mounts it at path (so it outlives every
@@ -81,63 +82,11 @@ func handleAt(path string) (*netlink.Handle, func(), error) {
 }
 
 // RemoveNamespace unmounts and removes a namespace file. An absent file is not an error.
-func RemoveNamespace(path string) error {
-	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("unmount netns %s: %w", path, err)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove netns %s: %w", path, err)
-	}
-	return nil
-}
+func RemoveNamespace(path string) error { return nsfile.Remove(path) }
 
 // ensureNetnsDir makes dir a shared bind mount of itself, as `ip netns` does for
-// /run/netns. Mount namespaces created later (containers) then receive the later
-// unmount of a namespace file instead of keeping a copy that pins the namespace.
-func ensureNetnsDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create netns dir %s: %w", dir, err)
-	}
-	mounted, err := isMountPoint(dir)
-	if err != nil {
-		return err
-	}
-	if !mounted {
-		if err := unix.Mount(dir, dir, "none", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("bind netns dir %s: %w", dir, err)
-		}
-	}
-	if err := unix.Mount("", dir, "none", unix.MS_SHARED, ""); err != nil {
-		return fmt.Errorf("make netns dir %s shared: %w", dir, err)
-	}
-	return nil
-}
-
-// isMountPoint compares the mount IDs of dir and its parent.
-func isMountPoint(dir string) (bool, error) {
-	var a, b unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, dir, 0, unix.STATX_MNT_ID, &a); err != nil {
-		return false, fmt.Errorf("stat %s: %w", dir, err)
-	}
-	if err := unix.Statx(unix.AT_FDCWD, filepath.Dir(dir), 0, unix.STATX_MNT_ID, &b); err != nil {
-		return false, fmt.Errorf("stat %s: %w", filepath.Dir(dir), err)
-	}
-	return a.Mnt_id != b.Mnt_id, nil
-}
+// /run/netns (nsfile.EnsureDir).
+func ensureNetnsDir(dir string) error { return nsfile.EnsureDir(dir) }
 
 // releaseNetnsDir undoes ensureNetnsDir after the namespace files inside are gone.
-func releaseNetnsDir(dir string) error {
-	mounted, err := isMountPoint(dir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	if mounted {
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			return fmt.Errorf("unmount netns dir %s: %w", dir, err)
-		}
-	}
-	return nil
-}
+func releaseNetnsDir(dir string) error { return nsfile.ReleaseDir(dir) }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,7 +32,7 @@ func completePods(cmd *cobra.Command, args []string, toComplete string) ([]strin
 
 func podCreateCommand() *cobra.Command {
 	var req api.PodCreate
-	var publish, labels []string
+	var publish, labels, share []string
 	cmd := &cobra.Command{
 		Use:   "create [OPTIONS]",
 		Short: "Create a pod and start its infra process",
@@ -47,6 +48,12 @@ func podCreateCommand() *cobra.Command {
 				}
 			}
 			req.Labels = parseLabels(labels)
+			if cmd.Flags().Changed("share") {
+				var err error
+				if req.SharePID, err = parseShare(share); err != nil {
+					return exitCode(125, err.Error())
+				}
+			}
 			p, err := clientFor().PodCreate(cmd.Context(), req)
 			if err != nil {
 				return exitCode(125, err.Error())
@@ -61,7 +68,31 @@ func podCreateCommand() *cobra.Command {
 	f.StringVar(&req.Network, "network", "", "network of the pod: bridge (default), NAME, none, host or cni (the daemon's CNI configuration)")
 	stringsVar(f, &publish, "publish", "p", "publish a port of the pod: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]")
 	stringsVar(f, &labels, "label", "", "set metadata (KEY=VALUE)")
+	stringsVar(f, &share, "share", "", "namespaces the pod's containers share: net, ipc and uts always; add pid for one PID namespace (the pod then keeps a pause process as its PID 1)")
 	return cmd
+}
+
+// parseShare reads podman's --share list: it must name the namespaces every drover pod
+// shares (net, ipc, uts; cgroup is accepted, as podman's default names it) and may add pid.
+func parseShare(list []string) (pid bool, err error) {
+	seen := map[string]bool{}
+	for _, item := range list {
+		for _, ns := range strings.Split(item, ",") {
+			switch ns = strings.TrimSpace(ns); ns {
+			case "net", "ipc", "uts", "cgroup", "pid":
+				seen[ns] = true
+			case "":
+			default:
+				return false, fmt.Errorf("--share %s: unknown namespace %q: use net, ipc, uts, cgroup and pid", strings.Join(list, ","), ns)
+			}
+		}
+	}
+	for _, ns := range []string{"net", "ipc", "uts"} {
+		if !seen[ns] {
+			return false, fmt.Errorf("--share %s: a pod's containers always share the net, ipc and uts namespaces: name them, and add pid to share one PID namespace", strings.Join(list, ","))
+		}
+	}
+	return seen["pid"], nil
 }
 
 type podRow struct {

@@ -175,7 +175,7 @@ func generate(o Options, h *host) (*specs.Spec, error) {
 			s.Linux.Sysctl = map[string]string{}
 		}
 		for k, v := range o.Sysctls {
-			if err := checkSysctl(k, namespaces); err != nil {
+			if err := CheckSysctl(k, hasNamespace(namespaces, specs.NetworkNamespace), hasNamespace(namespaces, specs.IPCNamespace)); err != nil {
 				return nil, err
 			}
 			s.Linux.Sysctl[k] = v
@@ -304,19 +304,20 @@ func namespaces(o Options, h *host) ([]specs.LinuxNamespace, error) {
 	return ns, nil
 }
 
-// checkSysctl refuses a sysctl the container's namespaces do not isolate: setting it
+// CheckSysctl refuses a sysctl the container's namespaces do not isolate: setting it
 // would change the host (the kernel's namespaced sysctls: the kernel.* IPC ones, fs.mqueue.*
 // and net.*, the latter only in a network namespace of the container's own or joined).
-func checkSysctl(key string, ns []specs.LinuxNamespace) error {
-	ipc := []string{"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
+// net and ipc say whether the network and IPC namespaces are other than the host's.
+func CheckSysctl(key string, net, ipc bool) error {
+	ipcKeys := []string{"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
 	switch {
-	case strings.HasPrefix(key, "fs.mqueue.") || slices.Contains(ipc, key):
-		if hasNamespace(ns, specs.IPCNamespace) {
+	case strings.HasPrefix(key, "fs.mqueue.") || slices.Contains(ipcKeys, key):
+		if ipc {
 			return nil
 		}
 		return fmt.Errorf("sysctl %s: the container shares the host's IPC namespace, so it would change the host: %w", key, errdefs.ErrInvalidArgument)
 	case strings.HasPrefix(key, "net."):
-		if hasNamespace(ns, specs.NetworkNamespace) {
+		if net {
 			return nil
 		}
 		return fmt.Errorf("sysctl %s: the container shares the host's network namespace, so it would change the host: %w", key, errdefs.ErrInvalidArgument)

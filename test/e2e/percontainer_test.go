@@ -42,8 +42,9 @@ func TestDaemonRunsItsPerContainerBinary(t *testing.T) {
 		t.Fatalf("%s differs from bin/drover-runtime (%d bytes against %d): %v", shimExe, len(got), len(want), err)
 	}
 
-	// A pod's infra process is the same file, bind-mounted as /pause.
-	podID := strings.TrimSpace(e.must("pod", "create", "--name", "pausepod"))
+	// The infra process of a pod that shares its PID namespace is the same file,
+	// bind-mounted as /pause.
+	podID := strings.TrimSpace(e.must("pod", "create", "--name", "pausepod", "--share", "net,ipc,uts,pid"))
 	infra := e.inspect(podID[:12]+"-infra", "{{.State.Pid}}")
 	// Its init execs /pause after the start returns: wait for that.
 	pauseExe := filepath.Join("/proc", infra, "exe")
