@@ -102,6 +102,11 @@ func (m *Manager) startServer(ctx context.Context, mb *membership, boot bool, af
 	}
 	apiTLS := pki.ServerTLS(caCert, cert, pki.WithOptionalClientCert(),
 		pki.WithVerifyPeer(s.rec.checkRevoked, pki.RequireMember(s.rec.isMember)))
+	// HTTP/2 as kube-apiserver offers it: client-go's clients (kubectl, the agents, this
+	// server's own controllers) multiplex their requests and watches on one connection
+	// instead of a TLS handshake for each request beyond a pool's worth at once. Streams
+	// that upgrade the connection (exec, attach, port-forward) ask for HTTP/1.1.
+	apiTLS.NextProtos = []string{"h2", "http/1.1"}
 	mux := http.NewServeMux()
 	jh := join.Handler(join.Config{CA: s.ca, Tokens: s.rec, Cluster: s.rec, VerifyPeer: s.rec.checkRevoked,
 		Logf: func(f string, a ...any) { m.log.Info(fmt.Sprintf(f, a...)) }})

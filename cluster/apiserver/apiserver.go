@@ -107,6 +107,7 @@ type server struct {
 	openapiV2 []byte
 	// openapiV2Proto is openapiV2 in the protobuf form client-go reads.
 	openapiV2Proto []byte
+	events         *eventCache
 }
 
 type groupVersions struct {
@@ -125,6 +126,7 @@ func New(cfg Config) (http.Handler, error) {
 		bookmark: cfg.BookmarkInterval,
 		byGVR:    map[schema.GroupVersionResource]*kinds.Kind{},
 		byGVK:    map[schema.GroupVersionKind]*kinds.Kind{},
+		events:   newEventCache(),
 	}
 	if s.now == nil {
 		s.now = time.Now

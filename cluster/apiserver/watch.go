@@ -9,7 +9,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
@@ -49,11 +48,24 @@ func (ws *watchStream) send(typ watch.EventType, obj runtime.Object) error {
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(metav1.WatchEvent{Type: string(typ), Object: runtime.RawExtension{Raw: raw}})
+	return ws.write(typ, raw)
+}
+
+// sendCached sends a change every watcher of the prefix receives: in plain JSON, the
+// object's encoding is shared with them.
+func (ws *watchStream) sendCached(typ watch.EventType, co *cachedObject) error {
+	if ws.table || ws.meta {
+		return ws.send(typ, co.obj.DeepCopyObject()) // a table may set the object's kind
+	}
+	raw, err := co.json()
 	if err != nil {
 		return err
 	}
-	if _, err := ws.w.Write(append(b, '\n')); err != nil {
+	return ws.write(typ, raw)
+}
+
+func (ws *watchStream) write(typ watch.EventType, raw []byte) error {
+	if _, err := ws.w.Write(watchFrame(string(typ), raw)); err != nil {
 		return err
 	}
 	if f, ok := ws.w.(http.Flusher); ok {
@@ -167,14 +179,14 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request, req *request) err
 				return nil // fell behind or the store stopped: the client re-watches
 			}
 			last = ev.KV.Revision
-			typ, obj, err := s.classify(req.kind, sel, ev)
+			typ, co, err := s.classify(req.kind, sel, ev)
 			if err != nil {
 				return quiet(ws.send(watch.Error, toStatus(err)))
 			}
 			if typ == "" {
 				continue
 			}
-			if err := ws.send(typ, obj); err != nil {
+			if err := ws.sendCached(typ, co); err != nil {
 				return quiet(err)
 			}
 		}
@@ -184,39 +196,39 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request, req *request) err
 // classify turns a store event into the watch event the selectors see: an
 // object that stops matching is DELETED for this watcher, one that starts
 // matching is ADDED. "" means the watcher does not see it.
-func (s *server) classify(k *kinds.Kind, sel selector, ev store.Event) (watch.EventType, runtime.Object, error) {
-	obj, err := decodeKV(k, ev.KV)
+func (s *server) classify(k *kinds.Kind, sel selector, ev store.Event) (watch.EventType, *cachedObject, error) {
+	co, err := s.events.object(k, ev.KV)
 	if err != nil {
 		return "", nil, err
 	}
-	now := sel.matches(k, obj)
+	now := sel.matches(k, co.obj)
 	if ev.Type == store.Delete {
 		if now {
-			return watch.Deleted, obj, nil
+			return watch.Deleted, co, nil
 		}
 		return "", nil, nil
 	}
 	if ev.Prev == nil {
 		if now {
-			return watch.Added, obj, nil
+			return watch.Added, co, nil
 		}
 		return "", nil, nil
 	}
 	before := true
 	if !sel.labels.Empty() || !sel.fields.Empty() {
-		prev, err := decodeKV(k, *ev.Prev)
+		prev, err := s.events.object(k, *ev.Prev)
 		if err != nil {
 			return "", nil, err
 		}
-		before = sel.matches(k, prev)
+		before = sel.matches(k, prev.obj)
 	}
 	switch {
 	case now && before:
-		return watch.Modified, obj, nil
+		return watch.Modified, co, nil
 	case now:
-		return watch.Added, obj, nil
+		return watch.Added, co, nil
 	case before:
-		return watch.Deleted, obj, nil
+		return watch.Deleted, co, nil
 	}
 	return "", nil, nil
 }
