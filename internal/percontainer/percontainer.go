@@ -47,7 +47,7 @@ func RuntimeCommand(use string) *cobra.Command {
 	return ocicli.NewCommand(use, ocicli.Hooks{
 		New: func(c ocicli.Config) ocicli.Runtime {
 			rt := libcontainer.New(c.Root)
-			rt.SystemdCgroup = c.SystemdCgroup
+			rt.SystemdCgroup, rt.KeepLoaded = c.SystemdCgroup, true // one command per process
 			return rt
 		},
 		ExampleSpec: libcontainer.ExampleSpec,

@@ -52,6 +52,13 @@ type Runtime struct {
 	// "slice:prefix:name".
 	SystemdCgroup bool
 
+	// KeepLoaded keeps the containers this process loaded too, not only those it
+	// created: for a process that runs one command (the runtime command line's start and
+	// delete look a container up, then act on it), so state.json is parsed once. A
+	// long-lived process must not: another process may delete and create a container of
+	// the same ID meanwhile.
+	KeepLoaded bool
+
 	// The containers this process created, kept so that start, kill and delete in a
 	// long-lived shim do not parse state.json (tens of KB with the seccomp rules) again.
 	mu    sync.Mutex
@@ -78,6 +85,9 @@ func (r *Runtime) load(id string) (*libcontainer.Container, error) {
 			return nil, fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
 		}
 		return nil, err
+	}
+	if r.KeepLoaded {
+		r.remember(id, c)
 	}
 	return c, nil
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -183,7 +182,12 @@ func isTerminalSpec(bundle string) bool {
 	if err != nil {
 		return false
 	}
-	var s specs.Spec
+	// Only the one field: decoding the whole spec here would be done again by the create.
+	var s struct {
+		Process *struct {
+			Terminal bool `json:"terminal"`
+		} `json:"process"`
+	}
 	return json.Unmarshal(data, &s) == nil && s.Process != nil && s.Process.Terminal
 }
 
