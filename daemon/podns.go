@@ -222,3 +222,22 @@ func noProcess(c *container) error {
 	}
 	return nil
 }
+
+// removeOrphanPins removes the namespace files of pods whose infra container is gone or
+// stopped: a crash between the steps of its removal leaves them.
+func (d *Daemon) removeOrphanPins() {
+	entries, _ := os.ReadDir(filepath.Join(d.cfg.ExecRoot, "netns"))
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".pod")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		if c := d.containers[id]; c != nil && c.rec.Pinned && c.running() {
+			continue
+		}
+		d.log.Info("removing the namespaces of a pod that is gone", "container", id)
+		if err := d.unpinPodNamespaces(id); err != nil {
+			d.log.Warn("remove pod namespaces", "container", id, "err", err)
+		}
+	}
+}

@@ -45,6 +45,7 @@ func (d *Daemon) recover() error {
 		d.cleanupRun(orphan)
 	}
 	d.removeOrphanFiles(known)
+	d.removeOrphanPins()
 	inUse := map[string]bool{}
 	for _, c := range d.containers {
 		inUse[cniContainerID(c.rec)] = true

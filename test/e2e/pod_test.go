@@ -10,6 +10,7 @@ import (
 
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/client"
+	"github.com/drover/drover/internal/nsfile"
 )
 
 // TestPodNamespacesAsFiles: a pod that does not share a PID namespace holds its network,
@@ -56,7 +57,19 @@ func TestPodNamespacesAsFiles(t *testing.T) {
 	}
 
 	e.stopDaemon(syscall.SIGKILL)
+	// The namespace files of a pod whose record is gone (a crash mid-removal) go at the
+	// next start.
+	stray := filepath.Join(e.exec, "netns", strings.Repeat("ab", 32)+".pod")
+	if err := os.Mkdir(stray, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := nsfile.Create(map[string]string{"uts": filepath.Join(stray, "uts")}, nil); err != nil {
+		t.Fatal(err)
+	}
 	e.startDaemon()
+	if _, err := os.Stat(stray); !os.IsNotExist(err) {
+		t.Fatalf("the namespace files of a pod without a record after a restart: %v", err)
+	}
 	if st := e.inspect(infra, "{{.State.Status}}"); st != "running" {
 		t.Fatalf("infra container after a daemon restart: %q, want running", st)
 	}
