@@ -630,6 +630,9 @@ type Pod struct {
 	InfraID    string            `json:"InfraContainerId"`
 	Labels     map[string]string `json:"Labels,omitempty"`
 	Containers []PodContainer    `json:"Containers"`
+	// SharedNamespaces are the namespaces the pod's containers share, as podman names
+	// them: net, ipc (unless the host's), uts, and pid when the pod keeps a pause process.
+	SharedNamespaces []string `json:"SharedNamespaces"`
 }
 
 // PodContainer is one member of a pod.

@@ -223,6 +223,7 @@ func (d *Daemon) podView(pod *podRecord) api.Pod {
 	infraRunning := false
 	if infra, err := d.lookup(pod.InfraID); err == nil {
 		infraRunning = infra.running()
+		out.SharedNamespaces = sharedNamespaces(infra.rec)
 	}
 	running, started := 0, false
 	members := d.podMembers(pod)
@@ -243,6 +244,19 @@ func (d *Daemon) podView(pod *podRecord) api.Pod {
 		out.Status = "Exited"
 	default:
 		out.Status = "Created"
+	}
+	return out
+}
+
+// sharedNamespaces names what a pod's infra container shares with the members.
+func sharedNamespaces(infra *record) []string {
+	out := []string{"net"}
+	if infra.Config.Host.IpcMode != "host" {
+		out = append(out, "ipc")
+	}
+	out = append(out, "uts")
+	if !infra.Pinned {
+		out = append(out, "pid")
 	}
 	return out
 }

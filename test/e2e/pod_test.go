@@ -28,6 +28,9 @@ func TestPodNamespacesAsFiles(t *testing.T) {
 	if st := e.inspect(infra, "{{.State.Status}}"); st != "running" {
 		t.Fatalf("infra container status %q, want running", st)
 	}
+	if got := strings.TrimSpace(e.must("pod", "inspect", "-f", "{{.SharedNamespaces}}", "pinned")); got != "[net ipc uts]" {
+		t.Fatalf("pod inspect: shared namespaces %s, want [net ipc uts]", got)
+	}
 	netns := e.inspect(infra, "{{.NetworkSettings.SandboxKey}}")
 	e.must("run", "-d", "--pod", "pinned", "--name", "ma", "busybox", "sleep", "60")
 	e.must("run", "-d", "--pod", "pinned", "--name", "mb", "busybox", "sleep", "60")
@@ -89,6 +92,9 @@ func TestPodNamespacesAsFiles(t *testing.T) {
 
 	// A pod sharing its PID namespace keeps a pause process, its PID 1.
 	e.must("pod", "create", "--name", "withpid", "--share", "net,ipc,uts,pid")
+	if got := strings.TrimSpace(e.must("pod", "inspect", "-f", "{{.SharedNamespaces}}", "withpid")); got != "[net ipc uts pid]" {
+		t.Fatalf("pod inspect: shared namespaces %s, want [net ipc uts pid]", got)
+	}
 	withPID := strings.TrimSpace(e.must("pod", "inspect", "-f", "{{.InfraContainerId}}", "withpid"))
 	if pid := e.inspect(withPID, "{{.State.Pid}}"); pid == "0" {
 		t.Fatal("the infra container of a pod sharing its PID namespace runs no process")
