@@ -110,22 +110,13 @@ PODMAN=(podman --runtime runc)
 now() { T=${EPOCHREALTIME/./}; }
 rec() { echo "$2" >>"$W/t.$1"; }
 
+# drover_runp [CONFIG KEY]: times crictl runp of CONFIG (pod.json) into $W/t.KEY (runp).
 drover_runp() {
 	local a b pod
 	now; a=$T
-	"${CRICTL[@]}" runp "$W/pod.json" >"$W/id"
+	"${CRICTL[@]}" runp "$W/${1:-pod.json}" >"$W/id"
 	now; b=$T
-	rec runp $((b - a))
-	read -r pod <"$W/id"
-	"${CRICTL[@]}" stopp "$pod" >/dev/null
-	"${CRICTL[@]}" rmp "$pod" >/dev/null
-}
-drover_runp_k() {
-	local a b pod
-	now; a=$T
-	"${CRICTL[@]}" runp "$W/pod-k.json" >"$W/id"
-	now; b=$T
-	rec runpk $((b - a))
+	rec "${2:-runp}" $((b - a))
 	read -r pod <"$W/id"
 	"${CRICTL[@]}" stopp "$pod" >/dev/null
 	"${CRICTL[@]}" rmp "$pod" >/dev/null
@@ -186,11 +177,11 @@ cli_floor() {
 }
 
 # Warm-up (page cache, podman's storage, drover's warm shim), then the alternating rounds.
-drover_runp; drover_runp_k; podman_pod; drover_cycle; podman_cycle
+drover_runp; drover_runp pod-k.json runpk; podman_pod; drover_cycle; podman_cycle
 rm -f "$W"/t.*
 for r in $(seq "$ROUNDS"); do
 	for _ in $(seq "$CYCLES"); do drover_runp; done
-	for _ in $(seq "$CYCLES"); do drover_runp_k; done
+	for _ in $(seq "$CYCLES"); do drover_runp pod-k.json runpk; done
 	for _ in $(seq "$CYCLES"); do podman_pod; done
 	for _ in $(seq "$CYCLES"); do drover_cycle; done
 	for _ in $(seq "$CYCLES"); do podman_cycle; done

@@ -109,8 +109,9 @@ func (d *Daemon) setupNetwork(c *container) (p netPlan, retErr error) {
 	return p, nil
 }
 
-// joinNetwork shares the namespaces of a running container: the pod's infra process
-// (network, IPC and UTS) or the container of --network container:X (network only).
+// joinNetwork shares the namespaces of a running container: the pod's infra container
+// (network, IPC and UTS: its process's, or its files when it is pinned) or the container
+// of --network container:X (network only).
 func (d *Daemon) joinNetwork(c *container, cfg api.ContainerConfig) (netPlan, error) {
 	var p netPlan
 	ref, what := strings.TrimPrefix(cfg.Host.NetworkMode, "container:"), "container"
@@ -131,21 +132,30 @@ func (d *Daemon) joinNetwork(c *container, cfg api.ContainerConfig) (netPlan, er
 	other.mu.Lock()
 	pid, running := other.rec.State.Pid, other.rec.State.Running
 	mode, settings, bundle := other.rec.Config.Host.NetworkMode, other.rec.NetworkSettings, other.rec.Bundle
+	ipcMode, pinned := other.rec.Config.Host.IpcMode, other.rec.Pinned
 	other.mu.Unlock()
-	if !running || pid == 0 && !other.rec.Pinned {
+	if !running || pid == 0 && !pinned {
 		return p, fmt.Errorf("cannot join the network of %s %s: it is not running: start it first: %w", what, other.rec.Name, errdefs.ErrConflict)
 	}
-	if other.rec.Pinned {
-		return d.joinPinned(other, cfg)
+	nsPath := func(kind string) string {
+		if pinned {
+			return d.podNSPath(other.rec.ID, kind)
+		}
+		return fmt.Sprintf("/proc/%d/ns/%s", pid, kind)
 	}
-	if mode == "host" {
+	switch {
+	case mode == "host":
 		p.mode = spec.NetworkHost
-	} else {
-		p.mode = spec.NetworkMode(fmt.Sprintf("/proc/%d/ns/net", pid))
+	case pinned:
+		p.mode = spec.NetworkMode(settings.SandboxKey)
+	default:
+		p.mode = spec.NetworkMode(nsPath("net"))
 	}
 	if cfg.Host.Pod != "" {
-		p.ipc = fmt.Sprintf("/proc/%d/ns/ipc", pid)
-		p.uts = fmt.Sprintf("/proc/%d/ns/uts", pid)
+		p.ipc, p.uts = nsPath("ipc"), nsPath("uts")
+		if ipcMode == "host" {
+			p.ipc = "host"
+		}
 	}
 	p.settings = api.NetworkSettings{SandboxKey: settings.SandboxKey}
 	p.mounts = netFileMounts(bundle)

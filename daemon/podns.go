@@ -189,31 +189,6 @@ func pinnedPID(name string) error {
 	return fmt.Errorf("%s holds its pod's namespaces as files and has no PID namespace to share: create the pod with --share pid (the CRI: a POD pid namespace) for its containers to share one: %w", name, errdefs.ErrInvalidArgument)
 }
 
-// joinPinned shares the namespaces of a pinned infra container: its network (or the
-// host's), its IPC (or the host's) and its UTS namespace files.
-func (d *Daemon) joinPinned(infra *container, cfg api.ContainerConfig) (netPlan, error) {
-	infra.mu.Lock()
-	mode, settings, bundle, id := infra.rec.Config.Host.NetworkMode, infra.rec.NetworkSettings, infra.rec.Bundle, infra.rec.ID
-	ipcMode := infra.rec.Config.Host.IpcMode
-	infra.mu.Unlock()
-	var p netPlan
-	if mode == "host" {
-		p.mode = spec.NetworkHost
-	} else {
-		p.mode = spec.NetworkMode(settings.SandboxKey)
-	}
-	if cfg.Host.Pod != "" {
-		p.uts = d.podNSPath(id, "uts")
-		p.ipc = d.podNSPath(id, "ipc")
-		if ipcMode == "host" {
-			p.ipc = "host"
-		}
-	}
-	p.settings = api.NetworkSettings{SandboxKey: settings.SandboxKey}
-	p.mounts = netFileMounts(bundle)
-	return p, nil
-}
-
 // noProcess refuses what needs a container's process (exec, attach, pause, resize, top)
 // for a pinned infra container, which has none.
 func noProcess(c *container) error {
