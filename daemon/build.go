@@ -244,7 +244,7 @@ func (d *Daemon) removeStaleSteps() {
 	stateRoot := filepath.Join(d.cfg.ExecRoot, "build", "runtime")
 	entries, _ := os.ReadDir(stateRoot)
 	for _, e := range entries {
-		_ = exec.Command(d.cfg.Self, "runtime", "--root", stateRoot, "delete", "--force", e.Name()).Run()
+		_ = d.selfCommand("runtime", "--root", stateRoot, "delete", "--force", e.Name()).Run()
 	}
 	_ = os.RemoveAll(filepath.Join(d.cfg.ExecRoot, "build", "bundles"))
 }
@@ -335,7 +335,7 @@ func (r *buildRunner) Run(ctx context.Context, req build.RunRequest) (int, error
 		return 0, err
 	}
 	stateRoot := filepath.Join(d.cfg.ExecRoot, "build", "runtime")
-	cmd := exec.Command(d.cfg.Self, "runtime", "--root", stateRoot, "run", "--bundle", bundle, req.ID)
+	cmd := d.selfCommand("runtime", "--root", stateRoot, "run", "--bundle", bundle, req.ID)
 	cmd.Stdout, cmd.Stderr = req.Output, req.Output
 	if err := cmd.Start(); err != nil {
 		return 0, err
@@ -344,7 +344,7 @@ func (r *buildRunner) Run(ctx context.Context, req build.RunRequest) (int, error
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = exec.Command(d.cfg.Self, "runtime", "--root", stateRoot, "kill", "--all", req.ID, "KILL").Run()
+			_ = d.selfCommand("runtime", "--root", stateRoot, "kill", "--all", req.ID, "KILL").Run()
 		case <-done:
 		}
 	}()
@@ -352,7 +352,7 @@ func (r *buildRunner) Run(ctx context.Context, req build.RunRequest) (int, error
 	close(done)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		_ = exec.Command(d.cfg.Self, "runtime", "--root", stateRoot, "delete", "--force", req.ID).Run()
+		_ = d.selfCommand("runtime", "--root", stateRoot, "delete", "--force", req.ID).Run()
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}

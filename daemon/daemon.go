@@ -101,6 +101,7 @@ type Daemon struct {
 	registry *remote.Client
 	embedded runtime.Runtime
 	launcher *shim.Launcher
+	sealed   *libcontainer.SealedExe // cfg.Self, sealed in memory: what the shims run
 	net      *network.Manager
 	cni      *cni.CNI
 	vols     *volume.Store
@@ -156,7 +157,6 @@ func New(cfg Config) (*Daemon, error) {
 			return nil, fmt.Errorf("create state directory: %w", err)
 		}
 	}
-	warnNestedSeal(cfg)
 	if !libcontainer.SeccompSupported() {
 		return nil, fmt.Errorf("this drover binary was built without seccomp support, so containers would run without their default syscall filter: rebuild with make (cgo, -tags seccomp, libseccomp-dev)")
 	}
@@ -194,6 +194,12 @@ func New(cfg Config) (*Daemon, error) {
 		ready:      make(chan struct{}),
 		shutdown:   make(chan struct{}),
 		podTab:     podTable{byID: map[string]*podRecord{}},
+	}
+	// The processes the daemon starts run from a sealed copy of its binary, which spares
+	// libcontainer sealing it again for every container init and exec (CVE-2019-5736).
+	if d.sealed, err = libcontainer.SealCopy(cfg.Self, cfg.ExecRoot); err != nil {
+		d.log.Warn("containers' processes run from the drover binary's file, which libcontainer then seals for each of them", "err", err)
+		warnNestedSeal(cfg)
 	}
 	d.net, err = network.New(network.Config{
 		StateFile:     filepath.Join(cfg.Root, "network.db"),
@@ -241,7 +247,7 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.ContainersPerShim <= 0 {
 		cfg.ContainersPerShim = DefaultContainersPerShim
 	}
-	d.launcher = shim.NewLauncher(cfg.Self, cfg.ContainersPerShim)
+	d.launcher = shim.NewLauncher(d.selfPath(), cfg.Self, cfg.ContainersPerShim)
 	return d, nil
 }
 
@@ -352,6 +358,9 @@ func (d *Daemon) close() {
 	if d.launcher != nil {
 		d.launcher.Close()
 	}
+	if d.sealed != nil {
+		d.sealed.Close()
+	}
 	d.closeBuilder()
 	if d.images != nil {
 		d.images.Close()
@@ -359,6 +368,22 @@ func (d *Daemon) close() {
 	if d.store != nil {
 		d.store.close()
 	}
+}
+
+// selfPath is the drover binary for the processes the daemon starts: its sealed copy
+// when there is one. Pass cfg.Self as their argv[0].
+func (d *Daemon) selfPath() string {
+	if d.sealed != nil {
+		return d.sealed.Path()
+	}
+	return d.cfg.Self
+}
+
+// selfCommand runs the drover binary (its sealed copy when there is one) with args.
+func (d *Daemon) selfCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(d.selfPath(), args...)
+	cmd.Args[0] = d.cfg.Self
+	return cmd
 }
 
 // runtimeFor returns the runtime a container uses: embedded for "", else the binary.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"github.com/drover/drover/api"
 	"github.com/drover/drover/internal/errdefs"
 	"github.com/drover/drover/internal/signals"
+	"github.com/drover/drover/shim"
 )
 
 // errRemoved says the container was removed meanwhile.
@@ -132,12 +134,23 @@ func (d *Daemon) stopLocked(ctx context.Context, c *container, timeout *time.Dur
 			}
 		}
 	}
-	_ = d.kill(ctx, c, syscall.SIGKILL)
+	return d.killAndWait(ctx, c, exited)
+}
+
+// killAndWait sends SIGKILL and waits for the run's exit to be recorded.
+func (d *Daemon) killAndWait(ctx context.Context, c *container, exited chan struct{}) error {
+	killErr := d.kill(ctx, c, syscall.SIGKILL)
 	select {
 	case <-exited:
 		return nil
 	case <-time.After(30 * time.Second):
-		return fmt.Errorf("container %s did not exit after SIGKILL", c.rec.Name)
+		if killErr != nil {
+			return fmt.Errorf("container %s did not exit after SIGKILL: the kill failed: %w", c.rec.Name, killErr)
+		}
+		c.mu.Lock()
+		pid, shimPid, bundle := c.rec.State.Pid, c.rec.ShimPid, c.rec.Bundle
+		c.mu.Unlock()
+		return fmt.Errorf("container %s did not exit within 30s of SIGKILL (pid %d, shim pid %d): see %s", c.rec.Name, pid, shimPid, filepath.Join(bundle, shim.LogName))
 	}
 }
 
@@ -216,11 +229,8 @@ func (d *Daemon) remove(ctx context.Context, c *container, force, volumes bool) 
 		c.rec.ManuallyStopped = true
 		exited := c.exited
 		c.mu.Unlock()
-		_ = d.kill(ctx, c, syscall.SIGKILL)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("container %s did not exit after SIGKILL", c.rec.Name)
+		if err := d.killAndWait(ctx, c, exited); err != nil {
+			return err
 		}
 	}
 	c.mu.Lock()

@@ -22,7 +22,8 @@ import (
 // containers have) and moves on to the next warm shim. Exactly one shim is booting or
 // ready at any time, so back-to-back starts never boot two at once.
 type Launcher struct {
-	self  string
+	exe   string // the binary the shims run
+	name  string // their argv[0]
 	group int
 	ready chan bootResult // holds the next shim once it has booted
 
@@ -45,10 +46,10 @@ type warmShim struct {
 	exited  chan struct{} // closed once the process is reaped
 }
 
-// NewLauncher returns a launcher that starts "self shim" processes, each serving up to
-// group containers (at least 1).
-func NewLauncher(self string, group int) *Launcher {
-	l := &Launcher{self: self, group: max(group, 1), ready: make(chan bootResult, 1)}
+// NewLauncher returns a launcher that starts "exe shim" processes named name (their
+// argv[0]), each serving up to group containers (at least 1).
+func NewLauncher(exe, name string, group int) *Launcher {
+	l := &Launcher{exe: exe, name: name, group: max(group, 1), ready: make(chan bootResult, 1)}
 	go l.refill()
 	return l
 }
@@ -61,7 +62,8 @@ func (l *Launcher) boot() (*warmShim, error) {
 	}
 	ours, theirs := os.NewFile(uintptr(fds[0]), "launcher"), os.NewFile(uintptr(fds[1]), "shim-sync")
 	defer theirs.Close()
-	cmd := exec.Command(l.self, "shim")
+	cmd := exec.Command(l.exe, "shim")
+	cmd.Args[0] = l.name
 	cmd.Dir = "/"
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -137,15 +137,18 @@ func (e *env) teardown() {
 		}
 		out, _, _ := e.drover("ps", "-aq", "--no-trunc")
 		for _, id := range strings.Fields(out) {
-			e.drover("rm", "-f", id)
+			// A --rm container may go between ps and rm.
+			if _, errOut, code := e.drover("rm", "-f", id); code != 0 && !strings.Contains(strings.ToLower(errOut), "no such container") {
+				e.t.Errorf("teardown: rm -f %s: exit %d: %s", id, code, errOut)
+			}
 		}
 		e.stopDaemon(syscall.SIGTERM)
 	}
+	e.checkNetworkLeaks()
+	e.checkLeaks()
 	if e.t.Failed() && e.logBuf != nil {
 		e.t.Logf("daemon log:\n%s", e.logBuf)
 	}
-	e.checkNetworkLeaks()
-	e.checkLeaks()
 	_ = os.RemoveAll(e.dir)
 }
 
@@ -182,6 +185,9 @@ func (e *env) checkLeaks() {
 		entries, _ := os.ReadDir(dir)
 		for _, b := range entries {
 			leaks = append(leaks, kind+" "+b.Name())
+			if log, err := os.ReadFile(filepath.Join(dir, b.Name(), "shim.log")); err == nil && kind == "bundle" && len(log) > 0 {
+				leaks = append(leaks, "  its shim.log: "+strings.ReplaceAll(strings.TrimSpace(string(log)), "\n", "\n    "))
+			}
 		}
 	}
 	// Remove the (empty) cgroup parents drover made, then report.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,11 +11,12 @@ import (
 	"time"
 
 	"github.com/drover/drover/internal/procstatus"
+	"github.com/drover/drover/runtime/libcontainer"
 )
 
 // TestDaemonRunsItsPerContainerBinary: a daemon of make's bin/drover writes out the
-// drover-runtime it carries, under its root, and runs its containers' shims and a pod's
-// pause from that copy (ADR 0003).
+// drover-runtime it carries, under its root; its containers' shims run a sealed in-memory
+// copy of that file, and a pod's pause the file itself (ADR 0003).
 func TestDaemonRunsItsPerContainerBinary(t *testing.T) {
 	want, err := os.ReadFile(filepath.Join(filepath.Dir(droverBin(t)), "drover-runtime"))
 	if err != nil {
@@ -31,15 +33,28 @@ func TestDaemonRunsItsPerContainerBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shimExe, err := os.Readlink(filepath.Join("/proc", st["PPid"], "exe"))
+	// The shim runs a sealed in-memory copy of the daemon's drover-runtime under its root.
+	installed, _ := filepath.Glob(filepath.Join(e.root, "bin", "*", "drover-runtime"))
+	if len(installed) != 1 {
+		t.Fatalf("want one drover-runtime under %s, found %v", filepath.Join(e.root, "bin"), installed)
+	}
+	if got, err := os.ReadFile(installed[0]); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from bin/drover-runtime (%d bytes against %d): %v", installed[0], len(got), len(want), err)
+	}
+	shimExe := filepath.Join("/proc", st["PPid"], "exe")
+	if link, _ := os.Readlink(shimExe); !strings.HasPrefix(link, "/memfd:") || !strings.Contains(link, installed[0]) {
+		t.Fatalf("the shim runs %s; want the daemon's sealed copy of %s", link, installed[0])
+	}
+	f, err := os.Open(shimExe)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dir := filepath.Join(e.root, "bin") + "/"; !strings.HasPrefix(shimExe, dir) || filepath.Base(shimExe) != "drover-runtime" {
-		t.Fatalf("the shim runs %s; want the daemon's copy of drover-runtime under %s", shimExe, dir)
+	defer f.Close()
+	if !libcontainer.IsSealed(f) {
+		t.Fatal("the shim's executable is not sealed")
 	}
-	if got, err := os.ReadFile(shimExe); err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from bin/drover-runtime (%d bytes against %d): %v", shimExe, len(got), len(want), err)
+	if got, err := io.ReadAll(f); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the shim's executable differs from bin/drover-runtime (%d bytes against %d): %v", len(got), len(want), err)
 	}
 
 	// The infra process of a pod that shares its PID namespace is the same file,
@@ -50,7 +65,7 @@ func TestDaemonRunsItsPerContainerBinary(t *testing.T) {
 	pauseExe := filepath.Join("/proc", infra, "exe")
 	e.eventually(10*time.Second, "the pod's pause runs the daemon's drover-runtime", func() bool {
 		a, errA := os.Stat(pauseExe)
-		b, errB := os.Stat(shimExe)
+		b, errB := os.Stat(installed[0])
 		return errA == nil && errB == nil && os.SameFile(a, b)
 	})
 }
