@@ -1,11 +1,5 @@
 package libcontainer
 
-// A daemon that starts its shims from one sealed in-memory copy of its binary spares
-// libcontainer its CVE-2019-5736 guard per container: unless the process runs from a
-// sealed memfd, libcontainer wraps its own executable in a fresh read-only overlay for
-// every container init and exec it starts. With the seals there, it runs the init straight
-// from the copy, which no process can write to.
-
 import (
 	"fmt"
 	"os"
@@ -19,7 +13,11 @@ import (
 // the copy (stdio and ExtraFiles), so /proc/self/fd/N still names the copy at execve.
 const minFD = 100
 
-// SealedExe is a sealed in-memory copy of an executable.
+// SealedExe is a sealed in-memory copy of an executable. A daemon that starts its shims
+// from one spares libcontainer its CVE-2019-5736 guard per container: unless the process
+// runs from a sealed memfd, libcontainer wraps its own executable in a fresh read-only
+// overlay for every container init and exec it starts. With the seals there, it runs the
+// init straight from the copy, which no process can write to.
 type SealedExe struct {
 	f *os.File
 }
@@ -49,7 +47,7 @@ func SealCopy(path, tmpDir string) (*SealedExe, error) {
 }
 
 // Path is the path a child of this process executes the copy by. It names the copy only
-// in children of this process started while the Exe is open.
+// in children of this process started while the copy is open.
 func (e *SealedExe) Path() string { return "/proc/self/fd/" + strconv.Itoa(int(e.f.Fd())) }
 
 // Close releases the copy; processes running it keep their own reference.

@@ -185,7 +185,10 @@ func (e *env) checkLeaks() {
 		entries, _ := os.ReadDir(dir)
 		for _, b := range entries {
 			leaks = append(leaks, kind+" "+b.Name())
-			if log, err := os.ReadFile(filepath.Join(dir, b.Name(), "shim.log")); err == nil && kind == "bundle" && len(log) > 0 {
+			if kind != "bundle" {
+				continue
+			}
+			if log, err := os.ReadFile(filepath.Join(dir, b.Name(), "shim.log")); err == nil && len(log) > 0 {
 				leaks = append(leaks, "  its shim.log: "+strings.ReplaceAll(strings.TrimSpace(string(log)), "\n", "\n    "))
 			}
 		}
