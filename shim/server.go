@@ -60,6 +60,7 @@ func Start(cfg Config, rt runtime.Runtime) (*Supervisor, error) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, fmt.Errorf("set child subreaper: %w", err)
 	}
+	startReaper()
 	// The runtime moves the new init into its cgroups in a few milliseconds: start the
 	// kernel's wait for that now (the daemon started one too, maybe too long ago).
 	cgroupwarm.Warm()

@@ -1,0 +1,109 @@
+package shim
+
+import (
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The runtime's bootstrap forks the container's processes in stages, "runc:[1:CHILD]"
+// and "runc:[2:INIT]", both children of the shim. The runtime reaps them itself unless it
+// gives up half-way, as an exec does when the container's init dies under it. Then they
+// stay zombies here, and a stage-2 zombie lives in the container's pid namespace, which
+// the kernel cannot finish while it is unreaped: the init never exits and its exit is
+// never reported. The shim reaps such leftovers.
+//
+// It reaps only processes named as those stages, and only once they have stayed zombies
+// for a whole grace period, so it never takes an exit the runtime is about to wait for
+// (the runtime ignores losing those two anyway). A general wait4(-1) reaper would race the
+// runtime's own waits on the stage-0 process.
+var bootstrapStages = []string{"runc:[1:CHILD]", "runc:[2:INIT]"}
+
+const orphanGrace = 250 * time.Millisecond
+
+var reaperOnce sync.Once
+
+// startReaper makes this process reap bootstrap leftovers from now on.
+func startReaper() {
+	reaperOnce.Do(func() {
+		sigchld := make(chan os.Signal, 1)
+		signal.Notify(sigchld, unix.SIGCHLD)
+		go reapBootstrapOrphans(sigchld)
+	})
+}
+
+func reapBootstrapOrphans(sigchld <-chan os.Signal) {
+	var seen map[int]bool // zombies found by the last sweep
+	for {
+		if len(seen) == 0 {
+			<-sigchld
+		}
+		time.Sleep(orphanGrace)
+		next := map[int]bool{}
+		for pid, comm := range zombieChildren() {
+			if !isBootstrapStage(comm) {
+				continue
+			}
+			if seen[pid] {
+				var ws unix.WaitStatus
+				_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+			} else {
+				next[pid] = true
+			}
+		}
+		seen = next
+	}
+}
+
+func isBootstrapStage(comm string) bool {
+	for _, s := range bootstrapStages {
+		if comm == s {
+			return true
+		}
+	}
+	return false
+}
+
+// zombieChildren maps this process's zombie children to their names. Children hang off
+// the thread that forked them (or took them in as a subreaper), so every thread's list is
+// read.
+func zombieChildren() map[int]string {
+	zombies := map[int]string{}
+	lists, _ := filepath.Glob("/proc/self/task/*/children")
+	for _, list := range lists {
+		data, err := os.ReadFile(list)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			pid, err := strconv.Atoi(f)
+			if err != nil {
+				continue
+			}
+			if comm, state, ok := procStat(pid); ok && state == 'Z' {
+				zombies[pid] = comm
+			}
+		}
+	}
+	return zombies
+}
+
+// procStat reads a process's name and state from /proc/PID/stat.
+func procStat(pid int) (comm string, state byte, ok bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", 0, false
+	}
+	s := string(data)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open || end+2 >= len(s) {
+		return "", 0, false
+	}
+	return s[open+1 : end], s[end+2], true
+}
