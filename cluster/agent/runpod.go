@@ -136,13 +136,23 @@ func (w *podWorker) runPod(ctx context.Context, pod *corev1.Pod) *podView {
 			w.start(ctx, pod, c, 0, v, env)
 		case c.cur.State.Running:
 			w.probe(ctx, pod, c, v.podIP)
+			continue
 		case c.cur.State.Status == api.StatusCreated && c.cur.State.Error == "" && c.cur.State.StartedAt.IsZero():
 			w.startCreated(ctx, c)
 		case exited(c.cur) && shouldRestart(policy, exitCode(c.cur)):
 			w.restart(ctx, pod, c, v, env)
 		}
+		// A container without probes is ready as soon as it runs, as the kubelet has it:
+		// the pod's first status after the start says so, rather than a second one.
+		if c.cur != nil && c.cur.State.Running && withoutProbes(c.spec) {
+			w.probe(ctx, pod, c, v.podIP)
+		}
 	}
 	return v
+}
+
+func withoutProbes(c *corev1.Container) bool {
+	return c.StartupProbe == nil && c.ReadinessProbe == nil && c.LivenessProbe == nil
 }
 
 func shouldRestart(policy corev1.RestartPolicy, code int) bool {
