@@ -73,6 +73,7 @@ func (s *server) exec(conn *net.UnixConn, br *bufio.Reader, req Request) {
 		writeResponse(conn, errResponse(err))
 		return
 	}
+	own(p.Pid)
 	writeResponse(conn, Response{Pid: p.Pid})
 	w := stream.NewWriter(conn)
 
@@ -130,6 +131,7 @@ func (s *server) execDetached(conn *net.UnixConn, req Request) {
 		writeResponse(conn, errResponse(err))
 		return
 	}
+	own(p.Pid)
 	writeResponse(conn, Response{Pid: p.Pid})
 	w := stream.NewWriter(conn)
 	if req.WaitExit {

@@ -22,12 +22,20 @@ import (
 // It reaps only processes named as those stages, and only once they have stayed zombies
 // for a whole grace period, so it never takes an exit the runtime is about to wait for
 // (the runtime ignores losing those two anyway). A general wait4(-1) reaper would race the
-// runtime's own waits on the stage-0 process.
+// runtime's own waits on the stage-0 process. A container's init or exec that dies before
+// its exec still bears the stage-2 name: those the shim waits for itself (waitPid), and
+// the reaper leaves them alone.
 var bootstrapStages = []string{"runc:[1:CHILD]", "runc:[2:INIT]"}
 
 const orphanGrace = 250 * time.Millisecond
 
-var reaperOnce sync.Once
+var (
+	reaperOnce sync.Once
+	waited     sync.Map // pid -> struct{}: children the shim waits for itself
+)
+
+// own marks pid as a child the shim waits for with waitPid.
+func own(pid int) { waited.Store(pid, struct{}{}) }
 
 // startReaper makes this process reap bootstrap leftovers from now on.
 func startReaper() {
@@ -47,7 +55,7 @@ func reapBootstrapOrphans(sigchld <-chan os.Signal) {
 		time.Sleep(orphanGrace)
 		next := map[int]bool{}
 		for pid, comm := range zombieChildren() {
-			if !isBootstrapStage(comm) {
+			if _, ok := waited.Load(pid); ok || !isBootstrapStage(comm) {
 				continue
 			}
 			if seen[pid] {

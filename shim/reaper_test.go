@@ -2,6 +2,9 @@ package shim
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -48,5 +51,45 @@ func TestExecRacingInitKill(t *testing.T) {
 		case <-time.After(60 * time.Second):
 			t.Fatalf("round %d: the shim never saw the init's exit (zombies: %v)", i, zombieChildren())
 		}
+	}
+}
+
+// The reaper takes a leftover bootstrap stage, and leaves a child the shim owns (an init
+// or exec that died before its exec still bears the stage-2 name) to waitPid.
+func TestReaperTakesOnlyUnownedStages(t *testing.T) {
+	startReaper()
+	dir := t.TempDir()
+	stage := filepath.Join(dir, "runc:[2:INIT]")
+	if err := os.Symlink("/bin/true", stage); err != nil {
+		t.Fatal(err)
+	}
+	spawn := func() int {
+		cmd := exec.Command(stage)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd.Process.Pid
+	}
+	owned := spawn()
+	own(owned)
+	leftover := spawn()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, _, ok := procStat(leftover); !ok {
+			break // reaped
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leftover stage %d was not reaped", leftover)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Give the reaper two more sweeps, at least, to get it wrong.
+	time.Sleep(3 * orphanGrace)
+	if _, state, ok := procStat(owned); !ok || state != 'Z' {
+		t.Fatalf("owned child %d: reaped by the reaper (ok=%v state=%c)", owned, ok, state)
+	}
+	ws, err := waitPid(owned)
+	if err != nil || ws.ExitStatus() != 0 {
+		t.Fatalf("waitPid of the owned child: %v %v", ws, err)
 	}
 }

@@ -87,6 +87,8 @@ func (sv *Supervisor) Pid() int { return sv.s.pid }
 func (sv *Supervisor) Abort() {
 	sv.ln.Close()
 	_ = sv.s.rt.Delete(context.Background(), sv.s.cfg.ID, true)
+	// Its init never ran the container's process: the reaper takes what is left of it.
+	waited.Delete(sv.s.pid)
 }
 
 // Run serves the daemon until the container has exited and its exit is recorded.
@@ -204,6 +206,7 @@ func (s *server) create() (retErr error) {
 		return err
 	}
 	s.pid = p.Pid
+	own(p.Pid)
 	_ = atomicfile.Replace(filepath.Join(s.cfg.Bundle, InitPid), []byte(strconv.Itoa(p.Pid)), 0o600)
 	if s.cfg.Terminal {
 		s.console = p.Console
@@ -297,7 +300,9 @@ func (s *server) drainPumps() {
 	}
 }
 
+// waitPid reaps a child the shim owns (see own).
 func waitPid(pid int) (unix.WaitStatus, error) {
+	defer waited.Delete(pid)
 	var ws unix.WaitStatus
 	for {
 		_, err := unix.Wait4(pid, &ws, 0, nil)
