@@ -119,16 +119,17 @@ for n in n1 n2 n3 n4; do
 done
 wait_load
 say "## pod start-up, $REPLICAS replicas on n2-n4 (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-# Where the CPU goes meanwhile: the machine's busy share, the agents' daemons, and what
-# runs in the agents' cgroups (shims, pause and pod processes).
+# Where the CPU goes meanwhile: the machine's busy share, the server's and the agents'
+# daemons, and what runs in the agents' cgroups (shims, pause and pod processes).
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
-dcpu() { local t=0 n; for n in n2 n3 n4; do t=$((t + $(awk '{print $14+$15}' "/proc/$(cat "$CLUSTER_DIR/$n/daemon.pid")/stat"))); done; echo "$t"; }
+dcpu() { local t=0 n; for n in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$(cat "$CLUSTER_DIR/$n/daemon.pid")/stat"))); done; echo "$t"; }
 ccpu() { local t=0 f; for f in /sys/fs/cgroup/cpuacct/"$CLUSTER_NAME"-n[234]/cpuacct.usage; do [ -e "$f" ] && t=$((t + $(cat "$f"))); done; echo "$t"; }
-read -r B0 I0 < <(busy); D0=$(dcpu); C0=$(ccpu)
+read -r B0 I0 < <(busy); D0=$(dcpu n2 n3 n4); S0=$(dcpu n1); C0=$(ccpu)
 "$W/bench-cluster" pods -kubeconfig "$CLUSTER_DIR/kubeconfig" -replicas "$REPLICAS" -keep | tee -a "$OUT"
-read -r B1 I1 < <(busy); D1=$(dcpu); C1=$(ccpu)
+read -r B1 I1 < <(busy); D1=$(dcpu n2 n3 n4); S1=$(dcpu n1); C1=$(ccpu)
 HZ=$(getconf CLK_TCK)
 say "CPU meanwhile: machine $(awk -v b=$((B1 - B0)) -v i=$((I1 - I0)) 'BEGIN{printf "%.0f%% busy", 100*b/(b+i)}'), $(awk -v t=$((B1 - B0)) -v h="$HZ" 'BEGIN{printf "%.1f", t/h}') cpu-s in all;" \
+	"the server's daemon $(awk -v t=$((S1 - S0)) -v h="$HZ" 'BEGIN{printf "%.1f", t/h}') cpu-s;" \
 	"the three agents' daemons $(awk -v t=$((D1 - D0)) -v h="$HZ" 'BEGIN{printf "%.1f", t/h}') cpu-s; their cgroups (shims, pods) $(awk -v t=$((C1 - C0)) 'BEGIN{printf "%.1f", t/1e9}') cpu-s"
 kc delete deployment bench-start --wait=false >/dev/null
 "$LOCAL" down >/dev/null 2>&1
