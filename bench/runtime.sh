@@ -76,4 +76,20 @@ for n in "${names[@]}"; do
 done
 echo
 echo "$n_cycles cycles each, $ROUNDS alternating rounds; $(runc --version | head -1), $(crun --version | head -1)"
+# What a cycle costs the machine, where perf is installed: page faults and system calls of
+# every process (perf stat -a over 10 more cycles; the machine should be otherwise quiet).
+# The ratios above move with the machine: on a VM whose page faults trap to the
+# hypervisor, the runtime with the most faults loses most.
+if command -v perf >/dev/null; then
+	echo
+	echo "| runtime | page faults per cycle | system calls per cycle |"
+	echo "|---|---|---|"
+	for n in "${names[@]}"; do
+		rt=$(cmd "$n")
+		perf stat -a -x, -e page-faults,raw_syscalls:sys_enter -o "$W/perf.$n" -- bash -c "for i in \$(seq 10); do $rt create p\$i >/dev/null; $rt start p\$i; $rt delete -f p\$i; done" >/dev/null 2>&1 || continue
+		faults=$(awk -F, '$3 == "page-faults" {print $1}' "$W/perf.$n")
+		calls=$(awk -F, '$3 == "raw_syscalls:sys_enter" {print $1}' "$W/perf.$n")
+		echo "| $n | $(( ${faults:-0} / 10 )) | $(( ${calls:-0} / 10 )) |"
+	done
+fi
 INNER
