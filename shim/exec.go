@@ -65,6 +65,7 @@ func (s *server) exec(conn *net.UnixConn, br *bufio.Reader, req Request) {
 	p, err := s.rt.Exec(context.Background(), s.cfg.ID, req.Process, rio)
 	closeChildEnds()
 	if err != nil {
+		kickReaper()
 		for _, f := range []*os.File{outR, errR, inW} {
 			if f != nil {
 				f.Close()
@@ -128,6 +129,7 @@ func (s *server) execDetached(conn *net.UnixConn, req Request) {
 	p, err := s.rt.Exec(context.Background(), s.cfg.ID, req.Process, runtime.IO{Stdin: null, Stdout: null, Stderr: null})
 	null.Close()
 	if err != nil {
+		kickReaper()
 		writeResponse(conn, errResponse(err))
 		return
 	}

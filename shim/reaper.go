@@ -2,7 +2,6 @@ package shim
 
 import (
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,53 +18,64 @@ import (
 // the kernel cannot finish while it is unreaped: the init never exits and its exit is
 // never reported. The shim reaps such leftovers.
 //
-// It reaps only processes named as those stages, and only once they have stayed zombies
-// for a whole grace period, so it never takes an exit the runtime is about to wait for
-// (the runtime ignores losing those two anyway). A general wait4(-1) reaper would race the
-// runtime's own waits on the stage-0 process. A container's init or exec that dies before
-// its exec still bears the stage-2 name: those the shim waits for itself (waitPid), and
-// the reaper leaves them alone.
+// It looks for them only after a create or exec has failed (kickReaper), not on every
+// SIGCHLD: a sweep reads /proc for every thread and child, and a shim's containers start
+// and exec all the time. It reaps only processes named as those stages, and only once they
+// have stayed zombies for a whole grace period, so it never takes an exit the runtime is
+// about to wait for (the runtime ignores losing those two anyway). A general wait4(-1)
+// reaper would race the runtime's own waits on the stage-0 process. A container's init or
+// exec that dies before its exec still bears the stage-2 name: those the shim waits for
+// itself (waitPid), and the reaper leaves them alone.
 var bootstrapStages = []string{"runc:[1:CHILD]", "runc:[2:INIT]"}
 
-const orphanGrace = 250 * time.Millisecond
+const (
+	orphanGrace = 250 * time.Millisecond
+	// quietSweeps ends a round of sweeps: the leftovers of a failed bootstrap appear while
+	// it unwinds, within a few sweeps of the failure.
+	quietSweeps = 4
+)
 
 var (
 	reaperOnce sync.Once
+	reaperKick = make(chan struct{}, 1)
 	waited     sync.Map // pid -> struct{}: children the shim waits for itself
 )
 
 // own marks pid as a child the shim waits for with waitPid.
 func own(pid int) { waited.Store(pid, struct{}{}) }
 
-// startReaper makes this process reap bootstrap leftovers from now on.
-func startReaper() {
-	reaperOnce.Do(func() {
-		sigchld := make(chan os.Signal, 1)
-		signal.Notify(sigchld, unix.SIGCHLD)
-		go reapBootstrapOrphans(sigchld)
-	})
+// kickReaper has the shim look for bootstrap leftovers: a create or exec failed.
+func kickReaper() {
+	reaperOnce.Do(func() { go reapBootstrapOrphans() })
+	select {
+	case reaperKick <- struct{}{}:
+	default: // a round is due anyway
+	}
 }
 
-func reapBootstrapOrphans(sigchld <-chan os.Signal) {
-	var seen map[int]bool // zombies found by the last sweep
-	for {
-		if len(seen) == 0 {
-			<-sigchld
-		}
-		time.Sleep(orphanGrace)
-		next := map[int]bool{}
-		for pid, comm := range zombieChildren() {
-			if _, ok := waited.Load(pid); ok || !isBootstrapStage(comm) {
-				continue
+func reapBootstrapOrphans() {
+	for range reaperKick {
+		var seen map[int]bool // leftovers found by the last sweep
+		for quiet := 0; quiet < quietSweeps; {
+			time.Sleep(orphanGrace)
+			next := map[int]bool{}
+			for pid, comm := range zombieChildren() {
+				if _, ok := waited.Load(pid); ok || !isBootstrapStage(comm) {
+					continue
+				}
+				if seen[pid] {
+					var ws unix.WaitStatus
+					_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+				} else {
+					next[pid] = true
+				}
 			}
-			if seen[pid] {
-				var ws unix.WaitStatus
-				_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+			if seen = next; len(seen) == 0 {
+				quiet++
 			} else {
-				next[pid] = true
+				quiet = 0
 			}
 		}
-		seen = next
 	}
 }
 

@@ -57,7 +57,6 @@ func TestExecRacingInitKill(t *testing.T) {
 // The reaper takes a leftover bootstrap stage, and leaves a child the shim owns (an init
 // or exec that died before its exec still bears the stage-2 name) to waitPid.
 func TestReaperTakesOnlyUnownedStages(t *testing.T) {
-	startReaper()
 	dir := t.TempDir()
 	stage := filepath.Join(dir, "runc:[2:INIT]")
 	if err := os.Symlink("/bin/true", stage); err != nil {
@@ -73,6 +72,7 @@ func TestReaperTakesOnlyUnownedStages(t *testing.T) {
 	owned := spawn()
 	own(owned)
 	leftover := spawn()
+	kickReaper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, _, ok := procStat(leftover); !ok {

@@ -60,7 +60,6 @@ func Start(cfg Config, rt runtime.Runtime) (*Supervisor, error) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, fmt.Errorf("set child subreaper: %w", err)
 	}
-	startReaper()
 	// The runtime moves the new init into its cgroups in a few milliseconds: start the
 	// kernel's wait for that now (the daemon started one too, maybe too long ago).
 	cgroupwarm.Warm()
@@ -89,6 +88,7 @@ func (sv *Supervisor) Abort() {
 	_ = sv.s.rt.Delete(context.Background(), sv.s.cfg.ID, true)
 	// Its init never ran the container's process: the reaper takes what is left of it.
 	waited.Delete(sv.s.pid)
+	kickReaper()
 }
 
 // Run serves the daemon until the container has exited and its exit is recorded.
@@ -199,6 +199,7 @@ func (s *server) create() (retErr error) {
 	}
 	p, err := s.rt.Create(context.Background(), s.cfg.ID, s.cfg.Bundle, io)
 	if err != nil {
+		kickReaper()
 		if outR != nil {
 			outR.Close()
 			errR.Close()
