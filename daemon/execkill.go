@@ -1,13 +1,13 @@
 package daemon
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/drover/drover/internal/procstatus"
 )
 
 // Kill ends the exec'd process with SIGKILL (the CRI's ExecSync at its timeout). The
@@ -37,19 +37,10 @@ func (e execStream) Kill() error {
 
 // parentPid reads a process's parent from /proc; 0 when it is gone.
 func parentPid(pid int) int {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	st, err := procstatus.Read(pid)
 	if err != nil {
 		return 0
 	}
-	// The command name in parentheses may hold spaces: the fields follow its last ')'.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0
-	}
-	f := bytes.Fields(data[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(string(f[1]))
+	ppid, _ := strconv.Atoi(st["PPid"])
 	return ppid
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/drover/drover/internal/procstatus"
 )
 
 // The runtime's bootstrap forks the container's processes in stages, "runc:[1:CHILD]"
@@ -104,24 +106,10 @@ func zombieChildren() map[int]string {
 			if err != nil {
 				continue
 			}
-			if comm, state, ok := procStat(pid); ok && state == 'Z' {
-				zombies[pid] = comm
+			if st, err := procstatus.Read(pid); err == nil && strings.HasPrefix(st["State"], "Z") {
+				zombies[pid] = st["Name"]
 			}
 		}
 	}
 	return zombies
-}
-
-// procStat reads a process's name and state from /proc/PID/stat.
-func procStat(pid int) (comm string, state byte, ok bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", 0, false
-	}
-	s := string(data)
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || end < open || end+2 >= len(s) {
-		return "", 0, false
-	}
-	return s[open+1 : end], s[end+2], true
 }

@@ -5,11 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/drover/drover/internal/procstatus"
 )
 
 // An exec caught half-way when the container's init is killed leaves the runtime's
@@ -75,7 +78,7 @@ func TestReaperTakesOnlyUnownedStages(t *testing.T) {
 	kickReaper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if _, _, ok := procStat(leftover); !ok {
+		if _, err := procstatus.Read(leftover); err != nil {
 			break // reaped
 		}
 		if time.Now().After(deadline) {
@@ -85,8 +88,8 @@ func TestReaperTakesOnlyUnownedStages(t *testing.T) {
 	}
 	// Give the reaper two more sweeps, at least, to get it wrong.
 	time.Sleep(3 * orphanGrace)
-	if _, state, ok := procStat(owned); !ok || state != 'Z' {
-		t.Fatalf("owned child %d: reaped by the reaper (ok=%v state=%c)", owned, ok, state)
+	if st, err := procstatus.Read(owned); err != nil || !strings.HasPrefix(st["State"], "Z") {
+		t.Fatalf("owned child %d: reaped by the reaper (state %q, %v)", owned, st["State"], err)
 	}
 	ws, err := waitPid(owned)
 	if err != nil || ws.ExitStatus() != 0 {

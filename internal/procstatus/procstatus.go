@@ -1,5 +1,5 @@
-// Package procstatus reads a process's /proc/PID/status: its name, identity and signal
-// masks, as the kernel reports them.
+// Package procstatus reads a process's /proc/PID/status: its name, state, parent, identity
+// and signal masks, as the kernel reports them.
 package procstatus
 
 import (
