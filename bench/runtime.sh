@@ -8,12 +8,19 @@
 # of the benchmark's own where /sys/fs/cgroup/unified is unmounted: all three see plain
 # cgroup v1 and use the cgroupfs driver with the same cgroupsPath.
 #
-#   bench/runtime.sh             # 5 rounds of 20 cycles per runtime
-#   ROUNDS=10 CYCLES=50 bench/runtime.sh
+# A second measure, the burst: BURST containers (`sleep`, each in a cgroup and network
+# namespace of its own, as a pod has) created and started by PAR parallel workers, per
+# runtime: how long this machine takes to start many containers at once, whatever the
+# runtime (the floor under the cluster's pod start-up, BENCHMARKS.md).
+#
+#   bench/runtime.sh             # 5 rounds of 20 cycles per runtime; a burst of 100, 2 workers
+#   ROUNDS=10 CYCLES=50 BURST=0 bench/runtime.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
 CYCLES=${CYCLES:-20}
+BURST=${BURST:-100}
+PAR=${PAR:-2}
 # bin/drover-runtime: the per-container part of drover that make builds and bin/drover
 # carries (cmd/drover-runtime), the binary to give podman or containerd.
 BIN="$PWD/bin/drover-runtime"
@@ -24,7 +31,7 @@ done
 
 W=$(mktemp -d /tmp/drover-bench-rt.XXXXXX)
 . bench/lib.sh
-trap 'rmdir /sys/fs/cgroup/*/drover-bench-rt 2>/dev/null; rm -rf "$W"' EXIT
+trap 'rmdir /sys/fs/cgroup/*/drover-bench-rt/* /sys/fs/cgroup/*/drover-bench-rt 2>/dev/null; rm -rf "$W"' EXIT
 ln -s "$BIN" "$W/drover-runtime"
 bench_rootfs "$W/bundle/rootfs"
 "$W/drover-runtime" spec --bundle "$W/bundle"
@@ -36,9 +43,9 @@ if ! grep -q cgroupsPath "$W/bundle/config.json"; then
 	sed -i 's/"linux": {/"linux": {\n\t\t"cgroupsPath": "\/drover-bench-rt\/c",/' "$W/bundle/config.json"
 fi
 
-unshare -m --propagation private bash -s "$W" "$ROUNDS" "$CYCLES" <<'INNER'
+unshare -m --propagation private bash -s "$W" "$ROUNDS" "$CYCLES" "$BURST" "$PAR" <<'INNER'
 set -euo pipefail
-W=$1 ROUNDS=$2 CYCLES=$3
+W=$1 ROUNDS=$2 CYCLES=$3 BURST=$4 PAR=$5
 umount -l /sys/fs/cgroup/unified 2>/dev/null || true
 cd "$W/bundle"
 declare -A total create start delete
@@ -92,4 +99,26 @@ if command -v perf >/dev/null; then
 		echo "| $n | $(( ${faults:-0} / 10 )) | $(( ${calls:-0} / 10 )) |"
 	done
 fi
+# The burst: BURST containers created and started by PAR workers, per runtime, then
+# deleted. Each has a bundle of its own (the same rootfs, its own cgroup).
+[ "$BURST" -gt 0 ] || exit 0
+mkdir -p "$W/burst"
+sed 's#"/bin/true"#"/bin/sleep", "1000"#; s#"path": *"rootfs"#"path": "'"$W"'/bundle/rootfs"#' "$W/bundle/config.json" >"$W/burst/config.json"
+for i in $(seq "$BURST"); do
+	mkdir "$W/burst/$i"
+	sed "s#/drover-bench-rt/c\"#/drover-bench-rt/burst$i\"#" "$W/burst/config.json" >"$W/burst/$i/config.json"
+done
+echo
+echo "| runtime | $BURST containers created and started, $PAR workers | per container |"
+echo "|---|---|---|"
+for n in "${names[@]}"; do
+	rt=$(cmd "$n")
+	t0=${EPOCHREALTIME/[.,]/}
+	ok=yes
+	seq "$BURST" | xargs -P "$PAR" -I{} sh -c "$rt create --bundle $W/burst/{} x{} >/dev/null && $rt start x{}" || ok=no
+	t1=${EPOCHREALTIME/[.,]/}
+	seq "$BURST" | xargs -P "$PAR" -I{} $rt delete -f x{} 2>/dev/null || true
+	[ "$ok" = yes ] || { echo "bench: $n failed to start all $BURST containers" >&2; exit 1; }
+	echo "| $n | $(awk -v us=$((t1 - t0)) 'BEGIN { printf "%.2f s", us / 1e6 }') | $(awk -v us=$((t1 - t0)) -v n="$BURST" 'BEGIN { printf "%.1f ms", us / n / 1e3 }') |"
+done
 INNER
