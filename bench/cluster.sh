@@ -9,7 +9,8 @@
 #      - idle RSS of the server's daemon and of each agent's daemon, beside a plain daemon
 #        (the engine alone, never in a cluster, same flags, same image pulled)
 #      - pod start-up: a Deployment of REPLICAS pods, from the create call to each pod
-#        seen Running by a client-go watch
+#        seen Running by a client-go watch; then one agent's share (REPLICAS/3 pods on
+#        n2 alone), since here the three agents share this host's cores
 #   3. cluster B, NODES=3 SERVERS=3: idle RSS of each server's daemon; API write latency
 #      and watch lag (Leases: one writer, then API_CONC writers; API_N writes each) on the
 #      leader (n1) and through a follower (n2, which forwards writes to the leader)
@@ -132,6 +133,15 @@ say "CPU meanwhile: machine $(awk -v b=$((B1 - B0)) -v i=$((I1 - I0)) 'BEGIN{pri
 	"the server's daemon $(awk -v t=$((S1 - S0)) -v h="$HZ" 'BEGIN{printf "%.1f", t/h}') cpu-s;" \
 	"the three agents' daemons $(awk -v t=$((D1 - D0)) -v h="$HZ" 'BEGIN{printf "%.1f", t/h}') cpu-s; their cgroups (shims, pods) $(awk -v t=$((C1 - C0)) 'BEGIN{printf "%.1f", t/1e9}') cpu-s"
 kc delete deployment bench-start --wait=false >/dev/null
+# One agent's share alone: REPLICAS/3 pods on n2 with n3 and n4 cordoned, what one machine
+# of three would start if the cluster's machines did not share this host's cores (n2
+# still shares them with the server).
+SHARE=$(( (REPLICAS + 2) / 3 ))
+kc cordon n3 n4 >/dev/null
+for _ in $(seq 300); do [ -z "$(kc get pods --no-headers 2>/dev/null)" ] && break; sleep 0.2; done
+wait_load
+say "## pod start-up, one agent's share: $SHARE replicas on n2 alone (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+"$W/bench-cluster" pods -kubeconfig "$CLUSTER_DIR/kubeconfig" -replicas "$SHARE" -name bench-share -keep | tee -a "$OUT"
 "$LOCAL" down >/dev/null 2>&1
 
 # Cluster B: three servers.
