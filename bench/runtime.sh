@@ -108,6 +108,8 @@ for i in $(seq "$BURST"); do
 	mkdir "$W/burst/$i"
 	sed "s#/drover-bench-rt/c\"#/drover-bench-rt/burst$i\"#" "$W/burst/config.json" >"$W/burst/$i/config.json"
 done
+# Shared cgroups would make every create after the first refuse a non-empty cgroup.
+grep -q '"/drover-bench-rt/burst1"' "$W/burst/1/config.json" || { echo "bench: could not give the burst's bundles cgroups of their own" >&2; exit 1; }
 echo
 echo "| runtime | $BURST containers created and started, $PAR workers | per container |"
 echo "|---|---|---|"
